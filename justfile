@@ -1,0 +1,29 @@
+# agentwire tasks. Run them through ./dev, which provides the venv: `./dev --list`.
+
+set dotenv-load := false
+
+# list the recipes
+default:
+    @just --list
+
+# run the whole stack: embedded nats-server (unless NATS_URL is set) and the four services
+up:
+    python -m devstack up
+
+# run the whole test suite
+test *args:
+    python -m pytest {{args}}
+
+# unit tests only (no processes, no network)
+unit *args:
+    python -m pytest tests/unit {{args}}
+
+# lint and check formatting
+lint:
+    ruff check .
+    ruff format --check .
+
+# format the code
+fmt:
+    ruff format .
+    ruff check --fix .

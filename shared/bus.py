@@ -1,0 +1,126 @@
+"""The NATS connection, the EVENTS stream, and the event publisher every producer uses.
+
+Delivery path: a producer publishes an event to ``user.<id>.events`` through JetStream and waits
+for the ack, so the event is stored before the producer moves on. The stream republishes each
+stored message to ``live.user.<id>.events`` with headers ``Nats-Sequence`` (the event's ``seq``)
+and ``Nats-Last-Sequence`` (the previous ``seq`` of the same user, which lets a reader detect a
+missed event). Gateways subscribe to the live subject, one subscription per connected user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import RePublish, StorageType, StreamConfig
+from nats.js.errors import NoStreamResponseError
+
+from shared import subjects
+from shared.errors import PublishFailed
+from shared.settings import NatsSettings
+from shared.wire.events import AnyEvent, encode_event
+
+__all__ = ["EventPublisher", "connect", "ensure_events_stream", "events_stream_config"]
+
+log = logging.getLogger(__name__)
+
+
+async def connect(settings: NatsSettings, name: str) -> NATS:
+    """Connect, retrying until the server answers; reconnect for ever once connected."""
+
+    async def on_disconnected() -> None:
+        log.warning("nats disconnected")
+
+    async def on_reconnected() -> None:
+        log.info("nats reconnected")
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats error: %s", exc)
+
+    return await nats.connect(
+        settings.url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=2,
+        allow_reconnect=True,
+        retry_on_failed_connect=True,
+        disconnected_cb=on_disconnected,
+        reconnected_cb=on_reconnected,
+        error_cb=on_error,
+    )
+
+
+def events_stream_config(settings: NatsSettings) -> StreamConfig:
+    return StreamConfig(
+        name=subjects.EVENTS_STREAM,
+        subjects=[subjects.user_events_wildcard()],
+        storage=StorageType.FILE,
+        max_age=settings.events_max_age_s,
+        max_msgs_per_subject=settings.events_max_per_user,
+        num_replicas=settings.events_replicas,
+        duplicate_window=120.0,
+        allow_direct=True,
+        republish=RePublish(
+            src=subjects.user_events_wildcard(), dest=subjects.live_user_events_wildcard()
+        ),
+    )
+
+
+async def ensure_events_stream(js: JetStreamContext, settings: NatsSettings) -> None:
+    """Create the EVENTS stream, or bring an existing one to this configuration. Idempotent."""
+    config = events_stream_config(settings)
+    try:
+        await js.stream_info(config.name)
+    except nats.js.errors.NotFoundError:
+        try:
+            await js.add_stream(config)
+            return
+        except nats.js.errors.BadRequestError:
+            pass  # another service created it between our two calls
+    await js.update_stream(config)
+
+
+class EventPublisher:
+    """Publishes events to a user's stream and waits for JetStream to store them.
+
+    Every event carries a ``Nats-Msg-Id``, so a retry after a lost ack is stored once (the
+    stream's duplicate window). While NATS is away the publish is retried with backoff for up
+    to ``give_up_after_s``; after that :class:`PublishFailed` tells the run it cannot go on.
+    """
+
+    def __init__(
+        self, js: JetStreamContext, *, ack_timeout_s: float = 2.0, give_up_after_s: float = 30.0
+    ) -> None:
+        self._js = js
+        self._ack_timeout_s = ack_timeout_s
+        self._give_up_after_s = give_up_after_s
+
+    async def publish(self, user_id: str, event: AnyEvent) -> int:
+        """Store ``event`` in ``user_id``'s stream; return its sequence number."""
+        subject = subjects.user_events(user_id)
+        payload = encode_event(event)
+        headers = {"Nats-Msg-Id": uuid.uuid4().hex}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._give_up_after_s
+        delay = 0.05
+        while True:
+            try:
+                ack = await self._js.publish(
+                    subject, payload, timeout=self._ack_timeout_s, headers=headers
+                )
+                return ack.seq
+            except (NatsTimeout, NoRespondersError, NoStreamResponseError, ConnectionError) as exc:
+                if loop.time() + delay > deadline:
+                    log.error("giving up publishing %s for run %s: %r", event.__class__.__name__,
+                              event.run_id, exc)
+                    raise PublishFailed(f"could not store event: {exc!r}") from exc
+                log.warning("publish of run %s event not acked (%r); retrying", event.run_id, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)

@@ -1,0 +1,88 @@
+"""One error tree and the documented code tables.
+
+    AgentwireError (code: ErrorCode)
+    ├── InvalidId            an id that may not reach a NATS subject
+    ├── BadFrame             a client frame that cannot be accepted
+    ├── Unauthorized         missing, invalid or expired credentials
+    └── PublishFailed        an event JetStream would not take, even after retries
+
+``ErrorCode`` values travel in ``error`` frames, ``agent_failed`` events and HTTP error bodies.
+``CloseCode`` values are the WebSocket close codes the gateway uses; docs/protocol.md lists both.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+__all__ = [
+    "AgentwireError",
+    "BadFrame",
+    "CloseCode",
+    "ErrorCode",
+    "InvalidId",
+    "PublishFailed",
+    "Unauthorized",
+]
+
+
+class ErrorCode(StrEnum):
+    # Client frames (error frame; the socket stays open)
+    INVALID_JSON = "invalid_json"
+    INVALID_FRAME = "invalid_frame"
+    UNKNOWN_TYPE = "unknown_type"
+    FRAME_TOO_LARGE = "frame_too_large"
+    INVALID_ID = "invalid_id"
+    # Runs
+    THREAD_NOT_FOUND = "thread_not_found"
+    NO_AGENT_AVAILABLE = "no_agent_available"
+    AGENT_ERROR = "agent_error"
+    # Tools (in agent_failed, or a tool_completed's error)
+    UNKNOWN_TOOL = "unknown_tool"
+    INVALID_PARAMETERS = "invalid_parameters"
+    TOOL_FAILED = "tool_failed"
+    TOOL_TIMEOUT = "tool_timeout"
+    TOOL_UNAVAILABLE = "tool_unavailable"
+    # Delivery
+    PUBLISH_FAILED = "publish_failed"
+    # Accounts
+    UNAUTHORIZED = "unauthorized"
+    EMAIL_TAKEN = "email_taken"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    INVALID_REQUEST = "invalid_request"
+    INTERNAL = "internal"
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes. 1xxx are RFC 6455's; 4xxx are agentwire's own."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    MESSAGE_TOO_BIG = 1009
+    INTERNAL_ERROR = 1011
+    UNAUTHORIZED = 4401
+
+
+class AgentwireError(Exception):
+    code: ErrorCode = ErrorCode.INTERNAL
+
+    def __init__(self, message: str, code: ErrorCode | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class InvalidId(AgentwireError):
+    code = ErrorCode.INVALID_ID
+
+
+class BadFrame(AgentwireError):
+    code = ErrorCode.INVALID_FRAME
+
+
+class Unauthorized(AgentwireError):
+    code = ErrorCode.UNAUTHORIZED
+
+
+class PublishFailed(AgentwireError):
+    code = ErrorCode.PUBLISH_FAILED

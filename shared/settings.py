@@ -1,0 +1,70 @@
+"""Reading settings from the environment: the only module that touches ``os.environ``.
+
+Each service declares one frozen settings dataclass and builds it once at start-up with these
+helpers; a missing or malformed variable raises :class:`SettingsError` naming it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["Env", "NatsSettings", "SettingsError"]
+
+
+class SettingsError(RuntimeError):
+    pass
+
+
+class Env:
+    """Typed access to an environment mapping (``os.environ`` unless a test hands one in)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = os.environ if environ is None else environ
+
+    def str(self, name: str, default: str | None = None) -> str:
+        value = self._environ.get(name)
+        if value is None or value == "":
+            if default is None:
+                raise SettingsError(f"environment variable {name} is required")
+            return default
+        return value
+
+    def optional(self, name: str) -> str | None:
+        return self._environ.get(name) or None
+
+    def int(self, name: str, default: int) -> int:
+        raw = self._environ.get(name)
+        if not raw:
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"environment variable {name} must be an integer, got {raw!r}") from None
+
+    def float(self, name: str, default: float) -> float:
+        raw = self._environ.get(name)
+        if not raw:
+            return default
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"environment variable {name} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class NatsSettings:
+    url: str = "nats://127.0.0.1:4222"
+    events_max_age_s: float = 24 * 3600
+    events_max_per_user: int = 10_000
+    events_replicas: int = 1
+
+    @classmethod
+    def from_env(cls, env: Env) -> NatsSettings:
+        return cls(
+            url=env.str("NATS_URL", cls.url),
+            events_max_age_s=env.float("EVENTS_MAX_AGE_S", cls.events_max_age_s),
+            events_max_per_user=env.int("EVENTS_MAX_PER_USER", cls.events_max_per_user),
+            events_replicas=env.int("EVENTS_REPLICAS", cls.events_replicas),
+        )

@@ -1,0 +1,83 @@
+"""Every NATS subject agentwire uses, built here and nowhere else.
+
+Any id that becomes part of a subject is checked first: a `.`, `*`, `>`, whitespace or any
+other character outside ``[A-Za-z0-9_-]`` would let a caller address someone else's subject,
+so it raises :class:`~shared.errors.InvalidId` instead of producing a subject.
+
+Subject map::
+
+    user.<user_id>.events       agent events, captured by the EVENTS JetStream stream
+    live.user.<user_id>.events  the stream's republish of each stored event (headers carry its seq)
+    agent.runs.submit           chat requests to the agents (queue group "agents", request/reply)
+    tools.call.<tool_name>      tool calls to the tool runner (queue group "tools", request/reply)
+"""
+
+from __future__ import annotations
+
+import re
+
+from shared.errors import InvalidId
+
+__all__ = [
+    "AGENT_QUEUE",
+    "EVENTS_STREAM",
+    "SAFE_TOKEN_PATTERN",
+    "TOOLS_QUEUE",
+    "check_token",
+    "is_safe_token",
+    "live_user_events",
+    "live_user_events_wildcard",
+    "run_submit",
+    "tool_call",
+    "tool_call_wildcard",
+    "user_events",
+    "user_events_wildcard",
+]
+
+SAFE_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+_SAFE_TOKEN = re.compile(SAFE_TOKEN_PATTERN)
+
+EVENTS_STREAM = "EVENTS"
+AGENT_QUEUE = "agents"
+TOOLS_QUEUE = "tools"
+
+
+def is_safe_token(value: object) -> bool:
+    return isinstance(value, str) and _SAFE_TOKEN.fullmatch(value) is not None
+
+
+def check_token(value: object, what: str) -> str:
+    """Return ``value`` if it may stand as one subject token, else raise InvalidId naming ``what``."""
+    if not is_safe_token(value):
+        raise InvalidId(f"{what} must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
+    assert isinstance(value, str)
+    return value
+
+
+def user_events(user_id: str) -> str:
+    return f"user.{check_token(user_id, 'user id')}.events"
+
+
+def user_events_wildcard() -> str:
+    return "user.*.events"
+
+
+def live_user_events(user_id: str) -> str:
+    return f"live.user.{check_token(user_id, 'user id')}.events"
+
+
+def live_user_events_wildcard() -> str:
+    """The stream's republish destination, as a JetStream subject mapping."""
+    return "live.user.{{wildcard(1)}}.events"
+
+
+def run_submit() -> str:
+    return "agent.runs.submit"
+
+
+def tool_call(tool_name: str) -> str:
+    return f"tools.call.{check_token(tool_name, 'tool name')}"
+
+
+def tool_call_wildcard() -> str:
+    return "tools.call.*"

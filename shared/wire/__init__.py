@@ -1,0 +1,8 @@
+"""Wire formats, one module per boundary, each ending with its codec.
+
+- ``events``: the agent events users watch (bus subject ``user.<id>.events`` and socket frames)
+- ``frames``: the other client <-> gateway WebSocket frames
+- ``runs``:   gateway -> agent run submission (NATS request/reply)
+- ``tools``:  agent -> tool runner calls (NATS request/reply)
+- ``auth``:   the auth service's HTTP bodies
+"""

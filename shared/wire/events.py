@@ -1,0 +1,125 @@
+"""The agent events a user watches, as a tagged union on ``type``.
+
+Each event has a ``data`` object holding at least the fields the original report requires, with
+``timestamp`` in Unix seconds taken when the event is published. On the bus an event has no
+``seq``; the gateway adds the event's JetStream stream sequence as ``seq`` on its way to a socket.
+
+Schema evolution: add fields with defaults; never retype or re-tag. Readers ignore unknown fields.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "TERMINAL_TYPES",
+    "AgentCompleted",
+    "AgentCompletedData",
+    "AgentFailed",
+    "AgentFailedData",
+    "AgentStarted",
+    "AgentStartedData",
+    "AgentThinking",
+    "AgentThinkingData",
+    "AnyEvent",
+    "Event",
+    "ToolCompleted",
+    "ToolCompletedData",
+    "ToolError",
+    "ToolExecuting",
+    "ToolExecutingData",
+    "decode_event",
+    "encode_event",
+    "now",
+]
+
+
+def now() -> float:
+    """Event timestamps: Unix seconds as a float."""
+    return time.time()
+
+
+class EventData(msgspec.Struct, kw_only=True, omit_defaults=True):
+    timestamp: float = msgspec.field(default_factory=now)
+
+
+class AgentStartedData(EventData):
+    agent_id: str
+    message: str
+
+
+class AgentThinkingData(EventData):
+    agent_id: str
+    thought: str
+    step: int = 0
+
+
+class ToolExecutingData(EventData):
+    tool_call_id: str
+    tool_name: str
+    parameters: dict[str, Any]
+
+
+class ToolError(msgspec.Struct, kw_only=True):
+    code: str
+    message: str
+
+
+class ToolCompletedData(EventData):
+    tool_call_id: str
+    tool_name: str
+    result: Any
+    duration_ms: float = 0.0
+    error: ToolError | None = None
+
+
+class AgentCompletedData(EventData):
+    agent_id: str
+    result: str
+
+
+class AgentFailedData(EventData):
+    agent_id: str
+    code: str
+    message: str
+
+
+class Event(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
+    run_id: str
+    thread_id: str
+    seq: int = 0  # 0 on the bus; the gateway sets the stream sequence
+
+
+class AgentStarted(Event, tag="agent_started"):
+    data: AgentStartedData
+
+
+class AgentThinking(Event, tag="agent_thinking"):
+    data: AgentThinkingData
+
+
+class ToolExecuting(Event, tag="tool_executing"):
+    data: ToolExecutingData
+
+
+class ToolCompleted(Event, tag="tool_completed"):
+    data: ToolCompletedData
+
+
+class AgentCompleted(Event, tag="agent_completed"):
+    data: AgentCompletedData
+
+
+class AgentFailed(Event, tag="agent_failed"):
+    data: AgentFailedData
+
+
+AnyEvent = AgentStarted | AgentThinking | ToolExecuting | ToolCompleted | AgentCompleted | AgentFailed
+
+TERMINAL_TYPES = frozenset({"agent_completed", "agent_failed"})
+
+encode_event = msgspec.json.Encoder().encode
+decode_event = msgspec.json.Decoder(AnyEvent).decode
