@@ -53,13 +53,23 @@ class ErrorCode(StrEnum):
 
 
 class CloseCode(IntEnum):
-    """WebSocket close codes. 1xxx are RFC 6455's; 4xxx are agentwire's own."""
+    """WebSocket close codes. 1xxx are RFC 6455's; 4xxx are agentwire's own.
+
+    4000-4099: reconnect (with ``after_seq``) and nothing is lost.
+    4400-4499: do not reconnect as you are (credentials or request must change first).
+    """
 
     NORMAL = 1000
     GOING_AWAY = 1001
     MESSAGE_TOO_BIG = 1009
     INTERNAL_ERROR = 1011
+    SERVER_RESTART = 4000
+    SLOW_CONSUMER = 4008
     UNAUTHORIZED = 4401
+
+    @property
+    def should_reconnect(self) -> bool:
+        return self in (CloseCode.GOING_AWAY, CloseCode.INTERNAL_ERROR) or 4000 <= self < 4100
 
 
 class AgentwireError(Exception):
