@@ -1,0 +1,68 @@
+"""``python -m devstack up``: the whole stack in the foreground until Ctrl-C (what ``./dev up`` runs)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from devstack.stack import Stack, port_or_free
+
+COLORS = {"auth": "35", "tools": "33", "agent": "36", "ws_gateway": "32"}
+
+
+def console_sink(name: str, line: str) -> None:
+    color = COLORS.get(name, "0") if sys.stdout.isatty() else None
+    label = f"\033[{color}m{name:>10}\033[0m" if color else f"{name:>10}"
+    print(f"{label} | {line}", flush=True)
+
+
+def up(data_dir: Path) -> int:
+    stack = Stack(
+        data_dir=data_dir,
+        sink=console_sink,
+        nats_url=os.environ.get("NATS_URL") or None,
+        nats_port=port_or_free(4222),
+        auth_port=int(os.environ.get("AUTH_PORT", "8083")),
+        gateway_port=int(os.environ.get("GATEWAY_PORT", "8002")),
+    )
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        stack.start()
+        print(
+            f"\nagentwire is up\n"
+            f"  chat UI / gateway  {stack.http_url}/\n"
+            f"  WebSocket          {stack.ws_url}\n"
+            f"  auth               {stack.auth_url}/auth/register, /auth/login\n"
+            f"  NATS               {stack.nats_url}"
+            f"{' (embedded, data in ' + str(data_dir / 'nats') + ')' if stack.nats else ''}\n"
+            f"Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        while not stopping.wait(0.5):
+            for name, proc in stack.services.items():
+                if not proc.alive():
+                    print(f"{name} exited; stopping the stack", file=sys.stderr)
+                    return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nstopping agentwire ...", flush=True)
+        stack.stop()
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack")
+    parser.add_argument("command", choices=["up"])
+    parser.add_argument("--data-dir", type=Path, default=Path(".data"))
+    args = parser.parse_args()
+    return up(args.data_dir.resolve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

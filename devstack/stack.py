@@ -1,0 +1,98 @@
+"""The whole stack on one machine: nats-server (embedded unless given), keys, four services."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.keys import ensure_keypair
+from devstack.natsd import EmbeddedNats, free_port
+from devstack.processes import ServiceProcess
+
+__all__ = ["SERVICES", "Stack"]
+
+# Start order: tools and agent first so the gateway never accepts a message no agent can take.
+SERVICES = ("auth", "tools", "agent", "ws_gateway")
+
+
+def port_or_free(preferred: int) -> int:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            return free_port()
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    sink: Callable[[str, str], None]
+    nats_url: str | None = None
+    nats_port: int | None = None
+    auth_port: int = field(default_factory=free_port)
+    gateway_port: int = field(default_factory=free_port)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    nats: EmbeddedNats | None = None
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    @property
+    def auth_url(self) -> str:
+        return f"http://127.0.0.1:{self.auth_port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.gateway_port}/ws"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def env(self) -> dict[str, str]:
+        keys = ensure_keypair(self.data_dir / "keys")
+        assert self.nats_url is not None
+        return {
+            "NATS_URL": self.nats_url,
+            "AUTH_PORT": str(self.auth_port),
+            "GATEWAY_PORT": str(self.gateway_port),
+            "JWT_PRIVATE_KEY_FILE": str(keys.private_path),
+            "JWT_PUBLIC_KEY_FILE": str(keys.public_path),
+            "AUTH_DATABASE_URL": f"sqlite+aiosqlite:///{self.data_dir / 'auth.db'}",
+            "AGENT_DATABASE_URL": f"sqlite+aiosqlite:///{self.data_dir / 'agent.db'}",
+            **self.extra_env,
+        }
+
+    def start_nats(self) -> None:
+        if self.nats_url is None:
+            port = self.nats_port or free_port()
+            self.nats = EmbeddedNats(
+                store_dir=self.data_dir / "nats", port=port,
+                log_file=self.data_dir / "nats-server.log",
+            ).start()
+            self.nats_url = self.nats.url
+
+    def start_service(self, name: str) -> ServiceProcess:
+        env = self.env()
+        # Each service reads DATABASE_URL; the stack gives each its own database.
+        db = env.get(f"{name.upper()}_DATABASE_URL")
+        if db:
+            env["DATABASE_URL"] = db
+        proc = ServiceProcess(name=name, env=env, sink=self.sink).start()
+        self.services[name] = proc
+        return proc
+
+    def start(self, timeout_s: float = 30.0) -> Stack:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.start_nats()
+        started = [self.start_service(name) for name in SERVICES]
+        for proc in started:
+            proc.wait_ready(timeout_s)
+        return self
+
+    def stop(self) -> None:
+        for name in reversed(list(self.services)):
+            self.services[name].stop()
+        if self.nats is not None:
+            self.nats.stop()
