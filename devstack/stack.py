@@ -68,7 +68,8 @@ class Stack:
         if self.nats_url is None:
             port = self.nats_port or free_port()
             self.nats = EmbeddedNats(
-                store_dir=self.data_dir / "nats", port=port,
+                store_dir=self.data_dir / "nats",
+                port=port,
                 log_file=self.data_dir / "nats-server.log",
             ).start()
             self.nats_url = self.nats.url

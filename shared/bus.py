@@ -118,8 +118,12 @@ class EventPublisher:
                 return ack.seq
             except (NatsTimeout, NoRespondersError, NoStreamResponseError, ConnectionError) as exc:
                 if loop.time() + delay > deadline:
-                    log.error("giving up publishing %s for run %s: %r", event.__class__.__name__,
-                              event.run_id, exc)
+                    log.error(
+                        "giving up publishing %s for run %s: %r",
+                        event.__class__.__name__,
+                        event.run_id,
+                        exc,
+                    )
                     raise PublishFailed(f"could not store event: {exc!r}") from exc
                 log.warning("publish of run %s event not acked (%r); retrying", event.run_id, exc)
                 await asyncio.sleep(delay)

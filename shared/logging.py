@@ -15,7 +15,9 @@ _SECRET_KEYS = ("token", "password", "secret", "authorization", "key")
 
 
 def redact(fields: dict[str, object]) -> dict[str, object]:
-    return {k: ("***" if any(s in k.lower() for s in _SECRET_KEYS) else v) for k, v in fields.items()}
+    return {
+        k: ("***" if any(s in k.lower() for s in _SECRET_KEYS) else v) for k, v in fields.items()
+    }
 
 
 def configure(service: str, level: str = "INFO") -> logging.Logger:

@@ -41,7 +41,9 @@ class Env:
         try:
             return int(raw)
         except ValueError:
-            raise SettingsError(f"environment variable {name} must be an integer, got {raw!r}") from None
+            raise SettingsError(
+                f"environment variable {name} must be an integer, got {raw!r}"
+            ) from None
 
     def float(self, name: str, default: float) -> float:
         raw = self._environ.get(name)
@@ -50,10 +52,12 @@ class Env:
         try:
             return float(raw)
         except ValueError:
-            raise SettingsError(f"environment variable {name} must be a number, got {raw!r}") from None
+            raise SettingsError(
+                f"environment variable {name} must be a number, got {raw!r}"
+            ) from None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots: from_env reads the class defaults
 class NatsSettings:
     url: str = "nats://127.0.0.1:4222"
     events_max_age_s: float = 24 * 3600

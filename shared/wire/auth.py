@@ -6,7 +6,7 @@ from typing import Annotated
 
 import msgspec
 
-__all__ = ["Credentials", "ErrorBody", "Registered", "TokenResponse"]
+__all__ = ["Credentials", "LoginCredentials", "ErrorBody", "Registered", "TokenResponse"]
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=1024)]
@@ -15,6 +15,13 @@ Password = Annotated[str, msgspec.Meta(min_length=8, max_length=1024)]
 class Credentials(msgspec.Struct, kw_only=True):
     email: Email
     password: Password
+
+
+class LoginCredentials(msgspec.Struct, kw_only=True):
+    """Login does not re-apply the sign-up rules, so raising them never locks anyone out."""
+
+    email: Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 
 
 class Registered(msgspec.Struct, kw_only=True):

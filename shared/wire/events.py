@@ -117,7 +117,9 @@ class AgentFailed(Event, tag="agent_failed"):
     data: AgentFailedData
 
 
-AnyEvent = AgentStarted | AgentThinking | ToolExecuting | ToolCompleted | AgentCompleted | AgentFailed
+AnyEvent = (
+    AgentStarted | AgentThinking | ToolExecuting | ToolCompleted | AgentCompleted | AgentFailed
+)
 
 TERMINAL_TYPES = frozenset({"agent_completed", "agent_failed"})
 

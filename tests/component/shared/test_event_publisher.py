@@ -13,7 +13,8 @@ from shared.wire import events
 
 def _thinking(n: int) -> events.AgentThinking:
     return events.AgentThinking(
-        run_id="r1", thread_id="t1",
+        run_id="r1",
+        thread_id="t1",
         data=events.AgentThinkingData(agent_id="a", thought=f"step {n}", step=n),
     )
 
@@ -45,6 +46,7 @@ async def test_published_events_are_stored_and_republished_with_their_sequence(
     # Each event names the previous event of the same user: the gateway's gap detector.
     assert [int(m.headers["Nats-Last-Sequence"]) for m in received[1:]] == seqs[:-1]
     assert [events.decode_event(m.data).data.thought for m in received] == [
-        "step 0", "step 1", "step 2",
+        "step 0",
+        "step 1",
+        "step 2",
     ]
-

@@ -21,7 +21,9 @@ def test_event_on_the_bus_has_no_seq_and_the_seeds_required_fields() -> None:
 
 def test_event_round_trips_with_a_seq() -> None:
     event = events.AgentCompleted(
-        run_id="r", thread_id="t", seq=42,
+        run_id="r",
+        thread_id="t",
+        seq=42,
         data=events.AgentCompletedData(agent_id="a", result="done"),
     )
     decoded = events.decode_event(events.encode_event(event))
@@ -29,8 +31,10 @@ def test_event_round_trips_with_a_seq() -> None:
 
 
 def test_readers_skip_fields_they_do_not_know() -> None:
-    raw = b'{"type":"agent_thinking","run_id":"r","thread_id":"t","future":1,' \
-          b'"data":{"agent_id":"a","thought":"x","timestamp":1.5,"confidence":0.9}}'
+    raw = (
+        b'{"type":"agent_thinking","run_id":"r","thread_id":"t","future":1,'
+        b'"data":{"agent_id":"a","thought":"x","timestamp":1.5,"confidence":0.9}}'
+    )
     decoded = events.decode_event(raw)
     assert isinstance(decoded, events.AgentThinking)
     assert decoded.data.thought == "x"

@@ -1,0 +1,1 @@
+"""The four agentwire services, each runnable as `python -m services.<name>`."""

@@ -1,0 +1,87 @@
+"""``python -m services.auth``: settings from the environment, then uvicorn until a signal.
+
+The process supervisor waits for one stdout line containing ``agentwire service ready: auth``,
+printed only once uvicorn has bound the socket, so "ready" means "accepting connections".
+Bad configuration exits with status 2 and one line naming the variable at fault.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import sys
+from types import FrameType
+from typing import NoReturn
+
+import uvicorn
+from litestar import Litestar
+
+from services.auth.app import create_app
+from services.auth.settings import AuthSettings
+from shared.logging import configure
+from shared.settings import Env, SettingsError
+
+__all__ = ["READY_LINE", "main"]
+
+READY_LINE = "agentwire service ready: auth"
+_EXIT_BAD_CONFIG = 2
+_EXIT_STARTUP_FAILED = 3  # uvicorn's own STARTUP_FAILURE status
+
+
+def _configured() -> tuple[AuthSettings, Litestar]:
+    settings = AuthSettings.from_env(Env())
+    return settings, create_app(settings)
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """uvicorn, plus the ready line the moment start-up (lifespan, then bind) has succeeded.
+
+    Extending ``startup`` rather than polling ``started`` prints at the exact moment, with no
+    timer; ``started`` is only true once every listening socket is bound.
+    """
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            config = self.config
+            print(f"{READY_LINE} on http://{config.host}:{config.port}", flush=True)
+
+
+async def _serve(app: Litestar, settings: AuthSettings) -> bool:
+    """Serve until a signal; return whether the server ever started."""
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
+    )
+    server = _AnnouncingServer(config)
+    await server.serve()
+    return server.started
+
+
+def _exit_after_graceful_stop(signum: int, frame: FrameType | None) -> NoReturn:
+    """uvicorn shuts down gracefully on SIGTERM, then re-raises it: by then the stop was clean.
+
+    Without this the default action would end the process "killed by SIGTERM"; a supervisor
+    should see status 0 for a stop it asked for, as it does after SIGINT.
+    """
+    raise SystemExit(0)
+
+
+def main() -> int:
+    try:
+        settings, app = _configured()
+    except SettingsError as exc:
+        print(f"auth: {exc}", file=sys.stderr)
+        return _EXIT_BAD_CONFIG
+    configure("auth", settings.log_level)
+    signal.signal(signal.SIGTERM, _exit_after_graceful_stop)
+    try:
+        started = asyncio.run(_serve(app, settings))
+    except KeyboardInterrupt:
+        # uvicorn re-raises the SIGINT it handled after a graceful shutdown: that is a clean stop.
+        return 0
+    return 0 if started else _EXIT_STARTUP_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
