@@ -27,3 +27,7 @@ lint:
 fmt:
     ruff format .
     ruff check --fix .
+
+# make the Ed25519 token signing key pair under .data/keys (./dev up does this on its own)
+keys:
+    python -m devstack keys

@@ -1,0 +1,56 @@
+"""A small test client: an account over HTTP, a WebSocket, and helpers to read a run to its end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import websockets
+
+TERMINAL = {"agent_completed", "agent_failed", "agent_cancelled"}
+
+
+@dataclass
+class Account:
+    email: str
+    user_id: str
+    token: str
+
+
+async def new_account(auth_url: str) -> Account:
+    email = f"{uuid.uuid4().hex[:12]}@example.com"
+    password = "correct horse battery"
+    async with httpx.AsyncClient(base_url=auth_url, timeout=10) as http:
+        registered = await http.post("/auth/register", json={"email": email, "password": password})
+        assert registered.status_code == 201, registered.text
+        login = await http.post("/auth/login", json={"email": email, "password": password})
+        assert login.status_code == 200, login.text
+    return Account(email, registered.json()["user_id"], login.json()["access_token"])
+
+
+def connect(ws_url: str, token: str | None, **kwargs: Any) -> websockets.asyncio.client.connect:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return websockets.connect(ws_url, additional_headers=headers, open_timeout=5, **kwargs)
+
+
+async def recv_json(ws: websockets.ClientConnection, timeout: float = 10) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def read_run(ws: websockets.ClientConnection, timeout: float = 20) -> list[dict[str, Any]]:
+    """Every frame from now until (and including) the first terminal event."""
+    frames: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = json.loads(await ws.recv())
+            frames.append(frame)
+            if frame.get("type") in TERMINAL:
+                return frames
+
+
+async def send(ws: websockets.ClientConnection, frame: dict[str, Any]) -> None:
+    await ws.send(json.dumps(frame))

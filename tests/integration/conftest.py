@@ -1,0 +1,37 @@
+"""The whole stack as real processes on the test's nats-server: one stack per test module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devstack.stack import Stack
+
+
+class LogSink:
+    """Keeps each service's output in a file, so a failing test can show what happened."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def __call__(self, name: str, line: str) -> None:
+        with open(self.directory / f"{name}.log", "a") as out:
+            out.write(line + "\n")
+
+
+@pytest.fixture(scope="module")
+def stack(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    data_dir = tmp_path_factory.mktemp("stack")
+    running = Stack(
+        data_dir=data_dir,
+        sink=LogSink(data_dir),
+        nats_url=nats_url,
+        extra_env={"THINK_DELAY_S": "0.01", "LOG_LEVEL": "INFO"},
+    )
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
