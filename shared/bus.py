@@ -32,10 +32,10 @@ log = logging.getLogger(__name__)
 
 
 async def connect(settings: NatsSettings, name: str) -> NATS:
-    """Connect, retrying until the server answers; reconnect for ever once connected."""
+    """Connect and stay connected: reconnect for ever, with the callbacks logging each change."""
 
     async def on_disconnected() -> None:
-        log.warning("nats disconnected")
+        log.info("nats disconnected")
 
     async def on_reconnected() -> None:
         log.info("nats reconnected")
@@ -43,6 +43,8 @@ async def connect(settings: NatsSettings, name: str) -> NATS:
     async def on_error(exc: Exception) -> None:
         log.warning("nats error: %s", exc)
 
+    # max_reconnect_attempts=-1 also makes nats-py retry the first connect until the server is
+    # up, so services may start before NATS does.
     return await nats.connect(
         settings.url,
         name=name,
@@ -50,7 +52,6 @@ async def connect(settings: NatsSettings, name: str) -> NATS:
         reconnect_time_wait=0.5,
         connect_timeout=2,
         allow_reconnect=True,
-        retry_on_failed_connect=True,
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
         error_cb=on_error,

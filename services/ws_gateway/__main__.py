@@ -1,0 +1,42 @@
+"""``python -m services.ws_gateway``: the gateway as a process.
+
+Exit status: 0 after a normal stop (SIGTERM/SIGINT, sockets told to reconnect with 4000);
+2 when a setting is missing or malformed, or the public key cannot be read.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+
+from services.ws_gateway.app import create_server
+from services.ws_gateway.settings import GatewaySettings
+from shared.logging import configure
+from shared.settings import Env, SettingsError
+
+__all__ = ["main"]
+
+EXIT_BAD_SETTINGS = 2
+
+
+def main(environ: Mapping[str, str] | None = None) -> int:
+    try:
+        settings = GatewaySettings.from_env(Env(environ))
+    except SettingsError as exc:
+        print(f"ws_gateway: {exc}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    configure("ws_gateway", settings.log_level)
+    try:
+        server = create_server(settings)
+    except (OSError, ValueError) as exc:
+        print(
+            f"ws_gateway: JWT_PUBLIC_KEY_FILE {settings.jwt_public_key_file}: {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_SETTINGS
+    server.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

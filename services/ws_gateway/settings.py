@@ -1,0 +1,134 @@
+"""The gateway's settings, read once from the environment at start-up.
+
+Defaults are module constants rather than dataclass class attributes: with ``slots=True`` a
+class attribute is replaced by a slot descriptor, so ``cls.port`` would not be the default.
+
+Two size limits, on purpose: ``MAX_FRAME_BYTES`` is what the gateway will *interpret* (a bigger
+frame gets an ``error`` frame and the socket stays open), ``MAX_MESSAGE_BYTES`` is what the
+transport will even *read* (uvicorn's ``ws_max_size``: bigger closes the socket with 1009).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.ws_gateway.session import Limits
+from shared.settings import Env, NatsSettings, SettingsError
+
+__all__ = [
+    "DEFAULT_AUDIENCE",
+    "DEFAULT_CLOSE_TIMEOUT_S",
+    "DEFAULT_HOST",
+    "DEFAULT_ISSUER",
+    "DEFAULT_LOG_LEVEL",
+    "DEFAULT_MAX_FRAME_BYTES",
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "DEFAULT_PORT",
+    "DEFAULT_SEND_QUEUE_MAX_BYTES",
+    "DEFAULT_SEND_QUEUE_MAX_FRAMES",
+    "DEFAULT_SUBMIT_TIMEOUT_S",
+    "DEFAULT_WS_PING_INTERVAL_S",
+    "DEFAULT_WS_PING_TIMEOUT_S",
+    "GatewaySettings",
+]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8002
+DEFAULT_ISSUER = "agentwire-auth"
+DEFAULT_AUDIENCE = "agentwire"
+DEFAULT_MAX_FRAME_BYTES = 65_536
+DEFAULT_MAX_MESSAGE_BYTES = 1_048_576
+DEFAULT_SUBMIT_TIMEOUT_S = 5.0
+DEFAULT_SEND_QUEUE_MAX_FRAMES = 1024
+DEFAULT_SEND_QUEUE_MAX_BYTES = 4 * 1024 * 1024
+DEFAULT_WS_PING_INTERVAL_S = 20.0
+DEFAULT_WS_PING_TIMEOUT_S = 20.0
+# How long a closing socket may take to flush its close frame before the gateway lets go of it.
+DEFAULT_CLOSE_TIMEOUT_S = 10.0
+DEFAULT_LOG_LEVEL = "INFO"
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    jwt_public_key_file: Path
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    jwt_issuer: str = DEFAULT_ISSUER
+    jwt_audience: str = DEFAULT_AUDIENCE
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    submit_timeout_s: float = DEFAULT_SUBMIT_TIMEOUT_S
+    send_queue_max_frames: int = DEFAULT_SEND_QUEUE_MAX_FRAMES
+    send_queue_max_bytes: int = DEFAULT_SEND_QUEUE_MAX_BYTES
+    ws_ping_interval_s: float = DEFAULT_WS_PING_INTERVAL_S
+    ws_ping_timeout_s: float = DEFAULT_WS_PING_TIMEOUT_S
+    close_timeout_s: float = DEFAULT_CLOSE_TIMEOUT_S
+    log_level: str = DEFAULT_LOG_LEVEL
+    nats: NatsSettings = field(default_factory=NatsSettings)
+
+    @classmethod
+    def from_env(cls, env: Env) -> GatewaySettings:
+        """Build the settings; a missing or malformed variable raises SettingsError naming it."""
+        settings = cls(
+            jwt_public_key_file=Path(env.str("JWT_PUBLIC_KEY_FILE")),
+            host=env.str("GATEWAY_HOST", DEFAULT_HOST),
+            port=env.int("GATEWAY_PORT", DEFAULT_PORT),
+            jwt_issuer=env.str("JWT_ISSUER", DEFAULT_ISSUER),
+            jwt_audience=env.str("JWT_AUDIENCE", DEFAULT_AUDIENCE),
+            max_frame_bytes=env.int("MAX_FRAME_BYTES", DEFAULT_MAX_FRAME_BYTES),
+            max_message_bytes=env.int("MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES),
+            submit_timeout_s=env.float("SUBMIT_TIMEOUT_S", DEFAULT_SUBMIT_TIMEOUT_S),
+            send_queue_max_frames=env.int("SEND_QUEUE_MAX_FRAMES", DEFAULT_SEND_QUEUE_MAX_FRAMES),
+            send_queue_max_bytes=env.int("SEND_QUEUE_MAX_BYTES", DEFAULT_SEND_QUEUE_MAX_BYTES),
+            ws_ping_interval_s=env.float("WS_PING_INTERVAL_S", DEFAULT_WS_PING_INTERVAL_S),
+            ws_ping_timeout_s=env.float("WS_PING_TIMEOUT_S", DEFAULT_WS_PING_TIMEOUT_S),
+            close_timeout_s=env.float("CLOSE_TIMEOUT_S", DEFAULT_CLOSE_TIMEOUT_S),
+            log_level=env.str("LOG_LEVEL", DEFAULT_LOG_LEVEL).upper(),
+            nats=NatsSettings.from_env(env),
+        )
+        settings._check()
+        return settings
+
+    @property
+    def limits(self) -> Limits:
+        """What each connection's session enforces."""
+        return Limits(
+            max_frame_bytes=self.max_frame_bytes,
+            max_queued_frames=self.send_queue_max_frames,
+            max_queued_bytes=self.send_queue_max_bytes,
+        )
+
+    def _check(self) -> None:
+        """Refuse values that would only fail later, at the first connection."""
+        if not 0 <= self.port < 65536:  # 0 = any free port (tests)
+            _refuse("GATEWAY_PORT", "must be 0-65535", self.port)
+        for name, value in (
+            ("MAX_FRAME_BYTES", self.max_frame_bytes),
+            ("MAX_MESSAGE_BYTES", self.max_message_bytes),
+            ("SUBMIT_TIMEOUT_S", self.submit_timeout_s),
+            ("SEND_QUEUE_MAX_FRAMES", self.send_queue_max_frames),
+            ("SEND_QUEUE_MAX_BYTES", self.send_queue_max_bytes),
+            ("CLOSE_TIMEOUT_S", self.close_timeout_s),
+        ):
+            if value <= 0:
+                _refuse(name, "must be positive", value)
+        if self.max_message_bytes < self.max_frame_bytes:
+            # Otherwise frame_too_large could never be answered: the transport closes first.
+            _refuse("MAX_MESSAGE_BYTES", "must be at least MAX_FRAME_BYTES", self.max_message_bytes)
+        if self.log_level not in _LOG_LEVELS:
+            _refuse("LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}", self.log_level)
+
+    @property
+    def ws_ping_interval(self) -> float | None:
+        """uvicorn's keepalive interval; 0 in the environment turns keepalive pings off."""
+        return self.ws_ping_interval_s if self.ws_ping_interval_s > 0 else None
+
+    @property
+    def ws_ping_timeout(self) -> float | None:
+        return self.ws_ping_timeout_s if self.ws_ping_timeout_s > 0 else None
+
+
+def _refuse(name: str, rule: str, value: object) -> None:
+    raise SettingsError(f"environment variable {name} {rule}, got {value!r}")

@@ -1,0 +1,152 @@
+"""One socket's I/O: carries out a :class:`~services.ws_gateway.session.Session`'s commands.
+
+The session decides; the connection only moves bytes. Two tasks per socket:
+
+- the reader awaits client frames and feeds them to the session;
+- the writer drains the send queue to the socket. It is the only coroutine that writes, so
+  frames never interleave, and a socket that stops reading blocks nothing but its own writer.
+
+Everything that feeds the queue (the hub's NATS callback, the reader, a finished submission)
+appends without awaiting. The queue's bound lives in the session (see its backlog contract):
+over it, the session answers with ``Close(SLOW_CONSUMER)`` and the queue is dropped at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+from litestar.exceptions import WebSocketDisconnect
+
+from services.ws_gateway.session import Close, Command, Send, Session, Submit
+from shared.errors import CloseCode
+from shared.wire.runs import RunRequest
+
+__all__ = ["Connection", "Receive", "Socket", "SubmitRun"]
+
+log = logging.getLogger(__name__)
+
+# The peer vanished under a send: uvicorn raises ClientDisconnected (an OSError), Litestar
+# raises WebSocketDisconnect once it has seen the disconnect message.
+_GONE = (OSError, WebSocketDisconnect)
+# RFC 6455 caps a close reason at 123 bytes of UTF-8.
+_MAX_REASON_BYTES = 123
+
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+SubmitRun = Callable[["Connection", RunRequest], None]
+
+
+class Socket(Protocol):
+    async def send_text(self, data: str) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+class Connection:
+    """A socket, its session and its send queue."""
+
+    def __init__(
+        self,
+        session: Session,
+        socket: Socket,
+        submit: SubmitRun,
+        *,
+        close_timeout_s: float = 10.0,
+    ) -> None:
+        self.session = session
+        self._socket = socket
+        self._submit = submit
+        self._close_timeout_s = close_timeout_s
+        self._queue: deque[bytes] = deque()
+        self._wake = asyncio.Event()
+        self._closing: Close | None = None
+        self._writer: asyncio.Task[None] | None = None
+
+    @property
+    def user_id(self) -> str:
+        return self.session.user_id
+
+    def deliver(self, seq: int, payload: bytes) -> None:
+        """A bus event for this socket's user (called from the hub's NATS callback)."""
+        self.execute(self.session.event(seq, payload))
+
+    def close(self, code: CloseCode, reason: str) -> None:
+        self.execute(self.session.close(code, reason))
+
+    def execute(self, commands: list[Command]) -> None:
+        """Carry out a session's commands without awaiting anything."""
+        for command in commands:
+            match command:
+                case Send(frame=frame):
+                    self._queue.append(frame)
+                    self._wake.set()
+                case Submit(request=request):
+                    self._submit(self, request)
+                case Close():
+                    self._begin_close(command)
+
+    def _begin_close(self, command: Close) -> None:
+        self._queue.clear()  # the client resumes from its last seq; no need to flush
+        self._closing = command
+        self._wake.set()
+        # A peer that never reads would hold the close frame (and this task) for ever.
+        asyncio.get_running_loop().call_later(self._close_timeout_s, self._abandon)
+
+    def _abandon(self) -> None:
+        if self._writer is not None and not self._writer.done():
+            log.info(
+                "user %s: socket did not take its close frame in time; letting go", self.user_id
+            )
+            self._writer.cancel()
+
+    async def run(self, receive: Receive) -> None:
+        """Serve the socket until either side closes it."""
+        reader = asyncio.create_task(self._read(receive), name=f"ws-read-{self.user_id}")
+        self._writer = asyncio.create_task(self._write(), name=f"ws-write-{self.user_id}")
+        try:
+            done, _ = await asyncio.wait(
+                {reader, self._writer}, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for task in (reader, self._writer):
+                task.cancel()
+            await asyncio.gather(reader, self._writer, return_exceptions=True)
+            self.session.closed()
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+    async def wait_closed(self) -> None:
+        """Return once the writer has finished (close frame sent, peer gone, or abandoned)."""
+        if self._writer is not None:
+            await asyncio.wait({self._writer})
+
+    async def _read(self, receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] != "websocket.receive":
+                return  # websocket.disconnect: the peer closed or the transport failed
+            data = message.get("text")
+            if data is None:
+                data = message.get("bytes") or b""
+            self.execute(self.session.receive(data))
+
+    async def _write(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._queue and self._closing is None:
+                    frame = self._queue.popleft()
+                    # ASGI text frames are str; the bytes are UTF-8 JSON from our own encoders.
+                    await self._socket.send_text(frame.decode())
+                    self.session.sent(len(frame))
+                if self._closing is not None:
+                    reason = self._closing.reason.encode()[:_MAX_REASON_BYTES]
+                    await self._socket.close(self._closing.code, reason.decode(errors="ignore"))
+                    return
+        except _GONE:
+            return

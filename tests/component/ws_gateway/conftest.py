@@ -1,0 +1,241 @@
+"""A real gateway for each test: uvicorn on a free loopback port, a real nats-server, real keys.
+
+``start_gateway(**env)`` serves the gateway inside the test's loop; ``sign(user_id)`` makes an
+access token the way the auth service does; ``FakeAgent`` answers run submissions on NATS and
+publishes a short run through the shared EventPublisher, like the real agent would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import jwt
+import nats
+import pytest
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from websockets.asyncio.client import ClientConnection, connect
+
+from devstack.keys import KeyPair, ensure_keypair
+from services.ws_gateway.app import GatewayServer, create_server
+from services.ws_gateway.settings import GatewaySettings
+from shared import subjects
+from shared.bus import EventPublisher
+from shared.settings import Env
+from shared.wire import events, runs
+
+ISSUER = "agentwire-auth"
+AUDIENCE = "agentwire"
+
+
+class Sign(Protocol):
+    def __call__(self, user_id: str, *, ttl_s: float = 300, pair: KeyPair | None = None) -> str: ...
+
+
+@dataclass
+class RunningGateway:
+    server: GatewayServer
+    task: asyncio.Task[None]
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.server.port}/ws"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}"
+
+    async def connect(self, token: str | None = None, **kwargs: Any) -> ClientConnection:
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        return await connect(self.url, additional_headers=headers, compression=None, **kwargs)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await asyncio.wait_for(self.task, timeout=30)
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> KeyPair:
+    return ensure_keypair(tmp_path / "keys")
+
+
+@pytest.fixture
+def sign(keys: KeyPair) -> Sign:
+    def make(user_id: str, *, ttl_s: float = 300, pair: KeyPair | None = None) -> str:
+        key = load_pem_private_key((pair or keys).private_path.read_bytes(), password=None)
+        now = int(time.time())
+        claims = {
+            "sub": user_id,
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "iat": now,
+            "nbf": now - 1,
+            "exp": now + int(ttl_s),
+        }
+        return jwt.encode(claims, key, algorithm="EdDSA")  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+async def start_gateway(
+    nats_url: str, keys: KeyPair
+) -> AsyncIterator[Callable[..., Awaitable[RunningGateway]]]:
+    running: list[RunningGateway] = []
+
+    async def start(send_buffer: int | None = None, **env: str) -> RunningGateway:
+        """``send_buffer`` caps the kernel send buffer of every accepted socket (slow clients)."""
+        settings = GatewaySettings.from_env(
+            Env(
+                {
+                    "JWT_PUBLIC_KEY_FILE": str(keys.public_path),
+                    "NATS_URL": nats_url,
+                    "GATEWAY_PORT": "0",
+                    "CLOSE_TIMEOUT_S": "3",
+                    **env,
+                }
+            )
+        )
+        server = create_server(settings)
+        task = asyncio.create_task(_serve(server, _listener(send_buffer)))
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("gateway exited before it started")
+            await asyncio.sleep(0.01)
+        gateway = RunningGateway(server, task)
+        running.append(gateway)
+        return gateway
+
+    yield start
+    for gateway in running:
+        if not gateway.task.done():
+            await gateway.stop()
+
+
+async def _serve(server: GatewayServer, listener: socket.socket) -> None:
+    try:
+        await server.serve(sockets=[listener])
+    except SystemExit as exc:
+        # uvicorn exits the process when startup fails; in a test that would stop the loop.
+        raise RuntimeError(f"gateway failed to start (exit status {exc.code}); see log") from None
+    finally:
+        listener.close()
+
+
+def _listener(send_buffer: int | None) -> socket.socket:
+    """A loopback listening socket; accepted sockets inherit its buffer size."""
+    sock = socket.socket()
+    if send_buffer is not None:
+        # A fixed size also turns off the kernel's autotuning, which would otherwise let the
+        # buffer grow to several MB and hide a client that does not read.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.fixture
+def user_id() -> Iterator[str]:
+    yield f"u-{uuid.uuid4().hex[:16]}"
+
+
+@dataclass
+class FakeAgent:
+    """Answers ``agent.runs.submit`` like the agent service: RunStarted, then a short run."""
+
+    nc: NATS
+    thoughts: int = 2
+    events_before_reply: bool = False
+    answer: bool = True
+    requests: list[runs.RunRequest] = field(default_factory=list)
+    _sub: Subscription | None = None
+
+    async def start(self) -> FakeAgent:
+        self._sub = await self.nc.subscribe(
+            subjects.run_submit(), queue=subjects.AGENT_QUEUE, cb=self._on_submit
+        )
+        await self.nc.flush()
+        return self
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+
+    async def _on_submit(self, msg: Msg) -> None:
+        request = runs.decode_run_request(msg.data)
+        self.requests.append(request)
+        if not self.answer:
+            return
+        started = runs.RunStarted(run_id=uuid.uuid4().hex, thread_id=request.thread_id or "th-1")
+        if self.events_before_reply:
+            await self._run(request.user_id, started)
+            await msg.respond(runs.encode(started))
+        else:
+            await msg.respond(runs.encode(started))
+            await self._run(request.user_id, started)
+
+    async def _run(self, user_id: str, started: runs.RunStarted) -> None:
+        publisher = EventPublisher(self.nc.jetstream())
+        ids = {"run_id": started.run_id, "thread_id": started.thread_id}
+        await publisher.publish(
+            user_id,
+            events.AgentStarted(
+                **ids, data=events.AgentStartedData(agent_id="fake", message="starting")
+            ),
+        )
+        for step in range(self.thoughts):
+            await publisher.publish(
+                user_id,
+                events.AgentThinking(
+                    **ids,
+                    data=events.AgentThinkingData(
+                        agent_id="fake", thought=f"step {step}", step=step
+                    ),
+                ),
+            )
+        await publisher.publish(
+            user_id,
+            events.AgentCompleted(
+                **ids, data=events.AgentCompletedData(agent_id="fake", result="done")
+            ),
+        )
+
+
+@pytest.fixture
+async def agent(nc: nats.aio.client.Client) -> AsyncIterator[FakeAgent]:
+    fake = await FakeAgent(nc).start()
+    yield fake
+    await fake.stop()
+
+
+async def recv_json(ws: ClientConnection, within: float = 5.0) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(ws.recv(), within))
+
+
+async def recv_until(ws: ClientConnection, type_: str, within: float = 5.0) -> list[dict[str, Any]]:
+    """Every frame up to and including the first of ``type_``."""
+    got: list[dict[str, Any]] = []
+    async with asyncio.timeout(within):
+        while not got or got[-1]["type"] != type_:
+            got.append(json.loads(await ws.recv()))
+    return got
+
+
+async def eventually(predicate: Callable[[], bool], within: float = 5.0) -> None:
+    """Wait for something the gateway does after the client has moved on.
+
+    Polling, because the gateway's state has no event to wait on, and tests must not add one.
+    """
+    async with asyncio.timeout(within):
+        while not predicate():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)

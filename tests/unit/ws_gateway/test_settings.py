@@ -1,0 +1,67 @@
+"""The gateway's settings: named defaults, and a clear refusal naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.ws_gateway.settings import GatewaySettings
+from shared.settings import Env, SettingsError
+
+
+def settings(**env: str) -> GatewaySettings:
+    return GatewaySettings.from_env(Env({"JWT_PUBLIC_KEY_FILE": "/keys/pub.pem", **env}))
+
+
+def test_defaults_match_the_documented_ones() -> None:
+    s = settings()
+
+    assert (s.host, s.port) == ("127.0.0.1", 8002)
+    assert s.jwt_public_key_file == Path("/keys/pub.pem")
+    assert (s.jwt_issuer, s.jwt_audience) == ("agentwire-auth", "agentwire")
+    assert (s.max_frame_bytes, s.max_message_bytes) == (65536, 1048576)
+    assert s.submit_timeout_s == 5
+    assert (s.send_queue_max_frames, s.send_queue_max_bytes) == (1024, 4194304)
+    assert (s.ws_ping_interval, s.ws_ping_timeout) == (20, 20)
+    assert s.nats.url == "nats://127.0.0.1:4222"
+
+
+def test_every_setting_comes_from_the_environment() -> None:
+    s = settings(
+        GATEWAY_HOST="0.0.0.0",
+        GATEWAY_PORT="9000",
+        SEND_QUEUE_MAX_FRAMES="7",
+        SUBMIT_TIMEOUT_S="1.5",
+        NATS_URL="nats://nats:4222",
+        LOG_LEVEL="debug",
+    )
+
+    assert (s.host, s.port, s.send_queue_max_frames) == ("0.0.0.0", 9000, 7)
+    assert (s.submit_timeout_s, s.nats.url, s.log_level) == (1.5, "nats://nats:4222", "DEBUG")
+    assert s.limits.max_queued_frames == 7
+
+
+def test_missing_public_key_file_is_named() -> None:
+    with pytest.raises(SettingsError, match="JWT_PUBLIC_KEY_FILE"):
+        GatewaySettings.from_env(Env({}))
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GATEWAY_PORT", "70000"),
+        ("GATEWAY_PORT", "http"),
+        ("SEND_QUEUE_MAX_BYTES", "0"),
+        ("SUBMIT_TIMEOUT_S", "-1"),
+        ("LOG_LEVEL", "LOUD"),
+        ("MAX_MESSAGE_BYTES", "1000"),
+    ],
+)
+def test_malformed_values_are_refused_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        settings(**{name: value})
+
+
+def test_zero_ping_interval_turns_keepalive_off() -> None:
+    assert settings(WS_PING_INTERVAL_S="0").ws_ping_interval is None
