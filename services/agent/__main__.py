@@ -1,0 +1,72 @@
+"""``python -m services.agent``: settings from the environment, then one agent node until a signal.
+
+The process supervisor waits for one stdout line containing ``agentwire service ready: agent``,
+printed only once the node is subscribed, so "ready" means "taking runs". Bad configuration exits
+with status 2 and one line naming the variable at fault. SIGTERM or SIGINT stops taking runs,
+finishes (or fails) the runs in flight, closes, and exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+
+from services.agent.node import AgentNode
+from services.agent.settings import AgentSettings
+from shared.logging import configure
+from shared.settings import Env, SettingsError
+
+__all__ = ["READY_LINE", "main"]
+
+READY_LINE = "agentwire service ready: agent"
+_EXIT_BAD_CONFIG = 2
+
+
+async def _serve(settings: AgentSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    node = AgentNode(settings)
+    try:
+        if await _started_unless_stopped(node, stop):
+            print(f"{READY_LINE} ({settings.agent_name})", flush=True)
+            await stop.wait()
+    finally:
+        await node.stop()
+
+
+async def _started_unless_stopped(node: AgentNode, stop: asyncio.Event) -> bool:
+    """Start the node unless a signal comes first: with NATS down, connect retries for ever."""
+    starting = asyncio.create_task(node.start())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if starting.done():
+        starting.result()  # a start-up error propagates from here
+        return True
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+    return False
+
+
+def main() -> int:
+    try:
+        settings = AgentSettings.from_env(Env())
+    except SettingsError as exc:
+        print(f"agent: {exc}", file=sys.stderr)
+        return _EXIT_BAD_CONFIG
+    configure("agent", settings.log_level)
+    try:
+        asyncio.run(_serve(settings))
+    except SettingsError as exc:  # found only when used, such as a DATABASE_URL no driver takes
+        print(f"agent: {exc}", file=sys.stderr)
+        return _EXIT_BAD_CONFIG
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The agent service's settings, read once from the environment at start-up.
+
+Defaults are module constants rather than dataclass class attributes: with ``slots=True`` a
+class attribute is replaced by a slot descriptor, so ``cls.agent_name`` would not be the default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.settings import Env, NatsSettings, SettingsError
+from shared.subjects import is_safe_token
+
+__all__ = [
+    "DEFAULT_AGENT_NAME",
+    "DEFAULT_DATABASE_URL",
+    "DEFAULT_LOG_LEVEL",
+    "DEFAULT_MAX_CONCURRENT_RUNS",
+    "DEFAULT_SHUTDOWN_GRACE_S",
+    "DEFAULT_THINK_DELAY_S",
+    "DEFAULT_TOOL_CALL_TIMEOUT_S",
+    "AgentSettings",
+]
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///.data/agent.db"
+DEFAULT_AGENT_NAME = "infra_analyst"
+DEFAULT_MAX_CONCURRENT_RUNS = 64
+# A little above the tool runner's own per-tool limit, so a slow tool is reported by the runner
+# (tool_timeout in tool_completed) before the agent gives up waiting for the reply.
+DEFAULT_TOOL_CALL_TIMEOUT_S = 35.0
+DEFAULT_THINK_DELAY_S = 0.05
+DEFAULT_SHUTDOWN_GRACE_S = 5.0
+DEFAULT_LOG_LEVEL = "INFO"
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSettings:
+    nats: NatsSettings = field(default_factory=NatsSettings)
+    database_url: str = DEFAULT_DATABASE_URL
+    agent_name: str = DEFAULT_AGENT_NAME
+    max_concurrent_runs: int = DEFAULT_MAX_CONCURRENT_RUNS
+    tool_call_timeout_s: float = DEFAULT_TOOL_CALL_TIMEOUT_S
+    think_delay_s: float = DEFAULT_THINK_DELAY_S
+    shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S
+    log_level: str = DEFAULT_LOG_LEVEL
+
+    @classmethod
+    def from_env(cls, env: Env) -> AgentSettings:
+        """Build the settings; a missing or malformed variable raises SettingsError naming it."""
+        settings = cls(
+            nats=NatsSettings.from_env(env),
+            database_url=env.str("DATABASE_URL", DEFAULT_DATABASE_URL),
+            agent_name=env.str("AGENT_NAME", DEFAULT_AGENT_NAME),
+            max_concurrent_runs=env.int("AGENT_MAX_CONCURRENT_RUNS", DEFAULT_MAX_CONCURRENT_RUNS),
+            tool_call_timeout_s=env.float("TOOL_CALL_TIMEOUT_S", DEFAULT_TOOL_CALL_TIMEOUT_S),
+            think_delay_s=env.float("THINK_DELAY_S", DEFAULT_THINK_DELAY_S),
+            shutdown_grace_s=env.float("AGENT_SHUTDOWN_GRACE_S", DEFAULT_SHUTDOWN_GRACE_S),
+            log_level=env.str("LOG_LEVEL", DEFAULT_LOG_LEVEL).upper(),
+        )
+        settings._check()
+        return settings
+
+    def _check(self) -> None:
+        """Refuse values that would only fail later, in the middle of somebody's run."""
+        if not is_safe_token(self.agent_name):
+            _refuse("AGENT_NAME", "1-64 characters of A-Z, a-z, 0-9, '_' or '-'", self.agent_name)
+        if self.max_concurrent_runs < 1:
+            _refuse("AGENT_MAX_CONCURRENT_RUNS", "at least 1", self.max_concurrent_runs)
+        if self.tool_call_timeout_s <= 0:
+            _refuse("TOOL_CALL_TIMEOUT_S", "positive", self.tool_call_timeout_s)
+        if self.think_delay_s < 0:
+            _refuse("THINK_DELAY_S", "zero or more", self.think_delay_s)
+        if self.shutdown_grace_s < 0:
+            _refuse("AGENT_SHUTDOWN_GRACE_S", "zero or more", self.shutdown_grace_s)
+        if self.log_level not in _LOG_LEVELS:
+            _refuse("LOG_LEVEL", f"one of {', '.join(_LOG_LEVELS)}", self.log_level)
+
+
+def _refuse(name: str, requirement: str, got: object) -> None:
+    raise SettingsError(f"environment variable {name} must be {requirement}, got {got!r}")
