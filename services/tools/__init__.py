@@ -1,0 +1,8 @@
+"""The tool runner: validates tool calls, runs the tools, and tells the user as it goes.
+
+Layout: ``bus`` (the NATS edge and the process's lifecycle), ``runner`` (one call, start to
+reply), ``registry`` (tools and their parameter schemas), ``builtin/`` (the tools agentwire
+ships), ``settings`` (the environment), ``__main__`` (``python -m services.tools``).
+"""
+
+__all__: list[str] = []

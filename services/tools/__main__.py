@@ -1,0 +1,77 @@
+"""``python -m services.tools``: run the tool runner until SIGTERM or SIGINT.
+
+Exit status: 0 after a clean stop, 2 when the environment is misconfigured (the message names
+the variable). The ready line on stdout tells a supervisor that calls are being taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Awaitable
+
+from services.tools.builtin import builtin_registry, metrics
+from services.tools.bus import ToolRunnerNode
+from services.tools.registry import Registry
+from services.tools.settings import ToolsSettings
+from shared.logging import configure
+from shared.settings import SettingsError
+
+__all__ = ["READY_LINE", "main", "serve"]
+
+READY_LINE = "agentwire service ready: tools"
+
+
+async def serve(
+    settings: ToolsSettings, stop: asyncio.Event, registry: Registry | None = None
+) -> None:
+    """Take tool calls until ``stop`` is set, then finish the calls in flight and return."""
+    metrics.sample()  # build the sample now rather than during the first call
+    node = ToolRunnerNode(settings, registry or builtin_registry())
+    if not await _unless_stopped(node.start(), stop):
+        return
+    try:
+        print(READY_LINE, flush=True)
+        await stop.wait()
+    finally:
+        await node.stop()
+
+
+async def _unless_stopped(start: Awaitable[None], stop: asyncio.Event) -> bool:
+    """Await ``start`` unless ``stop`` is set first: NATS may not answer for a long while."""
+    starting = asyncio.ensure_future(start)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if starting.done():
+        starting.result()  # a failed start-up raises here
+        return True
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+    return False
+
+
+async def _run(settings: ToolsSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await serve(settings, stop)
+
+
+def main() -> int:
+    try:
+        settings = ToolsSettings.from_env()
+    except SettingsError as exc:
+        print(f"tools: {exc}", file=sys.stderr)
+        return 2
+    configure("tools", settings.log_level)
+    asyncio.run(_run(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

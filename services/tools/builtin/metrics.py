@@ -1,0 +1,248 @@
+"""The metrics sample every built-in tool computes from: deterministic, generated, tiny.
+
+Thirty days of hourly samples ending at :data:`EPOCH`, for four services and five metrics, drawn
+from a seeded :class:`random.Random` so every process and every test sees the same numbers (no
+network, no files, no numpy). Its shape is what makes the tools' answers worth reading:
+
+- daily seasonality: traffic peaks at 14:00 UTC and bottoms out at 02:00;
+- per-service baselines (:data:`BASELINES`): ``cache`` and ``worker`` run cool (over-provisioned),
+  ``api`` runs warm;
+- noise, with a heavier tail on ``db`` latency (occasional slow queries);
+- a slow upward latency trend on ``api`` (+40% over the 30 days);
+- the incidents in :data:`INCIDENTS`, which anomaly detection should find.
+
+Index ``i`` of a series is the hour starting at ``EPOCH - (HOURS - i) hours``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from typing import Annotated, Literal, get_args
+
+import msgspec
+
+__all__ = [
+    "BASELINES",
+    "CURRENT_INSTANCES",
+    "EPOCH",
+    "HOURS",
+    "INCIDENTS",
+    "MAX_PERIOD_HOURS",
+    "METRICS",
+    "SERVICES",
+    "UNITS",
+    "Baseline",
+    "Incident",
+    "Metric",
+    "Period",
+    "Service",
+    "check_period",
+    "hour_of_day",
+    "mean",
+    "percentile",
+    "period_hours",
+    "sample",
+    "time_of",
+    "window",
+]
+
+Service = Literal["api", "db", "cache", "worker"]
+Metric = Literal["latency_ms", "cpu_pct", "memory_pct", "error_rate", "requests_per_s"]
+SERVICES: tuple[Service, ...] = get_args(Service)
+METRICS: tuple[Metric, ...] = get_args(Metric)
+
+EPOCH = datetime(2025, 9, 1, tzinfo=UTC)
+HOURS = 30 * 24
+MAX_PERIOD_HOURS = HOURS
+
+Period = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[1-9][0-9]{0,2}[hd]$",
+        description="how far back from now to look: hours ('12h') or days ('7d'), at most 30d",
+        examples=["24h", "7d", "30d"],
+    ),
+]
+
+UNITS: Mapping[Metric, str] = MappingProxyType(
+    {
+        "latency_ms": "ms",
+        "cpu_pct": "%",
+        "memory_pct": "%",
+        "error_rate": "% of requests",
+        "requests_per_s": "requests/s",
+    }
+)
+
+#: Instances each service runs today; estimate_savings sizes against these.
+CURRENT_INSTANCES: Mapping[Service, int] = MappingProxyType(
+    {"api": 12, "db": 4, "cache": 6, "worker": 10}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """A service's typical value of each metric at average load, and how strongly load swings."""
+
+    latency_ms: float
+    cpu_pct: float
+    memory_pct: float
+    error_rate: float
+    requests_per_s: float
+    daily_swing: float
+
+
+BASELINES: Mapping[Service, Baseline] = MappingProxyType(
+    {
+        "api": Baseline(45.0, 48.0, 62.0, 0.40, 850.0, daily_swing=0.35),
+        "db": Baseline(12.0, 58.0, 71.0, 0.05, 2400.0, daily_swing=0.30),
+        "cache": Baseline(1.2, 17.0, 55.0, 0.01, 6000.0, daily_swing=0.30),
+        "worker": Baseline(220.0, 24.0, 48.0, 0.80, 120.0, daily_swing=0.15),
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """A stretch of hours where some metrics of one service were multiplied by a factor."""
+
+    service: Service
+    start: datetime
+    hours: int
+    effects: Mapping[Metric, float]
+    what: str
+
+
+INCIDENTS: tuple[Incident, ...] = (
+    Incident(
+        "cache",
+        datetime(2025, 8, 10, 11, tzinfo=UTC),
+        1,
+        {"memory_pct": 1.6, "latency_ms": 10.0},
+        "eviction storm",
+    ),
+    Incident(
+        "db",
+        datetime(2025, 8, 19, 3, tzinfo=UTC),
+        2,
+        {"cpu_pct": 1.9, "latency_ms": 9.0},
+        "lock contention during a migration",
+    ),
+    Incident(
+        "worker",
+        datetime(2025, 8, 27, 21, tzinfo=UTC),
+        4,
+        {"error_rate": 15.0, "requests_per_s": 3.0},
+        "retry storm",
+    ),
+    Incident(
+        "api",
+        datetime(2025, 8, 30, 15, tzinfo=UTC),
+        3,
+        {"latency_ms": 5.0, "error_rate": 12.0},
+        "bad deploy, rolled back",
+    ),
+)
+
+_API_LATENCY_GROWTH = 0.40  # over the whole sample
+_SLOW_QUERY_CHANCE = 0.02  # db only: the heavy tail analyze_performance should call out
+
+
+def time_of(index: int) -> datetime:
+    """The start of the hour that sample ``index`` covers."""
+    return EPOCH - timedelta(hours=HOURS - index)
+
+
+def hour_of_day(index: int) -> int:
+    return time_of(index).hour
+
+
+def _load(hour: int, swing: float) -> float:
+    """Relative traffic at this hour of day: 1 on average, peaking at 14:00 UTC."""
+    return 1.0 + swing * math.sin(2 * math.pi * (hour - 8) / 24)
+
+
+def _hourly_values(service: Service, index: int, rng: random.Random) -> dict[Metric, float]:
+    base = BASELINES[service]
+    load = _load(hour_of_day(index), base.daily_swing)
+    latency = base.latency_ms * (1 + 0.5 * (load - 1)) * rng.lognormvariate(0, 0.12)
+    if service == "api":
+        latency *= 1 + _API_LATENCY_GROWTH * index / HOURS
+    if service == "db" and rng.random() < _SLOW_QUERY_CHANCE:
+        latency *= rng.uniform(3.5, 5.0)
+    return {
+        "latency_ms": latency,
+        "cpu_pct": base.cpu_pct * load * rng.gauss(1, 0.05),
+        "memory_pct": base.memory_pct * (1 + 0.05 * (load - 1)) + rng.gauss(0, 1.0),
+        "error_rate": base.error_rate * load**2 * rng.lognormvariate(0, 0.2),
+        "requests_per_s": base.requests_per_s * load * rng.gauss(1, 0.06),
+    }
+
+
+def _apply_incidents(service: Service, index: int, values: dict[Metric, float]) -> None:
+    at = time_of(index)
+    for incident in INCIDENTS:
+        if incident.service == service and incident.start <= at < incident.start + timedelta(
+            hours=incident.hours
+        ):
+            for metric, factor in incident.effects.items():
+                values[metric] *= factor
+
+
+def _clamp(metric: Metric, value: float) -> float:
+    upper = 100.0 if metric in ("cpu_pct", "memory_pct", "error_rate") else math.inf
+    return min(max(value, 0.0), upper)
+
+
+def _service_series(service: Service) -> Mapping[Metric, tuple[float, ...]]:
+    rng = random.Random(f"agentwire-metrics-{service}")  # str seeds are stable across runs
+    columns: dict[Metric, list[float]] = {metric: [] for metric in METRICS}
+    for index in range(HOURS):
+        values = _hourly_values(service, index, rng)
+        _apply_incidents(service, index, values)
+        for metric in METRICS:
+            columns[metric].append(_clamp(metric, values[metric]))
+    return MappingProxyType({metric: tuple(column) for metric, column in columns.items()})
+
+
+@functools.cache
+def sample() -> Mapping[Service, Mapping[Metric, tuple[float, ...]]]:
+    """The whole sample, built on first use and shared (read-only) afterwards."""
+    return MappingProxyType({service: _service_series(service) for service in SERVICES})
+
+
+def window(service: Service, metric: Metric, hours: int) -> tuple[float, ...]:
+    """The last ``hours`` samples of one series (the whole series if ``hours`` exceeds it)."""
+    return sample()[service][metric][-hours:]
+
+
+def period_hours(period: str) -> int:
+    """'12h' -> 12, '7d' -> 168. The pattern on :data:`Period` has already vetted the format."""
+    count, unit = int(period[:-1]), period[-1]
+    return count * 24 if unit == "d" else count
+
+
+def check_period(period: str) -> None:
+    """Refuse a period longer than the sample (raised from a Struct's ``__post_init__``, so
+    msgspec reports it as a validation error like any other)."""
+    if period_hours(period) > MAX_PERIOD_HOURS:
+        raise ValueError(f"period {period!r} is longer than the 30d of metrics available")
+
+
+def mean(values: tuple[float, ...] | list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def percentile(values: tuple[float, ...] | list[float], pct: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default), for 0 <= pct <= 100."""
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * pct / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)

@@ -1,0 +1,116 @@
+"""The tool runner's NATS edge: tool calls in, replies out, each call in its own task.
+
+Calls arrive on ``tools.call.*`` in queue group ``tools``, so every running tool runner shares
+the load. A call waits for one of ``TOOL_CONCURRENCY`` slots before its task starts; while all
+slots are busy further calls stay queued in the subscription rather than piling up as tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import msgspec
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from services.tools.registry import Registry
+from services.tools.runner import ToolRunner
+from services.tools.settings import ToolsSettings
+from shared import subjects
+from shared.bus import EventPublisher, connect, ensure_events_stream
+from shared.errors import ErrorCode
+from shared.wire.tools import ToolCallFailed, ToolCallReply, decode_tool_call, encode
+
+__all__ = ["ToolCallSubscription", "ToolRunnerNode", "handle_tool_call"]
+
+log = logging.getLogger(__name__)
+
+
+async def handle_tool_call(runner: ToolRunner, msg: Msg) -> None:
+    """Decode the call, run it, reply."""
+    try:
+        request = decode_tool_call(msg.data)
+    except msgspec.DecodeError as exc:
+        reply: ToolCallReply = ToolCallFailed(
+            code=ErrorCode.INVALID_REQUEST, message=f"malformed tool call: {exc}"
+        )
+    else:
+        reply = await runner.call(request)
+    if msg.reply:  # a bare publish asked for no answer
+        await msg.respond(encode(reply))
+
+
+class ToolCallSubscription:
+    def __init__(self, nc: NATS, runner: ToolRunner, *, concurrency: int) -> None:
+        self._nc = nc
+        self._runner = runner
+        self._slots = asyncio.Semaphore(concurrency)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._sub: Subscription | None = None
+
+    async def start(self) -> None:
+        self._sub = await self._nc.subscribe(
+            subjects.tool_call_wildcard(), queue=subjects.TOOLS_QUEUE, cb=self._on_message
+        )
+        await self._nc.flush()  # "ready" must mean the server already routes calls here
+
+    async def stop(self) -> None:
+        """Take no new calls; let the ones already received finish and reply."""
+        if self._sub is not None:
+            sub, self._sub = self._sub, None
+            await sub.drain()  # returns once every queued call has been handed a slot
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight))
+
+    async def _on_message(self, msg: Msg) -> None:
+        await self._slots.acquire()
+        task = asyncio.create_task(self._handle(msg))
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._slots.release()
+
+    async def _handle(self, msg: Msg) -> None:
+        try:
+            await handle_tool_call(self._runner, msg)
+        except Exception:  # a task's exception would otherwise surface only at shutdown
+            log.exception("tool call on %s was not answered", msg.subject)
+
+
+class ToolRunnerNode:
+    """One tool runner process's NATS life: connect, ensure the stream, take calls, stop."""
+
+    def __init__(self, settings: ToolsSettings, registry: Registry) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._nc: NATS | None = None
+        self._calls: ToolCallSubscription | None = None
+
+    async def start(self) -> None:
+        nc = await connect(self._settings.nats, name="agentwire-tools")
+        try:
+            js = nc.jetstream()
+            await ensure_events_stream(js, self._settings.nats)
+            runner = ToolRunner(
+                self._registry, EventPublisher(js), timeout_s=self._settings.tool_timeout_s
+            )
+            calls = ToolCallSubscription(nc, runner, concurrency=self._settings.tool_concurrency)
+            await calls.start()
+        except BaseException:
+            await nc.close()
+            raise
+        self._nc, self._calls = nc, calls
+        log.info("taking calls for %s", ", ".join(self._registry.names()))
+
+    async def stop(self) -> None:
+        """Finish the calls in flight (their events and replies need the connection), then close."""
+        if self._calls is not None:
+            await self._calls.stop()
+            self._calls = None
+        if self._nc is not None:
+            nc, self._nc = self._nc, None
+            await nc.drain()

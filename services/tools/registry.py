@@ -1,0 +1,94 @@
+"""Which tools exist, what parameters each takes, and turning a call's raw parameters into them.
+
+A :class:`Tool` is a name, a one-line description, a :class:`Parameters` Struct and an async
+function taking that Struct. The Struct is the one source of truth for the parameters: it
+validates the call (``msgspec.convert``, whose messages name the offending field) and it
+generates the JSON Schema :meth:`Registry.describe` hands to whoever plans the calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from shared.errors import AgentwireError, ErrorCode
+from shared.subjects import is_safe_token
+
+__all__ = ["InvalidParameters", "Parameters", "Registry", "Tool", "ToolFailed", "UnknownTool"]
+
+
+class UnknownTool(AgentwireError):
+    code = ErrorCode.UNKNOWN_TOOL
+
+
+class InvalidParameters(AgentwireError):
+    code = ErrorCode.INVALID_PARAMETERS
+
+
+class ToolFailed(AgentwireError):
+    """Raised by a tool for a failure whose message is fit to show the user."""
+
+    code = ErrorCode.TOOL_FAILED
+
+
+class Parameters(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Base of every tool's parameters.
+
+    Unknown fields are refused, unlike on bus messages: a misspelt parameter silently replaced
+    by its default would give a confident answer to a question nobody asked.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    name: str
+    description: str
+    parameters: type[Parameters]
+    run: Callable[[Any], Awaitable[Any]]
+
+    def validate(self, raw: dict[str, Any]) -> Parameters:
+        """The call's parameters as this tool's Struct, defaults filled in."""
+        try:
+            return msgspec.convert(raw, self.parameters)
+        except msgspec.ValidationError as exc:
+            raise InvalidParameters(f"invalid parameters for {self.name}: {exc}") from None
+
+    def schema(self) -> dict[str, Any]:
+        """The parameters' JSON Schema, inlined (no ``$ref``) so it stands on its own."""
+        _, components = msgspec.json.schema_components([self.parameters])
+        return components[self.parameters.__name__]
+
+
+class Registry:
+    def __init__(self, tools: Iterable[Tool] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        for tool in tools:
+            self.add(tool)
+
+    def add(self, tool: Tool) -> None:
+        # The name becomes the last token of ``tools.call.<name>``.
+        if not is_safe_token(tool.name):
+            raise ValueError(f"tool name {tool.name!r} cannot be a subject token")
+        if tool.name in self._tools:
+            raise ValueError(f"a tool named {tool.name!r} is already registered")
+        self._tools[tool.name] = tool
+
+    def get(self, name: str) -> Tool:
+        try:
+            return self._tools[name]
+        except KeyError:
+            known = ", ".join(sorted(self._tools)) or "none"
+            raise UnknownTool(f"no tool named {name!r} (known tools: {known})") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._tools)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every tool as ``{name, description, parameters}``, for a planner choosing tools."""
+        return [
+            {"name": tool.name, "description": tool.description, "parameters": tool.schema()}
+            for tool in sorted(self._tools.values(), key=lambda tool: tool.name)
+        ]

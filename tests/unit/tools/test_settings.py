@@ -1,0 +1,45 @@
+"""The tool runner's settings: named defaults, and a refusal naming any bad variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.tools.settings import ToolsSettings
+from shared.settings import Env, SettingsError
+
+
+def settings(**env: str) -> ToolsSettings:
+    return ToolsSettings.from_env(Env({"NATS_URL": "nats://nats.example:4222", **env}))
+
+
+def test_defaults() -> None:
+    s = settings()
+    assert (s.tool_timeout_s, s.tool_concurrency, s.log_level) == (30.0, 16, "INFO")
+    assert s.nats.url == "nats://nats.example:4222"
+
+
+def test_values_are_read_from_the_environment() -> None:
+    s = settings(TOOL_TIMEOUT_S="2.5", TOOL_CONCURRENCY="4", LOG_LEVEL="debug")
+    assert (s.tool_timeout_s, s.tool_concurrency, s.log_level) == (2.5, 4, "DEBUG")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TOOL_TIMEOUT_S", "soon"),
+        ("TOOL_TIMEOUT_S", "0"),
+        ("TOOL_TIMEOUT_S", "-1"),
+        ("TOOL_TIMEOUT_S", "nan"),
+        ("TOOL_CONCURRENCY", "many"),
+        ("TOOL_CONCURRENCY", "0"),
+        ("LOG_LEVEL", "loud"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_its_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        settings(**{name: value})
+
+
+def test_settings_are_frozen() -> None:
+    with pytest.raises(AttributeError):
+        settings().tool_timeout_s = 1  # type: ignore[misc]
