@@ -1,4 +1,4 @@
-"""``python -m devstack up``: the whole stack in the foreground until Ctrl-C (what ``./dev up`` runs)."""
+"""``python -m devstack up``: the whole stack in the foreground until Ctrl-C (``./dev up``)."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ class EmbeddedNats:
     def config_text(self) -> str:
         lines = [
             f'server_name: "{self.name}"',
-            'listen: "127.0.0.1:%d"' % self.port,
+            f'listen: "127.0.0.1:{self.port}"',
             "max_payload: 1MB",
             "jetstream {",
             f'  store_dir: "{self.store_dir}"',
@@ -85,7 +85,7 @@ class EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         conf = self.store_dir / f"{self.name}.conf"
         conf.write_text(self.config_text())
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         self.process = subprocess.Popen(
             [find_nats_server(), "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT
         )

@@ -74,6 +74,8 @@ class ServiceProcess:
             assert self.process is not None
             self.process.kill()
             self.process.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=2)
 
     def stop(self, timeout_s: float = 10.0) -> int | None:
         """SIGTERM, then SIGKILL if it has not exited in ``timeout_s``."""
@@ -88,4 +90,6 @@ class ServiceProcess:
                 self.process.wait()
         if self._reader is not None:
             self._reader.join(timeout=2)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         return self.process.returncode

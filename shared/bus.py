@@ -15,6 +15,7 @@ import uuid
 
 import nats
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
@@ -26,7 +27,14 @@ from shared.errors import PublishFailed
 from shared.settings import NatsSettings
 from shared.wire.events import AnyEvent, encode_event
 
-__all__ = ["EventPublisher", "connect", "ensure_events_stream", "events_stream_config"]
+__all__ = [
+    "EventPublisher",
+    "connect",
+    "ensure_events_stream",
+    "events_stream_config",
+    "request",
+    "until_subscribed",
+]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +64,38 @@ async def connect(settings: NatsSettings, name: str) -> NATS:
         reconnected_cb=on_reconnected,
         error_cb=on_error,
     )
+
+
+async def until_subscribed(nc: NATS) -> None:
+    """Return once the server holds every subscription made so far on ``nc``.
+
+    nats-py 2.16's ``flush()`` writes its PING straight to the socket, ahead of commands still
+    queued for its flusher task, such as a new SUB: one PONG proves nothing. The first round trip
+    lets the flusher write the SUB; the second PING follows it, so its PONG does.
+    """
+    await nc.flush()
+    await nc.flush()
+
+
+async def request(
+    nc: NATS, subject: str, payload: bytes, *, timeout_s: float, no_responders_grace_s: float = 0.5
+) -> Msg:
+    """A NATS request that rides out a responder's brief absence (a restart, a re-subscribe).
+
+    "No responders" is retried with a short backoff for ``no_responders_grace_s``; after that it
+    is raised, so a caller can say plainly that nobody is serving ``subject``.
+    """
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + no_responders_grace_s
+    delay = 0.02
+    while True:
+        try:
+            return await nc.request(subject, payload, timeout=timeout_s)
+        except NoRespondersError:
+            if loop.time() + delay > give_up_at:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 def events_stream_config(settings: NatsSettings) -> StreamConfig:

@@ -47,7 +47,7 @@ def is_safe_token(value: object) -> bool:
 
 
 def check_token(value: object, what: str) -> str:
-    """Return ``value`` if it may stand as one subject token, else raise InvalidId naming ``what``."""
+    """Return ``value`` if it may be one subject token; else raise InvalidId naming ``what``."""
     if not is_safe_token(value):
         raise InvalidId(f"{what} must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
     assert isinstance(value, str)

@@ -15,6 +15,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from shared import subjects
+from shared.bus import until_subscribed
 from shared.errors import ErrorCode
 from shared.wire.runs import RunRejected, RunRequest, SubmitReply, decode_run_request, encode
 
@@ -38,19 +39,8 @@ async def subscribe_submissions(nc: NATS, service: Submitter) -> Subscription:
     subscription = await nc.subscribe(
         subjects.run_submit(), queue=subjects.AGENT_QUEUE, cb=on_submission
     )
-    await _until_server_has_it(nc)
+    await until_subscribed(nc)  # "ready" must mean submissions already reach us
     return subscription
-
-
-async def _until_server_has_it(nc: NATS) -> None:
-    """Return once the server holds our subscription, so "ready" means requests reach us.
-
-    nats-py 2.16's ``flush()`` writes its PING straight to the socket, ahead of commands still
-    queued for its flusher task, such as our SUB: one PONG proves nothing. The first round trip
-    lets the flusher write the SUB; the second PING follows it, so its PONG does.
-    """
-    await nc.flush()
-    await nc.flush()
 
 
 async def answer_submission(service: Submitter, payload: bytes) -> SubmitReply:

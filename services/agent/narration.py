@@ -48,7 +48,7 @@ _NEXT_STEP = {
     "savings": "Then estimate_savings, to put a monthly figure on capacity nobody uses.",
     "anomalies": "Then detect_anomalies at z >= 3, to find the hours that left their pattern.",
     None: "Then detect_anomalies on whichever service comes out worst, to tell a sustained "
-          "problem from a few bad hours.",
+    "problem from a few bad hours.",
 }
 _DEFAULT_METRIC_NOTE = {
     "latency_ms": "No metric was named, so I start with latency, the one users feel first.",
@@ -61,13 +61,17 @@ _INTENT_NOTE = {
 
 
 def headline(request: Request) -> str:
-    return (f"Starting infrastructure analysis: {_label(request)} for {_scope(request.services)} "
-            f"over the last {_period(request.period)}{_FOCUS[request.intent]}")
+    return (
+        f"Starting infrastructure analysis: {_label(request)} for {_scope(request.services)} "
+        f"over the last {_period(request.period)}{_FOCUS[request.intent]}"
+    )
 
 
 def understanding(request: Request) -> str:
-    said = [f"I read this as a question about {_label(request)} ({request.metric}) for "
-            f"{_scope(request.services)} over the last {_period(request.period)}."]
+    said = [
+        f"I read this as a question about {_label(request)} ({request.metric}) for "
+        f"{_scope(request.services)} over the last {_period(request.period)}."
+    ]
     if request.inherited:
         kept = _and([f"the {part} ({_shown(request, part)})" for part in request.inherited])
         said.append(f"It follows on from earlier in this thread, so I am keeping {kept}.")
@@ -83,16 +87,20 @@ def understanding(request: Request) -> str:
 
 
 def approach(request: Request) -> str:
-    return (f"First, analyze_performance on {request.metric} over {request.period} for "
-            f"{_scope(request.services)}, to see which service is in the worst shape and which way "
-            f"it is heading. {_NEXT_STEP[request.intent]}")
+    return (
+        f"First, analyze_performance on {request.metric} over {request.period} for "
+        f"{_scope(request.services)}, to see which service is in the worst shape and which way "
+        f"it is heading. {_NEXT_STEP[request.intent]}"
+    )
 
 
 def performance(request: Request, result: dict[str, Any]) -> str:
     services, worst = _services(result), worst_service(result)
     if worst is None:
-        return (f"analyze_performance found no {_label(request)} data for "
-                f"{_scope(request.services)}; there is nothing to rank.")
+        return (
+            f"analyze_performance found no {_label(request)} data for "
+            f"{_scope(request.services)}; there is nothing to rank."
+        )
     by = f" by {result['worst_by']}" if result.get("worst_by") else ""
     verdict = f"{worst} comes out worst{by}" if len(services) > 1 else worst
     said = [f"{verdict}: {_stats(request, services[worst])}."]
@@ -111,8 +119,10 @@ def anomalies(request: Request, result: dict[str, Any], service: str | None) -> 
     z = num(result.get("threshold"))
     where = _scope((service,) if service else ())
     if not count:
-        return (f"No {_label(request)} reading in {where} strayed more than {z} standard "
-                "deviations from normal, so the pattern above is steady, not a few bad hours.")
+        return (
+            f"No {_label(request)} reading in {where} strayed more than {z} standard "
+            "deviations from normal, so the pattern above is steady, not a few bad hours."
+        )
     said = [f"{count} {'anomaly' if count == 1 else 'anomalies'} beyond z={z} in {where}."]
     if found:
         said.append(f"The largest: {_anomaly(request, found[0])}.")
@@ -131,17 +141,23 @@ def savings(result: dict[str, Any]) -> str:
     if total is None:
         return "estimate_savings returned no total, so I cannot put a figure on right-sizing."
     if total <= 0:
-        return (f"Sizing for peak CPU{at} would not save money: the fleet needs "
-                f"{_money(-total)} a month more than it costs today.")
-    said = [f"Sizing each service for peak CPU{at} would save about {_money(total)} a month "
-            f"({num(pct)}% of the current bill)."]
+        return (
+            f"Sizing for peak CPU{at} would not save money: the fleet needs "
+            f"{_money(-total)} a month more than it costs today."
+        )
+    said = [
+        f"Sizing each service for peak CPU{at} would save about {_money(total)} a month "
+        f"({num(pct)}% of the current bill)."
+    ]
     services = _services(result)
     if services:
         top = max(services, key=lambda svc: _float(services[svc].get("monthly_savings")) or 0.0)
         fleet = services[top]
-        said.append(f"The biggest share is {top}: {_money(fleet.get('monthly_savings'))} a month "
-                    f"({fleet.get('current_instances', '?')} -> "
-                    f"{fleet.get('needed_instances', '?')} instances).")
+        said.append(
+            f"The biggest share is {top}: {_money(fleet.get('monthly_savings'))} a month "
+            f"({fleet.get('current_instances', '?')} -> "
+            f"{fleet.get('needed_instances', '?')} instances)."
+        )
     return " ".join(said)
 
 
@@ -169,8 +185,10 @@ def answer(
     services = _services(performance_result)
     worst = worst_service(performance_result)
     label = _label(request)
-    lines = [f"{label[0].upper()}{label[1:]} for {_scope(request.services)}, "
-             f"last {_period(request.period)}:"]
+    lines = [
+        f"{label[0].upper()}{label[1:]} for {_scope(request.services)}, "
+        f"last {_period(request.period)}:"
+    ]
     ranked = sorted(services, key=lambda svc: svc != worst)
     lines += [f"- {svc}: {_stats(request, services[svc])}" for svc in ranked]
     if worst is not None and len(services) > 1:
@@ -212,8 +230,10 @@ def num(value: Any) -> str:
 
 
 def _stats(request: Request, stats: dict[str, Any]) -> str:
-    said = (f"p99 {_value(request, stats.get('p99'))}, p50 {_value(request, stats.get('p50'))}, "
-            f"avg {_value(request, stats.get('avg'))}")
+    said = (
+        f"p99 {_value(request, stats.get('p99'))}, p50 {_value(request, stats.get('p50'))}, "
+        f"avg {_value(request, stats.get('avg'))}"
+    )
     trend = _float(stats.get("trend_pct"))
     # "or 0.0" turns a -0.0 (a tiny fall, rounded) into a plain 0.0.
     return said if trend is None else said + f", trend {round(trend, 1) or 0.0:+.1f}%"
@@ -226,14 +246,18 @@ def _trend(trend: float | None) -> list[str]:
     if abs(trend) < 5:
         return [f"It has held steady ({trend:+.1f}% between the two halves of the period)."]
     direction = "rising" if trend > 0 else "falling"
-    return [f"It is {direction}: the second half of the period ran {abs(trend):.1f}% "
-            f"{'above' if trend > 0 else 'below'} the first."]
+    return [
+        f"It is {direction}: the second half of the period ran {abs(trend):.1f}% "
+        f"{'above' if trend > 0 else 'below'} the first."
+    ]
 
 
 def _anomaly(request: Request, found: dict[str, Any]) -> str:
     z = _float(found.get("z"))
-    said = (f"{found.get('service', '?')} at {_value(request, found.get('value'))} on "
-            f"{found.get('at', '?')} (z={'n/a' if z is None else f'{z:+.1f}'}")
+    said = (
+        f"{found.get('service', '?')} at {_value(request, found.get('value'))} on "
+        f"{found.get('at', '?')} (z={'n/a' if z is None else f'{z:+.1f}'}"
+    )
     if "expected" in found:
         said += f", where {_value(request, found.get('expected'))} is usual"
     return said + ")"

@@ -146,8 +146,12 @@ class Runner:
     async def _drive(self, run: _Run) -> str:
         """Publish agent_started, then follow the plan; return its answer."""
         plan = self._planner.start(run.spec.content, list(run.spec.history))
-        await self._publish(run, AgentStarted(**run.ids(), data=AgentStartedData(
-            agent_id=run.agent_id, message=plan.headline)))
+        await self._publish(
+            run,
+            AgentStarted(
+                **run.ids(), data=AgentStartedData(agent_id=run.agent_id, message=plan.headline)
+            ),
+        )
         observation: ToolObservation | None = None
         for _ in range(self._max_steps):
             step = await _resolved(plan.next_step(observation))
@@ -171,8 +175,13 @@ class Runner:
         if run.thoughts and self._think_delay_s:
             await asyncio.sleep(self._think_delay_s)
         run.thoughts += 1
-        await self._publish(run, AgentThinking(**run.ids(), data=AgentThinkingData(
-            agent_id=run.agent_id, thought=thought, step=run.thoughts)))
+        await self._publish(
+            run,
+            AgentThinking(
+                **run.ids(),
+                data=AgentThinkingData(agent_id=run.agent_id, thought=thought, step=run.thoughts),
+            ),
+        )
 
     async def _call_tool(self, run: _Run, step: CallTool) -> ToolObservation:
         request = ToolCallRequest(
@@ -190,8 +199,12 @@ class Runner:
         if not run.finish(RunStatus.COMPLETED):
             return
         try:
-            await self._publish(run, AgentCompleted(**run.ids(), data=AgentCompletedData(
-                agent_id=run.agent_id, result=answer)))
+            await self._publish(
+                run,
+                AgentCompleted(
+                    **run.ids(), data=AgentCompletedData(agent_id=run.agent_id, result=answer)
+                ),
+            )
         except Exception as exc:
             # The answer never reached the stream; a failure notice is the user's only ending now.
             code = exc.code if isinstance(exc, AgentwireError) else ErrorCode.PUBLISH_FAILED
@@ -211,8 +224,13 @@ class Runner:
     async def _announce_failure(self, run: _Run, code: str, message: str) -> None:
         """Best effort: if even this cannot be stored, the log is all that is left."""
         try:
-            await self._publish(run, AgentFailed(**run.ids(), data=AgentFailedData(
-                agent_id=run.agent_id, code=str(code), message=message)))
+            await self._publish(
+                run,
+                AgentFailed(
+                    **run.ids(),
+                    data=AgentFailedData(agent_id=run.agent_id, code=str(code), message=message),
+                ),
+            )
         except Exception:
             log.exception("run %s: could not publish agent_failed", run.spec.run_id)
 

@@ -19,7 +19,7 @@ from nats.aio.client import Client as NATS
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
-from shared import subjects
+from shared import bus, subjects
 from shared.errors import AgentwireError, ErrorCode, InvalidId
 from shared.wire.tools import (
     ToolCallFailed,
@@ -49,7 +49,7 @@ class ToolClient:
         except InvalidId:
             raise ToolCallError(f"no tool is called {name!r}", ErrorCode.UNKNOWN_TOOL) from None
         try:
-            msg = await self._nc.request(subject, encode(request), timeout=self._timeout_s)
+            msg = await bus.request(self._nc, subject, encode(request), timeout_s=self._timeout_s)
         except NoRespondersError:
             raise ToolCallError(
                 f"no tool runner is serving {name}", ErrorCode.TOOL_UNAVAILABLE

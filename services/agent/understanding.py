@@ -52,10 +52,14 @@ _SERVICE_WORDS = {
 }
 # Checked in this order: a question about cost is about cost even if it mentions a spike.
 _INTENT_WORDS = {
-    "savings": _words(r"costs?|costly|savings?|save|(?:over)?spend\w*|money|budget\w*|bills?"
-                      r"|billing|cheaper|expensive|over-?provision\w*|right-?siz\w*"),
-    "anomalies": _words(r"anomal\w*|spikes?|spiky|incidents?|outages?|unusual|weird|strange"
-                        r"|blips?|outliers?"),
+    "savings": _words(
+        r"costs?|costly|savings?|save|(?:over)?spend\w*|money|budget\w*|bills?"
+        r"|billing|cheaper|expensive|over-?provision\w*|right-?siz\w*"
+    ),
+    "anomalies": _words(
+        r"anomal\w*|spikes?|spiky|incidents?|outages?|unusual|weird|strange"
+        r"|blips?|outliers?"
+    ),
 }
 _AMOUNT = _words(r"(\d{1,4})\s*-?\s*(hours?|hrs?|h|days?|d|weeks?|wks?|w|months?)")
 _PERIOD_WORDS = (
@@ -164,8 +168,9 @@ def _services(message: str) -> tuple[str, ...]:
 
 
 def _positions(table: dict[str, re.Pattern[str]], message: str) -> list[tuple[int, str]]:
-    return [(match.start(), name) for name, words in table.items()
-            if (match := words.search(message))]
+    return [
+        (match.start(), name) for name, words in table.items() if (match := words.search(message))
+    ]
 
 
 def _period(message: str) -> tuple[str | None, bool]:

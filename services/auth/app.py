@@ -11,7 +11,6 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-
 from typing import TypeVar
 
 import msgspec

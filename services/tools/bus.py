@@ -19,7 +19,7 @@ from services.tools.registry import Registry
 from services.tools.runner import ToolRunner
 from services.tools.settings import ToolsSettings
 from shared import subjects
-from shared.bus import EventPublisher, connect, ensure_events_stream
+from shared.bus import EventPublisher, connect, ensure_events_stream, until_subscribed
 from shared.errors import ErrorCode
 from shared.wire.tools import ToolCallFailed, ToolCallReply, decode_tool_call, encode
 
@@ -54,7 +54,7 @@ class ToolCallSubscription:
         self._sub = await self._nc.subscribe(
             subjects.tool_call_wildcard(), queue=subjects.TOOLS_QUEUE, cb=self._on_message
         )
-        await self._nc.flush()  # "ready" must mean the server already routes calls here
+        await until_subscribed(self._nc)  # "ready" must mean the server already routes calls here
 
     async def stop(self) -> None:
         """Take no new calls; let the ones already received finish and reply."""

@@ -124,8 +124,11 @@ class Node:
         if self._nc is None:
             return session.submit_failed(ErrorCode.NO_AGENT_AVAILABLE, NO_AGENT_MESSAGE)
         try:
-            msg = await self._nc.request(
-                subjects.run_submit(), runs.encode(request), timeout=self.settings.submit_timeout_s
+            msg = await bus.request(
+                self._nc,
+                subjects.run_submit(),
+                runs.encode(request),
+                timeout_s=self.settings.submit_timeout_s,
             )
             reply = runs.decode_submit_reply(msg.data)
         except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import msgspec
 
-__all__ = ["Credentials", "LoginCredentials", "ErrorBody", "Registered", "TokenResponse"]
+__all__ = ["Credentials", "ErrorBody", "LoginCredentials", "Registered", "TokenResponse"]
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=1024)]

@@ -1,4 +1,4 @@
-"""Gateway -> agent: submitting a chat message as a run (NATS request/reply on ``agent.runs.submit``).
+"""Gateway -> agent: a chat message submitted as a run (request/reply on ``agent.runs.submit``).
 
 The gateway fills ``user_id`` from the verified token, never from the client's frame.
 """

@@ -37,14 +37,14 @@ def connect(ws_url: str, token: str | None, **kwargs: Any) -> websockets.asyncio
     return websockets.connect(ws_url, additional_headers=headers, open_timeout=5, **kwargs)
 
 
-async def recv_json(ws: websockets.ClientConnection, timeout: float = 10) -> dict[str, Any]:
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+async def recv_json(ws: websockets.ClientConnection, timeout_s: float = 10) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout_s))
 
 
-async def read_run(ws: websockets.ClientConnection, timeout: float = 20) -> list[dict[str, Any]]:
+async def read_run(ws: websockets.ClientConnection, timeout_s: float = 20) -> list[dict[str, Any]]:
     """Every frame from now until (and including) the first terminal event."""
     frames: list[dict[str, Any]] = []
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(timeout_s):
         while True:
             frame = json.loads(await ws.recv())
             frames.append(frame)

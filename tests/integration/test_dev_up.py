@@ -59,3 +59,5 @@ def test_up_serves_the_stack_and_ctrl_c_stops_every_process(tmp_path: Path) -> N
     finally:
         if up.poll() is None:
             os.killpg(up.pid, signal.SIGKILL)
+            up.wait()
+        up.stdout.close()

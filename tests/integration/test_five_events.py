@@ -99,10 +99,10 @@ async def test_twenty_users_at_once_each_see_only_their_own_events(stack: Stack)
             await send(ws, {"type": "message", "content": "find latency anomalies in the last 24h"})
             accepted = await recv_json(ws)
             assert accepted["type"] == "run_accepted", accepted
-            frames = await read_run(ws, timeout=60)
+            frames = await read_run(ws, timeout_s=60)
             # Anything foreign that arrives just after the run must show up too.
             try:
-                frames.append(await recv_json(ws, timeout=0.3))
+                frames.append(await recv_json(ws, timeout_s=0.3))
             except TimeoutError:
                 pass
             return accepted["run_id"], frames

@@ -56,7 +56,8 @@ class ToolRunnerStandIn:
 
     nc: NATS
     results: dict[str, Any] = field(
-        default_factory=lambda: {**DEFAULT_RESULTS, "estimate_savings": SAVINGS})
+        default_factory=lambda: {**DEFAULT_RESULTS, "estimate_savings": SAVINGS}
+    )
     failures: dict[str, tuple[str, str]] = field(default_factory=dict)
     silent: set[str] = field(default_factory=set)
     calls: list[tools.ToolCallRequest] = field(default_factory=list)
@@ -78,8 +79,17 @@ class ToolRunnerStandIn:
         if call.tool_name in self.silent:
             return
         ids = {"run_id": call.run_id, "thread_id": call.thread_id}
-        await self._publisher.publish(call.user_id, ToolExecuting(**ids, data=ToolExecutingData(
-            tool_call_id=call.tool_call_id, tool_name=call.tool_name, parameters=call.parameters)))
+        await self._publisher.publish(
+            call.user_id,
+            ToolExecuting(
+                **ids,
+                data=ToolExecutingData(
+                    tool_call_id=call.tool_call_id,
+                    tool_name=call.tool_name,
+                    parameters=call.parameters,
+                ),
+            ),
+        )
         reply, data = self._outcome(call)
         await self._publisher.publish(call.user_id, ToolCompleted(**ids, data=data))
         await msg.respond(tools.encode(reply))
@@ -91,11 +101,15 @@ class ToolRunnerStandIn:
         if call.tool_name in self.failures:
             code, message = self.failures[call.tool_name]
             error = ToolError(code=code, message=message)
-            return (tools.ToolCallFailed(code=code, message=message),
-                    ToolCompletedData(**common, result=None, error=error))
+            return (
+                tools.ToolCallFailed(code=code, message=message),
+                ToolCompletedData(**common, result=None, error=error),
+            )
         result = self.results[call.tool_name]
-        return (tools.ToolCallSucceeded(result=result, duration_ms=1.0),
-                ToolCompletedData(**common, result=result, duration_ms=1.0))
+        return (
+            tools.ToolCallSucceeded(result=result, duration_ms=1.0),
+            ToolCompletedData(**common, result=result, duration_ms=1.0),
+        )
 
 
 @dataclass(frozen=True)

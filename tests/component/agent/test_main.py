@@ -24,8 +24,13 @@ def agent_env(**overrides: str) -> dict[str, str]:
 
 async def start_agent(env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.agent", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "services.agent",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
 
 
@@ -42,8 +47,9 @@ async def test_agent_process_announces_ready_takes_runs_and_stops_cleanly_on_sig
     nats_url: str, tmp_path: Path
 ) -> None:
     database = tmp_path / "fresh" / "agent.db"
-    process = await start_agent(agent_env(
-        NATS_URL=nats_url, DATABASE_URL=f"sqlite+aiosqlite:///{database}"))
+    process = await start_agent(
+        agent_env(NATS_URL=nats_url, DATABASE_URL=f"sqlite+aiosqlite:///{database}")
+    )
     try:
         await ready_line(process)
         client = await nats.connect(nats_url)

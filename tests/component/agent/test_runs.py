@@ -31,7 +31,9 @@ def assert_well_formed_run(events: list[Received], started: RunStarted) -> None:
     assert sum(k in TERMINAL_TYPES for k in kinds) == 1 and kinds[-1] in TERMINAL_TYPES, kinds
     for event in events:
         assert (event.frame["run_id"], event.frame["thread_id"]) == (
-            started.run_id, started.thread_id)
+            started.run_id,
+            started.thread_id,
+        )
         assert REQUIRED[event.type] <= event.data.keys(), event.frame
         assert isinstance(event.data["timestamp"], float)
     seqs = [e.seq for e in events]

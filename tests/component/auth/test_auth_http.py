@@ -172,11 +172,13 @@ async def test_sign_up_rules_refuse_a_new_account_but_do_not_apply_at_login(
     client: AsyncTestClient, body: bytes
 ) -> None:
     headers = {"content-type": "application/json"}
-    assert_error(await client.post("/auth/register", content=body, headers=headers), 400,
-                 "invalid_request")
+    assert_error(
+        await client.post("/auth/register", content=body, headers=headers), 400, "invalid_request"
+    )
     # At login the same body is simply wrong credentials: raising a rule never locks anyone out.
-    assert_error(await client.post("/auth/login", content=body, headers=headers), 401,
-                 "invalid_credentials")
+    assert_error(
+        await client.post("/auth/login", content=body, headers=headers), 401, "invalid_credentials"
+    )
 
 
 @pytest.mark.parametrize(

@@ -25,10 +25,24 @@ def performance(
         "metric": "latency_ms",
         "period": "7d",
         "services": {
-            "api": {"avg": 45.2, "p50": 40.1, "p95": 98.0, "p99": 120.4, "min": 10.0,
-                    "max": 400.0, "trend_pct": 3.2},
-            worst: {"avg": 120.5, "p50": 90.0, "p95": 350.0, "p99": p99, "min": 20.0,
-                    "max": 980.0, "trend_pct": trend},
+            "api": {
+                "avg": 45.2,
+                "p50": 40.1,
+                "p95": 98.0,
+                "p99": 120.4,
+                "min": 10.0,
+                "max": 400.0,
+                "trend_pct": 3.2,
+            },
+            worst: {
+                "avg": 120.5,
+                "p50": 90.0,
+                "p95": 350.0,
+                "p99": p99,
+                "min": 20.0,
+                "max": 980.0,
+                "trend_pct": trend,
+            },
         },
         "worst_service": worst,
         "recommendations": [rec, "consider caching hot queries"],
@@ -40,8 +54,13 @@ def anomalies(count: int = 2) -> dict[str, Any]:
         {"service": "db", "at": "2025-09-01T03:00:00Z", "value": 980.0, "z": 4.2},
         {"service": "db", "at": "2025-09-02T03:00:00Z", "value": 870.0, "z": 3.6},
     ][:count]
-    return {"metric": "latency_ms", "period": "7d", "threshold": 3.0, "anomalies": found,
-            "count": count}
+    return {
+        "metric": "latency_ms",
+        "period": "7d",
+        "threshold": 3.0,
+        "anomalies": found,
+        "count": count,
+    }
 
 
 SAVINGS = {
@@ -70,8 +89,9 @@ def drive(plan: Plan, results: dict[str, dict[str, Any]]) -> list[Step]:
     return steps
 
 
-def run_plan(message: str, results: dict[str, dict[str, Any]], history: list[str] | None = None
-             ) -> tuple[Plan, list[Step]]:
+def run_plan(
+    message: str, results: dict[str, dict[str, Any]], history: list[str] | None = None
+) -> tuple[Plan, list[Step]]:
     plan = InfraAnalystPlanner().start(message, history or [])
     return plan, drive(plan, results)
 
@@ -94,8 +114,9 @@ DEFAULT_RESULTS = {"analyze_performance": performance(), "detect_anomalies": ano
 
 
 def test_plan_thinks_calls_two_tools_and_answers_with_their_numbers() -> None:
-    plan, steps = run_plan("Why is everything slow? p99 latency over the last 7 days",
-                           DEFAULT_RESULTS)
+    plan, steps = run_plan(
+        "Why is everything slow? p99 latency over the last 7 days", DEFAULT_RESULTS
+    )
 
     assert "latency" in plan.headline and "7 days" in plan.headline
     assert len(thoughts(steps)) >= 2
@@ -107,20 +128,26 @@ def test_plan_thinks_calls_two_tools_and_answers_with_their_numbers() -> None:
 
 
 def test_first_call_asks_for_exactly_the_metric_period_and_service_understood() -> None:
-    _, steps = run_plan("How is the cache memory over the last 24h?",
-                        {"analyze_performance": performance(worst="cache"),
-                         "detect_anomalies": anomalies()})
+    _, steps = run_plan(
+        "How is the cache memory over the last 24h?",
+        {"analyze_performance": performance(worst="cache"), "detect_anomalies": anomalies()},
+    )
 
     assert calls(steps)[0].parameters == {
-        "metric": "memory_pct", "period": "24h", "service": "cache"
+        "metric": "memory_pct",
+        "period": "24h",
+        "service": "cache",
     }
 
 
 def test_without_a_named_service_the_anomaly_scan_drills_into_the_worst_one() -> None:
-    _, steps = run_plan("how is latency?", {
-        "analyze_performance": performance(worst="worker"),
-        "detect_anomalies": anomalies(),
-    })
+    _, steps = run_plan(
+        "how is latency?",
+        {
+            "analyze_performance": performance(worst="worker"),
+            "detect_anomalies": anomalies(),
+        },
+    )
 
     second = calls(steps)[1]
     assert second.tool_name == "detect_anomalies"
@@ -135,10 +162,13 @@ def test_an_explicit_anomaly_question_scans_every_service() -> None:
 
 
 def test_a_cost_question_calls_estimate_savings_and_quotes_the_savings() -> None:
-    _, steps = run_plan("Where can we cut costs?", {
-        "analyze_performance": performance(),
-        "estimate_savings": SAVINGS,
-    })
+    _, steps = run_plan(
+        "Where can we cut costs?",
+        {
+            "analyze_performance": performance(),
+            "estimate_savings": SAVINGS,
+        },
+    )
 
     assert [c.tool_name for c in calls(steps)] == ["analyze_performance", "estimate_savings"]
     assert calls(steps)[0].parameters["metric"] == "cpu_pct"
@@ -157,10 +187,15 @@ def test_thoughts_cite_the_tool_results_they_follow() -> None:
 
 def test_different_results_give_different_answers() -> None:
     _, first = run_plan("latency please", DEFAULT_RESULTS)
-    _, second = run_plan("latency please", {
-        "analyze_performance": performance(worst="cache", p99=77.7, trend=-8.0, rec="shrink ttl"),
-        "detect_anomalies": anomalies(count=0),
-    })
+    _, second = run_plan(
+        "latency please",
+        {
+            "analyze_performance": performance(
+                worst="cache", p99=77.7, trend=-8.0, rec="shrink ttl"
+            ),
+            "detect_anomalies": anomalies(count=0),
+        },
+    )
 
     assert answer(first) != answer(second)
     assert "77.7" in answer(second) and "cache" in answer(second)
@@ -179,10 +214,13 @@ def test_follow_up_in_a_thread_reuses_the_earlier_question() -> None:
 
 
 def test_missing_fields_in_a_tool_result_do_not_break_the_answer() -> None:
-    _, steps = run_plan("latency", {
-        "analyze_performance": {"services": {"api": {"p99": 12.5}}},
-        "detect_anomalies": {},
-    })
+    _, steps = run_plan(
+        "latency",
+        {
+            "analyze_performance": {"services": {"api": {"p99": 12.5}}},
+            "detect_anomalies": {},
+        },
+    )
 
     assert "12.5" in answer(steps)
     assert "n/a" in answer(steps)

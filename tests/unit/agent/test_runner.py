@@ -21,8 +21,7 @@ from shared.wire.events import TERMINAL_TYPES, AgentThinking, AnyEvent
 from shared.wire.tools import ToolCallRequest, ToolCallSucceeded
 from tests.unit.agent.test_planner import DEFAULT_RESULTS
 
-SPEC = RunSpec(run_id="0123456789abcdef", thread_id="t1", user_id="u1",
-               content="how is latency?")
+SPEC = RunSpec(run_id="0123456789abcdef", thread_id="t1", user_id="u1", content="how is latency?")
 
 
 @dataclass
@@ -70,9 +69,14 @@ class Ledger:
 
 
 def runner(stream: Stream, tools: Tools, ledger: Ledger, planner: Any = None) -> Runner:
-    return Runner(events=stream, tools=tools, ledger=ledger,
-                  planner=planner or InfraAnalystPlanner(), agent_name="infra_analyst",
-                  max_concurrent_runs=4)
+    return Runner(
+        events=stream,
+        tools=tools,
+        ledger=ledger,
+        planner=planner or InfraAnalystPlanner(),
+        agent_name="infra_analyst",
+        max_concurrent_runs=4,
+    )
 
 
 def assert_one_terminal_event_last(stream: Stream) -> None:
@@ -95,14 +99,20 @@ async def test_a_run_thinks_calls_tools_and_completes_with_an_answer() -> None:
     assert {e.data.agent_id for e in stream.events} == {"infra_analyst_01234567"}
     steps = [e.data.step for e in stream.events if isinstance(e, AgentThinking)]
     assert steps == list(range(1, len(steps) + 1))
-    assert ledger.finished == [(SPEC.run_id, RunStatus.COMPLETED, {
-        "result": stream.events[-1].data.result, "error_code": None, "error_message": None})]
+    assert ledger.finished == [
+        (
+            SPEC.run_id,
+            RunStatus.COMPLETED,
+            {"result": stream.events[-1].data.result, "error_code": None, "error_message": None},
+        )
+    ]
 
 
 async def test_a_tool_error_ends_the_run_with_agent_failed_carrying_its_code() -> None:
     stream, ledger = Stream(), Ledger()
-    tools = Tools(errors={"detect_anomalies": ToolCallError(
-        "period too long", ErrorCode.INVALID_PARAMETERS)})
+    tools = Tools(
+        errors={"detect_anomalies": ToolCallError("period too long", ErrorCode.INVALID_PARAMETERS)}
+    )
 
     await runner(stream, tools, ledger).run(SPEC)
 
@@ -217,8 +227,14 @@ async def test_a_run_cancelled_mid_tool_ends_with_agent_failed() -> None:
 
 async def test_runs_beyond_the_concurrency_limit_wait_for_a_slot() -> None:
     stream, tools = Stream(), Tools(hang=True)
-    limited = Runner(events=stream, tools=tools, ledger=Ledger(), planner=InfraAnalystPlanner(),
-                     agent_name="a", max_concurrent_runs=1)
+    limited = Runner(
+        events=stream,
+        tools=tools,
+        ledger=Ledger(),
+        planner=InfraAnalystPlanner(),
+        agent_name="a",
+        max_concurrent_runs=1,
+    )
     first = asyncio.create_task(limited.run(SPEC))
     second = asyncio.create_task(limited.run(RunSpec("second", "t1", "u1", "latency")))
     for _ in range(20):

@@ -31,12 +31,22 @@ class Store:
     async def thread_messages(self, thread_id: str) -> list[str]:
         return list(self.messages.get(thread_id, []))
 
-    async def create_run(self, *, thread_id: str, user_id: str, content: str,
-                         client_msg_id: str | None = None) -> StoredRun:
+    async def create_run(
+        self, *, thread_id: str, user_id: str, content: str, client_msg_id: str | None = None
+    ) -> StoredRun:
         self.messages.setdefault(thread_id, []).append(content)
-        return StoredRun(uuid.uuid4().hex, thread_id, user_id, RunStatus.RUNNING, content,
-                         created_at=datetime.now(UTC), finished_at=None, result=None,
-                         error_code=None, error_message=None)
+        return StoredRun(
+            uuid.uuid4().hex,
+            thread_id,
+            user_id,
+            RunStatus.RUNNING,
+            content,
+            created_at=datetime.now(UTC),
+            finished_at=None,
+            result=None,
+            error_code=None,
+            error_message=None,
+        )
 
 
 @dataclass

@@ -20,16 +20,20 @@ def test_defaults_match_the_documented_ones() -> None:
 
 
 def test_every_setting_comes_from_its_variable() -> None:
-    settings = AgentSettings.from_env(Env({
-        "NATS_URL": "nats://nats:4222",
-        "DATABASE_URL": "sqlite+aiosqlite:///tmp/x.db",
-        "AGENT_NAME": "analyst_2",
-        "AGENT_MAX_CONCURRENT_RUNS": "8",
-        "TOOL_CALL_TIMEOUT_S": "1.5",
-        "THINK_DELAY_S": "0",
-        "AGENT_SHUTDOWN_GRACE_S": "2",
-        "LOG_LEVEL": "debug",
-    }))
+    settings = AgentSettings.from_env(
+        Env(
+            {
+                "NATS_URL": "nats://nats:4222",
+                "DATABASE_URL": "sqlite+aiosqlite:///tmp/x.db",
+                "AGENT_NAME": "analyst_2",
+                "AGENT_MAX_CONCURRENT_RUNS": "8",
+                "TOOL_CALL_TIMEOUT_S": "1.5",
+                "THINK_DELAY_S": "0",
+                "AGENT_SHUTDOWN_GRACE_S": "2",
+                "LOG_LEVEL": "debug",
+            }
+        )
+    )
 
     assert settings.nats.url == "nats://nats:4222"
     assert settings.database_url == "sqlite+aiosqlite:///tmp/x.db"

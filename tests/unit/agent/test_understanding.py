@@ -84,10 +84,14 @@ def test_tool_parameters_carry_exactly_what_was_understood() -> None:
     request = understand("db latency over the last 24h", [])
 
     assert request.performance_parameters() == {
-        "metric": "latency_ms", "period": "24h", "service": "db"
+        "metric": "latency_ms",
+        "period": "24h",
+        "service": "db",
     }
     assert request.anomaly_parameters(None) == {
-        "metric": "latency_ms", "period": "24h", "z_threshold": 3.0
+        "metric": "latency_ms",
+        "period": "24h",
+        "z_threshold": 3.0,
     }
 
 
