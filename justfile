@@ -8,7 +8,7 @@ default:
 
 # run the whole stack: embedded nats-server (unless NATS_URL is set) and the four services
 up:
-    python -m devstack up
+    exec python -m devstack up
 
 # run the whole test suite
 test *args:

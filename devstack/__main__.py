@@ -36,7 +36,7 @@ def up(data_dir: Path) -> int:
         stack.start()
         print(
             f"\nagentwire is up\n"
-            f"  chat UI / gateway  {stack.http_url}/\n"
+            f"  gateway            {stack.http_url}/ (health: /healthz)\n"
             f"  WebSocket          {stack.ws_url}\n"
             f"  auth               {stack.auth_url}/auth/register, /auth/login\n"
             f"  NATS               {stack.nats_url}"

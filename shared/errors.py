@@ -34,8 +34,13 @@ class ErrorCode(StrEnum):
     INVALID_ID = "invalid_id"
     # Runs
     THREAD_NOT_FOUND = "thread_not_found"
+    RUN_NOT_FOUND = "run_not_found"
+    THREAD_BUSY = "thread_busy"
     NO_AGENT_AVAILABLE = "no_agent_available"
     AGENT_ERROR = "agent_error"
+    AGENT_LOST = "agent_lost"
+    AGENT_STOPPED = "agent_stopped"
+    RUN_TIMEOUT = "run_timeout"
     # Tools (in agent_failed, or a tool_completed's error)
     UNKNOWN_TOOL = "unknown_tool"
     INVALID_PARAMETERS = "invalid_parameters"

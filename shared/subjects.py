@@ -9,6 +9,9 @@ Subject map::
     user.<user_id>.events       agent events, captured by the EVENTS JetStream stream
     live.user.<user_id>.events  the stream's republish of each stored event (headers carry its seq)
     agent.runs.submit           chat requests to the agents (queue group "agents", request/reply)
+    agent.runs.cancel           cancel a run (queue group "agents", request/reply)
+    agent.threads.list          a user's threads (queue group "agents", request/reply)
+    agent.runs.list             a thread's runs (queue group "agents", request/reply)
     tools.call.<tool_name>      tool calls to the tool runner (queue group "tools", request/reply)
 """
 
@@ -27,7 +30,10 @@ __all__ = [
     "is_safe_token",
     "live_user_events",
     "live_user_events_wildcard",
+    "run_cancel",
+    "run_list",
     "run_submit",
+    "thread_list",
     "tool_call",
     "tool_call_wildcard",
     "user_events",
@@ -73,6 +79,18 @@ def live_user_events_wildcard() -> str:
 
 def run_submit() -> str:
     return "agent.runs.submit"
+
+
+def run_cancel() -> str:
+    return "agent.runs.cancel"
+
+
+def thread_list() -> str:
+    return "agent.threads.list"
+
+
+def run_list() -> str:
+    return "agent.runs.list"
 
 
 def tool_call(tool_name: str) -> str:

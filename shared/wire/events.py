@@ -16,6 +16,8 @@ import msgspec
 
 __all__ = [
     "TERMINAL_TYPES",
+    "AgentCancelled",
+    "AgentCancelledData",
     "AgentCompleted",
     "AgentCompletedData",
     "AgentFailed",
@@ -87,6 +89,11 @@ class AgentFailedData(EventData):
     message: str
 
 
+class AgentCancelledData(EventData):
+    agent_id: str
+    reason: str = "cancelled by the user"
+
+
 class Event(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
     run_id: str
     thread_id: str
@@ -117,11 +124,21 @@ class AgentFailed(Event, tag="agent_failed"):
     data: AgentFailedData
 
 
+class AgentCancelled(Event, tag="agent_cancelled"):
+    data: AgentCancelledData
+
+
 AnyEvent = (
-    AgentStarted | AgentThinking | ToolExecuting | ToolCompleted | AgentCompleted | AgentFailed
+    AgentStarted
+    | AgentThinking
+    | ToolExecuting
+    | ToolCompleted
+    | AgentCompleted
+    | AgentFailed
+    | AgentCancelled
 )
 
-TERMINAL_TYPES = frozenset({"agent_completed", "agent_failed"})
+TERMINAL_TYPES = frozenset({"agent_completed", "agent_failed", "agent_cancelled"})
 
 encode_event = msgspec.json.Encoder().encode
 decode_event = msgspec.json.Decoder(AnyEvent).decode

@@ -1,7 +1,8 @@
 """Client <-> gateway WebSocket frames other than the agent events (those live in ``events``).
 
-Client -> server: ``message``, ``ping``.
-Server -> client: ``run_accepted``, ``error``, ``pong``, and every event from ``events``.
+Client -> server: ``message``, ``ping``, ``resume``, ``cancel``, ``list_threads``, ``list_runs``.
+Server -> client: ``run_accepted``, ``error``, ``pong``, ``resume_gap``, ``caught_up``,
+``heartbeat``, ``cancel_accepted``, ``threads``, ``runs``, and every event from ``events``.
 """
 
 from __future__ import annotations
@@ -11,19 +12,30 @@ from typing import Annotated
 import msgspec
 
 from shared.subjects import SAFE_TOKEN_PATTERN
+from shared.wire.runs import RunInfo, ThreadInfo
 
 __all__ = [
     "CLIENT_FRAME_TYPES",
     "MAX_CONTENT_CHARS",
     "AnyClientFrame",
+    "Cancel",
+    "CancelAccepted",
+    "CaughtUp",
     "ClientFrame",
     "ErrorData",
     "ErrorFrame",
     "FrameHead",
+    "Heartbeat",
+    "ListRuns",
+    "ListThreads",
     "Ping",
     "Pong",
+    "Resume",
+    "ResumeGap",
     "RunAccepted",
+    "Runs",
     "SendMessage",
+    "Threads",
     "decode_client_frame",
     "decode_frame_head",
     "encode_frame",
@@ -55,8 +67,26 @@ class Ping(ClientFrame, tag="ping"):
     pass
 
 
-AnyClientFrame = SendMessage | Ping
-CLIENT_FRAME_TYPES = frozenset({"message", "ping"})
+class Resume(ClientFrame, tag="resume"):
+    """Send me every event of mine with seq > after_seq, then the live stream."""
+
+    after_seq: Annotated[int, msgspec.Meta(ge=0)]
+
+
+class Cancel(ClientFrame, tag="cancel"):
+    run_id: SafeId
+
+
+class ListThreads(ClientFrame, tag="list_threads"):
+    pass
+
+
+class ListRuns(ClientFrame, tag="list_runs"):
+    thread_id: SafeId
+
+
+AnyClientFrame = SendMessage | Ping | Resume | Cancel | ListThreads | ListRuns
+CLIENT_FRAME_TYPES = frozenset({"message", "ping", "resume", "cancel", "list_threads", "list_runs"})
 
 
 class ServerFrame(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
@@ -80,6 +110,40 @@ class ErrorFrame(ServerFrame, tag="error"):
 
 class Pong(ServerFrame, tag="pong"):
     pass
+
+
+class ResumeGap(ServerFrame, tag="resume_gap"):
+    """Some events after ``after_seq`` are no longer kept; the replay starts at ``oldest_seq``."""
+
+    after_seq: int
+    oldest_seq: int
+
+
+class CaughtUp(ServerFrame, tag="caught_up"):
+    """The replay a resume asked for is complete; live events follow."""
+
+    last_seq: int
+
+
+class Heartbeat(ServerFrame, tag="heartbeat"):
+    """Sent on a quiet socket: ``last_seq`` is the newest event of this user, so a client whose
+    own last seq matches knows it is caught up."""
+
+    last_seq: int
+
+
+class CancelAccepted(ServerFrame, tag="cancel_accepted"):
+    run_id: str
+    state: str  # cancelling | completed | failed | cancelled
+
+
+class Threads(ServerFrame, tag="threads"):
+    threads: list[ThreadInfo]
+
+
+class Runs(ServerFrame, tag="runs"):
+    thread_id: str
+    runs: list[RunInfo]
 
 
 encode_frame = msgspec.json.Encoder().encode
