@@ -21,12 +21,16 @@ READY_MARK = "agentwire service ready: "
 
 @dataclass
 class ServiceProcess:
-    name: str
+    name: str  # the service: runs ``python -m services.<name>``
     env: Mapping[str, str]
     sink: Callable[[str, str], None]
+    label: str = ""  # how its output is labelled; several processes of one service differ here
     process: subprocess.Popen[str] | None = None
     _ready: threading.Event = field(default_factory=threading.Event)
     _reader: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        self.label = self.label or self.name
 
     def start(self) -> ServiceProcess:
         self.process = subprocess.Popen(
@@ -36,7 +40,7 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        self._reader = threading.Thread(target=self._read, daemon=True, name=f"out-{self.name}")
+        self._reader = threading.Thread(target=self._read, daemon=True, name=f"out-{self.label}")
         self._reader.start()
         return self
 
@@ -45,7 +49,7 @@ class ServiceProcess:
         for line in self.process.stdout:
             if READY_MARK + self.name in line:
                 self._ready.set()
-            self.sink(self.name, line.rstrip("\n"))
+            self.sink(self.label, line.rstrip("\n"))
 
     def wait_ready(self, timeout_s: float = 30.0) -> None:
         assert self.process is not None

@@ -74,15 +74,27 @@ class Stack:
             ).start()
             self.nats_url = self.nats.url
 
-    def start_service(self, name: str) -> ServiceProcess:
-        env = self.env()
-        # Each service reads DATABASE_URL; the stack gives each its own database.
-        db = env.get(f"{name.upper()}_DATABASE_URL")
+    def start_service(
+        self, name: str, label: str | None = None, env: dict[str, str] | None = None
+    ) -> ServiceProcess:
+        """Start one more process of service ``name``; ``label`` tells several apart."""
+        full_env = self.env()
+        # Each service reads DATABASE_URL; the stack gives each service its own database.
+        db = full_env.get(f"{name.upper()}_DATABASE_URL")
         if db:
-            env["DATABASE_URL"] = db
-        proc = ServiceProcess(name=name, env=env, sink=self.sink).start()
-        self.services[name] = proc
+            full_env["DATABASE_URL"] = db
+        full_env |= env or {}
+        label = label or name
+        proc = ServiceProcess(name=name, env=full_env, sink=self.sink, label=label).start()
+        self.services[label] = proc
         return proc
+
+    def start_gateway(self, label: str, port: int | None = None) -> tuple[ServiceProcess, str]:
+        """Another gateway process beside the first; returns it and its WebSocket URL."""
+        port = port or free_port()
+        proc = self.start_service("ws_gateway", label, {"GATEWAY_PORT": str(port)})
+        proc.wait_ready()
+        return proc, f"ws://127.0.0.1:{port}/ws"
 
     def start(self, timeout_s: float = 30.0) -> Stack:
         self.data_dir.mkdir(parents=True, exist_ok=True)

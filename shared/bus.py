@@ -54,7 +54,7 @@ async def connect(settings: NatsSettings, name: str) -> NATS:
     # max_reconnect_attempts=-1 also makes nats-py retry the first connect until the server is
     # up, so services may start before NATS does.
     return await nats.connect(
-        settings.url,
+        [url.strip() for url in settings.url.split(",")],  # a cluster: several URLs
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
