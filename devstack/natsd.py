@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["EmbeddedNats", "find_nats_server", "free_port"]
+__all__ = ["EmbeddedNats", "find_nats_server", "free_port", "start_cluster"]
 
 
 def free_port() -> int:
@@ -82,13 +82,18 @@ class EmbeddedNats:
         return "\n".join(lines) + "\n"
 
     def start(self, wait_s: float = 10.0) -> EmbeddedNats:
+        """Start (or start again: same port, same store, so JetStream recovers its streams)."""
         self.store_dir.mkdir(parents=True, exist_ok=True)
         conf = self.store_dir / f"{self.name}.conf"
         conf.write_text(self.config_text())
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
-        self.process = subprocess.Popen(
-            [find_nats_server(), "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT
-        )
+        command = [find_nats_server(), "-c", str(conf)]
+        if self.log_file is None:
+            self.process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+            )
+        else:
+            with open(self.log_file, "ab") as out:  # the child keeps its own copy of the fd
+                self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         self._wait_listening(wait_s)
         return self
 
@@ -116,3 +121,22 @@ class EmbeddedNats:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def start_cluster(base_dir: Path, size: int = 3) -> list[EmbeddedNats]:
+    """``size`` nats-server processes on loopback, routed to each other, JetStream on each."""
+    cluster_ports = [free_port() for _ in range(size)]
+    nodes = [
+        EmbeddedNats(
+            store_dir=base_dir / f"n{i}",
+            name=f"n{i}",
+            cluster_name="agentwire",
+            cluster_port=cluster_ports[i],
+            routes=[p for j, p in enumerate(cluster_ports) if j != i],
+            log_file=base_dir / f"n{i}.log",
+        )
+        for i in range(size)
+    ]
+    for node in nodes:
+        node.start()
+    return nodes

@@ -114,9 +114,29 @@ def events_stream_config(settings: NatsSettings) -> StreamConfig:
     )
 
 
-async def ensure_events_stream(js: JetStreamContext, settings: NatsSettings) -> None:
-    """Create the EVENTS stream, or bring an existing one to this configuration. Idempotent."""
+async def ensure_events_stream(
+    js: JetStreamContext, settings: NatsSettings, *, ready_within_s: float = 60.0
+) -> None:
+    """Create the EVENTS stream, or bring an existing one to this configuration. Idempotent.
+
+    A cluster's JetStream answers "unavailable" (or not at all) until its nodes have elected a
+    meta leader, which takes a few seconds after they start; keep asking until then.
+    """
     config = events_stream_config(settings)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ready_within_s
+    while True:
+        try:
+            await _create_or_update(js, config)
+            return
+        except (nats.js.errors.ServiceUnavailableError, NatsTimeout, NoRespondersError) as exc:
+            if loop.time() > deadline:
+                raise
+            log.info("JetStream not ready yet (%r); retrying", exc)
+            await asyncio.sleep(0.5)
+
+
+async def _create_or_update(js: JetStreamContext, config: StreamConfig) -> None:
     try:
         await js.stream_info(config.name)
     except nats.js.errors.NotFoundError:
