@@ -47,6 +47,7 @@ class EmbeddedNats:
     cluster_port: int | None = None
     routes: list[int] = field(default_factory=list)
     websocket_port: int | None = None
+    authorization: str | None = None  # an ``authorization {}`` block (devstack.natsauth)
     log_file: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
@@ -72,6 +73,8 @@ class EmbeddedNats:
                 f"  routes: [{routes}]",
                 "}",
             ]
+        if self.authorization is not None:
+            lines.append(self.authorization)
         if self.websocket_port is not None:
             lines += [
                 "websocket {",

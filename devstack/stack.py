@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.keys import ensure_keypair
+from devstack.natsauth import OPERATOR, authorization_block, ensure_credentials
 from devstack.natsd import EmbeddedNats, free_port
 from devstack.processes import ServiceProcess
 
@@ -36,6 +37,7 @@ class Stack:
     gateway_port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
     nats: EmbeddedNats | None = None
+    nats_passwords: dict[str, str] | None = None  # set when the stack runs its own nats-server
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
     @property
@@ -64,12 +66,23 @@ class Stack:
             **self.extra_env,
         }
 
+    @property
+    def operator_nats_url(self) -> str:
+        """A URL with full rights, for people and tests looking inside (never for a service)."""
+        assert self.nats_url is not None
+        if self.nats_passwords is None:
+            return self.nats_url
+        login = f"nats://{OPERATOR}:{self.nats_passwords[OPERATOR]}@"
+        return ",".join(url.replace("nats://", login) for url in self.nats_url.split(","))
+
     def start_nats(self) -> None:
+        """Run our own nats-server, with one NATS user per service, unless given a URL."""
         if self.nats_url is None:
-            port = self.nats_port or free_port()
+            self.nats_passwords = ensure_credentials(self.data_dir / "nats")
             self.nats = EmbeddedNats(
                 store_dir=self.data_dir / "nats",
-                port=port,
+                port=self.nats_port or free_port(),
+                authorization=authorization_block(self.nats_passwords),
                 log_file=self.data_dir / "nats-server.log",
             ).start()
             self.nats_url = self.nats.url
@@ -83,6 +96,8 @@ class Stack:
         db = full_env.get(f"{name.upper()}_DATABASE_URL")
         if db:
             full_env["DATABASE_URL"] = db
+        if self.nats_passwords is not None:
+            full_env |= {"NATS_USER": name, "NATS_PASSWORD": self.nats_passwords[name]}
         full_env |= env or {}
         label = label or name
         proc = ServiceProcess(name=name, env=full_env, sink=self.sink, label=label).start()

@@ -63,6 +63,8 @@ async def connect(settings: NatsSettings, name: str) -> NATS:
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
         error_cb=on_error,
+        user=settings.user,
+        password=settings.password,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["Env", "NatsSettings", "SettingsError"]
 
@@ -63,11 +63,15 @@ class NatsSettings:
     events_max_age_s: float = 24 * 3600
     events_max_per_user: int = 10_000
     events_replicas: int = 1
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log line
 
     @classmethod
     def from_env(cls, env: Env) -> NatsSettings:
         return cls(
             url=env.str("NATS_URL", cls.url),
+            user=env.optional("NATS_USER"),
+            password=env.optional("NATS_PASSWORD"),
             events_max_age_s=env.float("EVENTS_MAX_AGE_S", cls.events_max_age_s),
             events_max_per_user=env.int("EVENTS_MAX_PER_USER", cls.events_max_per_user),
             events_replicas=env.int("EVENTS_REPLICAS", cls.events_replicas),
