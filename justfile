@@ -31,3 +31,11 @@ fmt:
 # make the Ed25519 token signing key pair under .data/keys (./dev up does this on its own)
 keys:
     python -m devstack keys
+
+# bring the auth database (DATABASE_URL, default .data/auth.db) to the newest schema
+migrate:
+    python -m services.auth migrate
+
+# write what docker-compose.yml needs: keys, NATS config with per-service users, credentials
+compose-files:
+    python -m devstack compose-files

@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+from devstack.compose import write_compose_files
 from devstack.keys import ensure_keypair
 from devstack.stack import Stack, port_or_free
 
@@ -59,12 +60,15 @@ def up(data_dir: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack")
-    parser.add_argument("command", choices=["up", "keys"])
+    parser.add_argument("command", choices=["up", "keys", "compose-files"])
     parser.add_argument("--data-dir", type=Path, default=Path(".data"))
     args = parser.parse_args()
     if args.command == "keys":
         pair = ensure_keypair(args.data_dir.resolve() / "keys")
         print(f"signing key: {pair.private_path}\npublic key:  {pair.public_path}")
+        return 0
+    if args.command == "compose-files":
+        print(f"wrote {write_compose_files(args.data_dir.resolve())}")
         return 0
     return up(args.data_dir.resolve())
 
