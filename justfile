@@ -39,3 +39,8 @@ migrate:
 # write what docker-compose.yml needs: keys, NATS config with per-service users, credentials
 compose-files:
     python -m devstack compose-files
+
+# chat from the terminal (agentwire-chat): ./dev chat --register --email you@example.com
+[positional-arguments]
+chat *args:
+    @python -m agentwire_client.cli "$@"

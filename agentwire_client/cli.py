@@ -1,0 +1,221 @@
+"""The terminal chat: ``agentwire-chat`` (or ``./dev chat``).
+
+    agentwire-chat                                 log in (prompting), then chat
+    agentwire-chat --register --email a@b.c        create the account first if it does not exist
+    agentwire-chat --message "Why is the api slow?" --exit-after-run
+    agentwire-chat --json ...                      raw frames, one JSON object a line
+    agentwire-chat tail [--after-seq N]            watch everything the user's agents do
+
+Defaults come from AGENTWIRE_AUTH_URL, AGENTWIRE_WS_URL, AGENTWIRE_EMAIL and AGENTWIRE_PASSWORD.
+While a run is going, Ctrl-C stops it (a second Ctrl-C quits). At the prompt: /new starts a new
+thread, /threads lists yours, /quit (or Ctrl-D) leaves.
+
+Exit status with --exit-after-run: 0 when the run completed, 1 when it failed or was cancelled;
+2 when logging in or connecting failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+
+from agentwire_client.auth import login, register
+from agentwire_client.client import Client
+from agentwire_client.errors import AgentwireError, AuthError
+from agentwire_client.protocol import TERMINAL_TYPES
+from agentwire_client.render import Timeline, raw
+
+__all__ = ["main", "parse_args"]
+
+DEFAULT_AUTH_URL = "http://127.0.0.1:8083"
+DEFAULT_WS_URL = "ws://127.0.0.1:8002/ws"
+
+
+def parse_args(argv: list[str] | None, env: Mapping[str, str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="agentwire-chat", description="Chat with an agentwire agent from a terminal."
+    )
+    parser.add_argument("command", nargs="?", choices=("chat", "tail"), default="chat")
+    parser.add_argument("--auth-url", default=env.get("AGENTWIRE_AUTH_URL", DEFAULT_AUTH_URL))
+    parser.add_argument("--ws-url", default=env.get("AGENTWIRE_WS_URL", DEFAULT_WS_URL))
+    parser.add_argument("--email", default=env.get("AGENTWIRE_EMAIL"))
+    parser.add_argument("--password", default=env.get("AGENTWIRE_PASSWORD"))
+    parser.add_argument("--register", action="store_true", help="create the account if needed")
+    parser.add_argument("--json", action="store_true", help="print raw frames as JSON lines")
+    parser.add_argument("--thread", help="continue this thread")
+    parser.add_argument("--message", "-m", help="send this message first")
+    parser.add_argument(
+        "--exit-after-run", action="store_true", help="exit when the --message run ends"
+    )
+    parser.add_argument("--after-seq", type=int, help="tail: replay events after this seq")
+    args = parser.parse_args(argv)
+    if args.exit_after_run and not args.message:
+        parser.error("--exit-after-run needs --message")
+    return args
+
+
+class Chat:
+    """One session: prints every frame, sends what is typed, stops runs on Ctrl-C."""
+
+    def __init__(self, client: Client, args: argparse.Namespace) -> None:
+        self.client = client
+        self.args = args
+        self.out = Console(highlight=False)
+        self.err = Console(stderr=True, highlight=False)
+        self.timeline = Timeline(self.out)
+        self.thread_id: str | None = args.thread
+        self.active_run: str | None = None
+        self.ended: dict[str, asyncio.Future[str]] = {}
+        self.lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self.quit = asyncio.Event()
+
+    @staticmethod
+    def _future() -> asyncio.Future[str]:
+        return asyncio.get_running_loop().create_future()
+
+    def show(self, frame: dict[str, Any]) -> None:
+        if self.args.json:
+            print(raw(frame), flush=True)
+        else:
+            self.timeline.frame(frame)
+        if frame.get("type") in TERMINAL_TYPES:
+            ended = self.ended.setdefault(frame["run_id"], self._future())
+            if not ended.done():
+                ended.set_result(frame["type"])
+
+    async def pump(self) -> None:
+        """Print frames until the client ends."""
+        try:
+            async for frame in self.client:
+                self.show(frame)
+        except AgentwireError as exc:
+            self.err.print(f"[red]connection ended:[/] {exc}")
+        self.quit.set()
+
+    async def run_message(self, content: str) -> str:
+        """Send one message and wait for its run's terminal event type."""
+        try:
+            accepted = await self.client.send(content, thread_id=self.thread_id)
+        except AgentwireError as exc:
+            self.err.print(f"[red]not sent:[/] {exc}")
+            return "error"
+        self.thread_id = accepted["thread_id"]
+        self.active_run = accepted["run_id"]
+        ended = self.ended.setdefault(accepted["run_id"], self._future())
+        try:
+            return await ended
+        finally:
+            self.active_run = None
+
+    def interrupt(self) -> None:
+        """Ctrl-C: stop the run in progress, or quit."""
+        if self.active_run is None:
+            self.quit.set()
+            return
+        run_id, self.active_run = self.active_run, None
+        self.err.print("[yellow]stopping the run… (Ctrl-C again to quit)[/]")
+        asyncio.ensure_future(self.client.cancel(run_id)).add_done_callback(_ignore_result)
+
+    def start_reading_stdin(self) -> None:
+        # A daemon thread, not asyncio.to_thread: a pending input() must not keep us from exiting.
+        loop = asyncio.get_running_loop()
+
+        def read() -> None:
+            for line in sys.stdin:
+                loop.call_soon_threadsafe(self.lines.put_nowait, line.rstrip("\n"))
+            loop.call_soon_threadsafe(self.lines.put_nowait, None)
+
+        threading.Thread(target=read, daemon=True, name="stdin").start()
+
+    async def prompt(self) -> str | None:
+        self.err.print("[bold blue]you >[/] ", end="")
+        line = asyncio.ensure_future(self.lines.get())
+        quit_ = asyncio.ensure_future(self.quit.wait())
+        await asyncio.wait({line, quit_}, return_when=asyncio.FIRST_COMPLETED)
+        quit_.cancel()
+        return line.result() if line.done() else None
+
+    async def interactive(self) -> None:
+        self.start_reading_stdin()
+        while not self.quit.is_set():
+            text = await self.prompt()
+            if text is None or text.strip() == "/quit":
+                return
+            if text.strip() == "/new":
+                self.thread_id = None
+                self.err.print("[dim]new thread[/]")
+            elif text.strip() == "/threads":
+                with contextlib.suppress(AgentwireError):  # the pump prints the reply
+                    await self.client.list_threads()
+            elif text.strip():
+                await self.run_message(text.strip())
+
+
+def _ignore_result(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved, so asyncio does not log it
+
+
+async def _token(args: argparse.Namespace, err: Console) -> str:
+    email = args.email or await asyncio.to_thread(input, "email: ")
+    password = args.password or await asyncio.to_thread(getpass.getpass, "password: ")
+    if args.register:
+        try:
+            await register(args.auth_url, email, password)
+            err.print(f"[dim]created the account {email}[/]")
+        except AuthError as exc:
+            if exc.code != "email_taken":
+                raise
+    return await login(args.auth_url, email, password)
+
+
+async def _session(args: argparse.Namespace) -> int:
+    err = Console(stderr=True, highlight=False)
+    try:
+        token = await _token(args, err)
+        client = Client(args.ws_url, token, after_seq=args.after_seq)
+        await client.connect()
+    except (AgentwireError, OSError) as exc:
+        err.print(f"[red]cannot start:[/] {exc}")
+        return 2
+    chat = Chat(client, args)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, chat.interrupt)
+    pump = asyncio.create_task(chat.pump())
+    try:
+        if args.command == "tail":
+            err.print(f"[dim]watching {args.ws_url} (Ctrl-C to stop)[/]")
+            await chat.quit.wait()
+            return 0
+        if args.message:
+            outcome = await chat.run_message(args.message)
+            if args.exit_after_run:
+                return 0 if outcome == "agent_completed" else 1
+        await chat.interactive()
+        return 0
+    finally:
+        await client.close()
+        pump.cancel()
+        await asyncio.gather(pump, return_exceptions=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    # The one place the client reads the environment: defaults for the options.
+    args = parse_args(argv, os.environ)
+    try:
+        return asyncio.run(_session(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,306 @@
+"""An async agentwire client: accounts over HTTP, then one WebSocket that keeps itself alive.
+
+    async with Client(ws_url, await login(auth_url, email, password)) as client:
+        accepted = await client.send("Why is the api slow this week?")
+        async for frame in client:
+            print(frame["type"])
+            if frame.get("run_id") == accepted["run_id"] and frame["type"] in TERMINAL_TYPES:
+                break
+
+The socket authenticates with an ``Authorization`` header. When it drops the client reconnects
+(exponential backoff with jitter; at once after close 4000) with ``?after_seq=<last seq>``, so the
+iterator yields every event once, in order: replayed duplicates are dropped by seq. A socket that
+stays silent past ``idle_timeout_s`` is pinged, and replaced if the pong does not come. Requests
+made while disconnected are sent on the next connection (a message keeps its ``client_msg_id``,
+so the server answers a resend with the original run). Close 4401 ends the client with
+:class:`Unauthorized`.
+
+Errors are in ``errors``; ``login`` and ``register`` in ``auth``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from agentwire_client.errors import AgentwireError, ConnectionLost, ServerError, Unauthorized
+from agentwire_client.protocol import (
+    SUBPROTOCOL,
+    AfterClose,
+    CloseCode,
+    PendingRequest,
+    Requests,
+    SeqTracker,
+    after_close,
+    backoff_delay,
+    is_event,
+)
+
+__all__ = ["Client", "Connector", "connect_with_header"]
+
+Frame = dict[str, Any]
+Connector = Callable[[str, str], Awaitable[ClientConnection]]
+_END = object()
+_PING = json.dumps({"type": "ping"})
+
+
+async def connect_with_header(url: str, token: str) -> ClientConnection:
+    """The default connector: the token in an ``Authorization`` header (never in the URL)."""
+    return await websockets.connect(
+        url,
+        additional_headers={"Authorization": f"Bearer {token}"},
+        subprotocols=[websockets.Subprotocol(SUBPROTOCOL)],
+        open_timeout=10,
+        close_timeout=2,
+        max_size=2**22,
+    )
+
+
+class Client:
+    def __init__(
+        self,
+        ws_url: str,
+        token: str,
+        *,
+        after_seq: int | None = None,
+        reconnect: bool = True,
+        backoff_base_s: float = 0.5,
+        backoff_max_s: float = 15.0,
+        idle_timeout_s: float = 30.0,
+        pong_timeout_s: float = 10.0,
+        request_timeout_s: float = 15.0,
+        connector: Connector = connect_with_header,
+    ) -> None:
+        self.ws_url = ws_url
+        self.token = token
+        self._reconnect = reconnect
+        self._backoff = (backoff_base_s, backoff_max_s)
+        self._idle_timeout_s = idle_timeout_s
+        self._pong_timeout_s = pong_timeout_s
+        self._request_timeout_s = request_timeout_s
+        self._connector = connector
+        self._seq = SeqTracker(after_seq)
+        self._requests = Requests()
+        self._frames: asyncio.Queue[Any] = asyncio.Queue()
+        self._ws: ClientConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._opened = asyncio.Event()
+        self._error: AgentwireError | None = None
+        self._closing = False
+        self._drop_now = False
+        self.state = "idle"
+        self.connections = 0  # sockets opened so far (1 + reconnects)
+
+    @property
+    def last_seq(self) -> int | None:
+        return self._seq.last_seq
+
+    @property
+    def duplicates(self) -> int:
+        """Events dropped because their seq had been seen already."""
+        return self._seq.duplicates
+
+    async def __aenter__(self) -> Client:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def connect(self, timeout_s: float = 10.0) -> None:
+        """Start the connection loop and wait for the first socket to open."""
+        self._task = asyncio.create_task(self._run(), name="agentwire-client")
+        opened = asyncio.create_task(self._opened.wait())
+        await asyncio.wait(
+            {opened, self._task}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        opened.cancel()
+        if self._task.done() and not self._task.cancelled() and self._task.exception():
+            raise self._task.exception()  # e.g. an invalid URL: not worth retrying
+        if self._error is not None:
+            raise self._error
+        if not self._opened.is_set():
+            await self.close()
+            raise ConnectionLost("unreachable", f"could not connect to {self.ws_url}")
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._ws is not None:
+            await self._ws.close()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._finish("closed", ConnectionLost("closed", "the client was closed"))
+
+    async def reconnect(self) -> None:
+        """Drop the socket (as a network change would); the client reconnects and resumes."""
+        if self._ws is not None:
+            self._drop_now = True
+            await self._ws.close(CloseCode.SERVER_RESTART, "client reconnecting")
+
+    def __aiter__(self) -> Client:
+        return self
+
+    async def __anext__(self) -> Frame:
+        """Every frame, events deduplicated by seq; ends when the client closes."""
+        frame = await self._frames.get()
+        if frame is _END:
+            self._frames.put_nowait(_END)  # every later reader ends too
+            if self._error is not None and not self._closing:
+                raise self._error
+            raise StopAsyncIteration
+        return dict(frame)
+
+    # Requests
+
+    async def send(
+        self, content: str, *, thread_id: str | None = None, client_msg_id: str | None = None
+    ) -> Frame:
+        """Send a message; returns its ``run_accepted``. ServerError if refused."""
+        msg_id = client_msg_id or uuid.uuid4().hex
+        frame: Frame = {"type": "message", "content": content, "client_msg_id": msg_id}
+        if thread_id:
+            frame["thread_id"] = thread_id
+        return await self._request(frame, "run_accepted", msg_id)
+
+    async def cancel(self, run_id: str) -> Frame:
+        """Stop a run; returns ``cancel_accepted`` (``state``: cancelling, or how it ended)."""
+        return await self._request({"type": "cancel", "run_id": run_id}, "cancel_accepted", run_id)
+
+    async def list_threads(self) -> list[dict[str, Any]]:
+        return list((await self._request({"type": "list_threads"}, "threads", None))["threads"])
+
+    async def list_runs(self, thread_id: str) -> list[dict[str, Any]]:
+        frame = {"type": "list_runs", "thread_id": thread_id}
+        return list((await self._request(frame, "runs", thread_id))["runs"])
+
+    async def _request(self, frame: Frame, reply_type: str, key: str | None) -> Frame:
+        if self._error is not None:
+            raise self._error
+        request = PendingRequest(frame, reply_type, key, asyncio.get_running_loop().create_future())
+        self._requests.add(request)
+        if self._ws is not None:
+            try:
+                await self._ws.send(json.dumps(frame))
+            except websockets.ConnectionClosed:
+                pass  # sent again on the next connection
+        try:
+            return dict(await asyncio.wait_for(request.waiter, self._request_timeout_s))
+        except TimeoutError:
+            raise AgentwireError(
+                "timeout", f"no {reply_type} in {self._request_timeout_s} s"
+            ) from None
+        finally:
+            self._requests.remove(request)
+
+    # The connection loop
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self._closing:
+            self.state = "connecting"
+            code, reason, heard = await self._connect_once()
+            if heard:
+                attempt = 0
+            if self._closing:
+                return
+            action = after_close(code)
+            if action is AfterClose.UNAUTHORIZED:
+                self._finish("unauthorized", Unauthorized("unauthorized", reason))
+                return
+            if action is AfterClose.STOP or not self._reconnect:
+                self._finish("closed", ConnectionLost(f"closed_{code}", reason))
+                return
+            if self._drop_now or (action is AfterClose.RECONNECT_NOW and attempt == 0):
+                delay = random.random() * 0.25
+            else:
+                delay = backoff_delay(attempt, *self._backoff)
+            self._drop_now = False
+            attempt += 1
+            self.state = "reconnecting"
+            await asyncio.sleep(delay)
+
+    async def _connect_once(self) -> tuple[int | None, str, bool]:
+        """One socket's life: (close code or None if it never opened, reason, heard anything)."""
+        try:
+            ws = await self._connector(self._seq.url(self.ws_url), self.token)
+        except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
+            return None, str(exc), False
+        try:
+            await self._resend(ws)
+            self._ws = ws
+            self.state = "open"
+            self.connections += 1
+            self._opened.set()
+            return await self._read(ws)
+        except websockets.ConnectionClosed:
+            return ws.close_code, ws.close_reason or "", False
+        finally:
+            self._ws = None
+
+    async def _resend(self, ws: ClientConnection) -> None:
+        """Requests still unanswered go out again (or for the first time) on a new socket."""
+        sent: set[int] = set()
+        while todo := [r for r in self._requests.pending if id(r) not in sent]:
+            for request in todo:
+                sent.add(id(request))
+                await ws.send(json.dumps(request.frame))
+
+    async def _read(self, ws: ClientConnection) -> tuple[int | None, str, bool]:
+        heard = False
+        try:
+            while True:
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), self._idle_timeout_s)
+                except TimeoutError:
+                    raw = await self._ping(ws)
+                    if raw is None:
+                        return CloseCode.ABNORMAL, "heartbeat timeout", heard
+                heard = True
+                self._handle(raw)
+        except websockets.ConnectionClosed:
+            return ws.close_code, ws.close_reason or "", heard
+
+    async def _ping(self, ws: ClientConnection) -> str | bytes | None:
+        """The socket went quiet: the next frame after a ping, or None if it is dead."""
+        await ws.send(_PING)
+        try:
+            return await asyncio.wait_for(ws.recv(), self._pong_timeout_s)
+        except TimeoutError:
+            ws.transport.abort()  # no close handshake with a peer that does not answer
+            return None
+
+    def _handle(self, raw: str | bytes) -> None:
+        try:
+            frame = json.loads(raw)
+        except ValueError:
+            return
+        if not isinstance(frame, dict) or not self._seq.accept(frame):
+            return
+        request = None if is_event(frame) else self._requests.match(frame)
+        if request is not None and not request.waiter.done():
+            if frame.get("type") == "error":
+                data = frame.get("data") or {}
+                request.waiter.set_exception(
+                    ServerError(data.get("code", "?"), data.get("message", ""))
+                )
+            else:
+                request.waiter.set_result(frame)
+        self._frames.put_nowait(frame)
+
+    def _finish(self, state: str, error: AgentwireError) -> None:
+        if self.state in ("closed", "unauthorized"):
+            return
+        self.state = state
+        self._error = self._error or error
+        for request in self._requests.drain():
+            if not request.waiter.done():
+                request.waiter.set_exception(error)
+        self._frames.put_nowait(_END)

@@ -1,0 +1,164 @@
+"""The client's rules, sans I/O: what a close code means, how long to back off, which events are
+duplicates, which pending request a reply answers. No asyncio, no sockets: ``client`` does I/O.
+
+The same rules are in the JavaScript client (``services/ws_gateway/static/agentwire.js``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+__all__ = [
+    "EVENT_TYPES",
+    "SUBPROTOCOL",
+    "TERMINAL_TYPES",
+    "AfterClose",
+    "CloseCode",
+    "PendingRequest",
+    "Requests",
+    "SeqTracker",
+    "after_close",
+    "backoff_delay",
+    "is_event",
+]
+
+SUBPROTOCOL = "agentwire.v1"
+EVENT_TYPES = frozenset(
+    {
+        "agent_started",
+        "agent_thinking",
+        "tool_executing",
+        "tool_completed",
+        "agent_completed",
+        "agent_failed",
+        "agent_cancelled",
+    }
+)
+TERMINAL_TYPES = frozenset({"agent_completed", "agent_failed", "agent_cancelled"})
+
+
+class CloseCode:
+    """The close codes of docs/protocol.md that a client acts on."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    ABNORMAL = 1006  # no close frame: the connection dropped
+    POLICY = 1008
+    SERVER_RESTART = 4000
+    SLOW_CONSUMER = 4008
+    UNAUTHORIZED = 4401
+
+
+class AfterClose(Enum):
+    RECONNECT = "reconnect"  # with backoff
+    RECONNECT_NOW = "reconnect_now"  # the server is restarting: straight back
+    UNAUTHORIZED = "unauthorized"  # log in again first
+    STOP = "stop"  # 4400-4499 and 1008: change something first
+
+
+def after_close(code: int | None) -> AfterClose:
+    """What to do once a socket closed with ``code`` (None: it never opened)."""
+    if code == CloseCode.UNAUTHORIZED:
+        return AfterClose.UNAUTHORIZED
+    if code is not None and (code == CloseCode.POLICY or 4400 <= code <= 4499):
+        return AfterClose.STOP
+    if code == CloseCode.SERVER_RESTART:
+        return AfterClose.RECONNECT_NOW
+    return AfterClose.RECONNECT
+
+
+def backoff_delay(
+    attempt: int,
+    base_s: float = 0.5,
+    max_s: float = 15.0,
+    rand: Callable[[], float] = random.random,
+) -> float:
+    """Capped exponential backoff with equal jitter: between half and all of the cap."""
+    ceiling = min(max_s, base_s * 2 ** max(0, attempt))
+    return ceiling / 2 + rand() * ceiling / 2
+
+
+def is_event(frame: dict[str, Any]) -> bool:
+    return frame.get("type") in EVENT_TYPES and isinstance(frame.get("seq"), int)
+
+
+class SeqTracker:
+    """Where to resume from, and which events were already seen (seq rises strictly per user)."""
+
+    def __init__(self, after_seq: int | None = None) -> None:
+        self.last_seq = after_seq
+        self.duplicates = 0
+
+    def accept(self, frame: dict[str, Any]) -> bool:
+        """Take note of a frame; False for an event at or below the last seq (a duplicate)."""
+        match frame.get("type"):
+            case "caught_up":
+                self.last_seq = max(self.last_seq or 0, int(frame["last_seq"]))
+            case "heartbeat" if self.last_seq is None:
+                self.last_seq = int(frame["last_seq"])  # a baseline when no event came yet
+        if not is_event(frame):
+            return True
+        if self.last_seq is not None and frame["seq"] <= self.last_seq:
+            self.duplicates += 1
+            return False
+        self.last_seq = frame["seq"]
+        return True
+
+    def url(self, base_url: str) -> str:
+        """``base_url`` with ``after_seq`` set once there is something to resume after."""
+        if self.last_seq is None:
+            return base_url
+        parts = urlsplit(base_url)
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "after_seq"]
+        query.append(("after_seq", str(self.last_seq)))
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+@dataclass(eq=False)
+class PendingRequest:
+    """A request frame waiting for its reply; ``waiter`` is the I/O layer's (e.g. a future)."""
+
+    frame: dict[str, Any]
+    reply_type: str
+    key: str | None
+    waiter: Any = None
+
+
+@dataclass
+class Requests:
+    """Requests in the order they were made. Replies are matched by type and key (client_msg_id,
+    run_id or thread_id); an ``error`` frame carries no id, so it answers the oldest request."""
+
+    pending: list[PendingRequest] = field(default_factory=list)
+
+    def add(self, request: PendingRequest) -> None:
+        self.pending.append(request)
+
+    def remove(self, request: PendingRequest) -> None:
+        if request in self.pending:
+            self.pending.remove(request)
+
+    def match(self, frame: dict[str, Any]) -> PendingRequest | None:
+        """The request ``frame`` answers, removed from the pending list; None if none."""
+        kind = frame.get("type")
+        if kind == "error":
+            return self.pending.pop(0) if self.pending else None
+        key = {
+            "run_accepted": frame.get("client_msg_id"),
+            "cancel_accepted": frame.get("run_id"),
+            "runs": frame.get("thread_id"),
+        }.get(str(kind))
+        for request in self.pending:
+            if request.reply_type == kind and (request.key is None or request.key == key):
+                self.pending.remove(request)
+                return request
+        return None
+
+    def drain(self) -> list[PendingRequest]:
+        pending, self.pending = self.pending, []
+        return pending

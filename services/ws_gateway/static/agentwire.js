@@ -1,0 +1,338 @@
+// agentwire.js: the JavaScript client for agentwire (docs/protocol.md). No dependencies, no build.
+//
+//   import { connect, login } from "./agentwire.js";
+//   const { access_token } = await login("http://127.0.0.1:8083", email, password);
+//   const client = connect({ url: "ws://127.0.0.1:8002/ws", token: access_token });
+//   client.on("agent_thinking", (e) => console.log(e.data.thought));
+//   const { run_id } = await client.send("Why is the api slow this week?");
+//
+// The client reconnects by itself (exponential backoff with jitter) and resumes with
+// `?after_seq=<last seq>`; events are deduplicated by seq, so a listener sees each event once and
+// in order. A silent socket (no frame, heartbeat or pong) is treated as dead and replaced.
+// Close 4401 emits "unauthorized" and stops; other 4400-4499 and 1008 emit "closed" and stop.
+
+export const EVENT_TYPES = Object.freeze([
+  "agent_started", "agent_thinking", "tool_executing", "tool_completed",
+  "agent_completed", "agent_failed", "agent_cancelled",
+]);
+export const TERMINAL_TYPES = new Set(["agent_completed", "agent_failed", "agent_cancelled"]);
+export const CloseCode = Object.freeze({
+  NORMAL: 1000, GOING_AWAY: 1001, POLICY: 1008, TOO_BIG: 1009, INTERNAL: 1011,
+  SERVER_RESTART: 4000, SLOW_CONSUMER: 4008, UNAUTHORIZED: 4401,
+});
+const SUBPROTOCOL = "agentwire.v1";
+const DEFAULTS = {
+  backoffBaseMs: 500, backoffMaxMs: 15000, idleMs: 25000, deadMs: 10000, requestTimeoutMs: 15000,
+};
+
+/** Capped exponential backoff with "equal jitter": half fixed, half random. */
+export function backoffDelay(attempt, baseMs = DEFAULTS.backoffBaseMs,
+  maxMs = DEFAULTS.backoffMaxMs, random = Math.random) {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt));
+  return ceiling / 2 + random() * (ceiling / 2);
+}
+
+/** What to do after a close: "reconnect", "reconnect_now", "unauthorized" or "stop". */
+export function closeAction(code) {
+  if (code === CloseCode.UNAUTHORIZED) return "unauthorized";
+  if (code === CloseCode.POLICY || (code >= 4400 && code <= 4499)) return "stop";
+  if (code === CloseCode.SERVER_RESTART) return "reconnect_now";
+  return "reconnect";
+}
+
+/** The server's error frame (or a local failure such as a timeout) as an Error with a code. */
+export class AgentwireError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = "AgentwireError";
+    this.code = code;
+  }
+}
+
+async function authPost(authUrl, path, email, password) {
+  const response = await fetch(new URL(path, authUrl), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = body.error || { code: "http_" + response.status, message: response.statusText };
+    throw new AgentwireError(error.code, error.message);
+  }
+  return body;
+}
+
+/** `POST /auth/register` → `{user_id, email}`; throws AgentwireError (e.g. `email_taken`). */
+export const register = (authUrl, email, password) =>
+  authPost(authUrl, "/auth/register", email, password);
+/** `POST /auth/login` → `{access_token, token_type, expires_in}`. */
+export const login = (authUrl, email, password) =>
+  authPost(authUrl, "/auth/login", email, password);
+
+/** Open a client and start connecting; see AgentwireClient for the options. */
+export function connect(options) {
+  const client = new AgentwireClient(options);
+  client.open();
+  return client;
+}
+
+export class AgentwireClient {
+  /**
+   * @param {object} o
+   * @param {string} o.url        the gateway's WebSocket URL, e.g. ws://127.0.0.1:8002/ws
+   * @param {string} o.token      an access token (sent as a subprotocol, never in the URL)
+   * @param {number} [o.afterSeq] resume after this seq on the first connect (default: live only)
+   */
+  constructor({ url, token, afterSeq = null, WebSocket: Impl = globalThis.WebSocket, ...rest }) {
+    this.url = url;
+    this.token = token;
+    this.options = { ...DEFAULTS, ...rest };
+    this._Impl = Impl;
+    this._lastSeq = afterSeq;
+    this._listeners = new Map();
+    this._pending = [];
+    this._state = "idle";
+    this._ws = null;
+    this._attempt = 0;
+    this._timers = { retry: null, idle: null, dead: null };
+    this._stopped = false;
+    this._onOnline = () => { // the network is back: skip the rest of the backoff
+      if (this._state === "reconnecting" && !this._ws) this._connect();
+    };
+    this.duplicates = 0; // events dropped because their seq was already seen
+  }
+
+  get state() { return this._state; }
+  get lastSeq() { return this._lastSeq; }
+  /** The current WebSocket (or null): tests may close it to simulate a network drop. */
+  get socket() { return this._ws; }
+
+  /** Listen to an event type, "event" (any agent event), "frame" (any frame), "state",
+   * "unauthorized", "closed", "error", "resume_gap", "caught_up", "heartbeat"... */
+  on(type, fn) {
+    if (!this._listeners.has(type)) this._listeners.set(type, new Set());
+    this._listeners.get(type).add(fn);
+    return () => this._listeners.get(type).delete(fn);
+  }
+
+  open() {
+    this._stopped = false;
+    globalThis.addEventListener?.("online", this._onOnline);
+    this._connect();
+  }
+
+  /** Close for good (no reconnect); pending requests fail. */
+  close() {
+    this._stopped = true;
+    globalThis.removeEventListener?.("online", this._onOnline);
+    this._clearTimers();
+    const ws = this._detach();
+    if (ws) ws.close(CloseCode.NORMAL, "client closed");
+    this._finish("closed", new AgentwireError("closed", "the client was closed"));
+  }
+
+  /** Replace the token (after logging in again) and reconnect if the client had stopped. */
+  setToken(token) {
+    this.token = token;
+    if (this._state === "unauthorized" || this._state === "closed") this.open();
+  }
+
+  /** Send a message; resolves with its `run_accepted`. Resent as-is after a reconnect:
+   * the server answers a repeated `client_msg_id` with the original run. */
+  send(content, { threadId = null, clientMsgId = null } = {}) {
+    const id = clientMsgId || newId();
+    const frame = { type: "message", content, client_msg_id: id };
+    if (threadId) frame.thread_id = threadId;
+    return this._request(frame, "run_accepted", id);
+  }
+
+  /** Stop a run; resolves with `cancel_accepted` (`state`: cancelling, or the run's end state). */
+  cancel(runId) {
+    return this._request({ type: "cancel", run_id: runId }, "cancel_accepted", runId);
+  }
+
+  /** Resolves with the user's threads (`[{thread_id, title, created_at, updated_at}]`). */
+  async listThreads() {
+    return (await this._request({ type: "list_threads" }, "threads", null)).threads;
+  }
+
+  /** Resolves with a thread's runs (`[{run_id, status, content, result?, ...}]`). */
+  async listRuns(threadId) {
+    const reply = await this._request({ type: "list_runs", thread_id: threadId }, "runs", threadId);
+    return reply.runs;
+  }
+
+  // Connection lifecycle
+
+  _connect() {
+    this._clearTimers();
+    this._setState("connecting", { attempt: this._attempt });
+    let url = this.url;
+    if (this._lastSeq !== null) {
+      const u = new URL(url);
+      u.searchParams.set("after_seq", String(this._lastSeq));
+      url = u.toString();
+    }
+    let ws;
+    try {
+      ws = new this._Impl(url, [SUBPROTOCOL, "bearer." + this.token]);
+    } catch (err) {
+      this._retry(1006, String(err));
+      return;
+    }
+    this._ws = ws;
+    ws.onopen = () => ws === this._ws && this._opened();
+    ws.onmessage = (msg) => ws === this._ws && this._received(msg.data);
+    ws.onclose = (ev) => ws === this._ws && this._closed(ev.code, ev.reason);
+    ws.onerror = () => {}; // a close event always follows, with the code
+  }
+
+  _opened() {
+    this._setState("open");
+    this._touch();
+    for (const request of this._pending) this._write(request.frame);
+  }
+
+  _closed(code, reason) {
+    this._detach();
+    this._clearTimers();
+    if (this._stopped) return;
+    const action = closeAction(code);
+    if (action === "unauthorized") {
+      this._finish("unauthorized", new AgentwireError("unauthorized", reason || "unauthorized"));
+      this._emit("unauthorized", { code, reason });
+    } else if (action === "stop") {
+      this._finish("closed", new AgentwireError("closed", reason || `closed with ${code}`));
+      this._emit("closed", { code, reason });
+    } else {
+      this._retry(code, reason, action === "reconnect_now");
+    }
+  }
+
+  _retry(code, reason, now = false) {
+    const delayMs = now && this._attempt === 0 ? Math.random() * 250 : backoffDelay(
+      this._attempt, this.options.backoffBaseMs, this.options.backoffMaxMs);
+    this._attempt += 1;
+    this._setState("reconnecting", { code, reason, delayMs, attempt: this._attempt });
+    this._timers.retry = setTimeout(() => this._connect(), delayMs);
+  }
+
+  /** The socket went quiet past idle + dead: drop it without waiting for a close handshake. */
+  _dropDead() {
+    const ws = this._detach();
+    if (ws) try { ws.close(CloseCode.SERVER_RESTART, "heartbeat timeout"); } catch { /* gone */ }
+    this._retry(1006, "heartbeat timeout", true);
+  }
+
+  _detach() {
+    const ws = this._ws;
+    this._ws = null;
+    if (ws) ws.onopen = ws.onmessage = ws.onclose = null;
+    return ws;
+  }
+
+  _touch() {
+    clearTimeout(this._timers.idle);
+    clearTimeout(this._timers.dead);
+    this._timers.idle = setTimeout(() => {
+      this._write({ type: "ping" });
+      this._timers.dead = setTimeout(() => this._dropDead(), this.options.deadMs);
+    }, this.options.idleMs);
+  }
+
+  _clearTimers() {
+    for (const key of Object.keys(this._timers)) clearTimeout(this._timers[key]);
+  }
+
+  _setState(state, detail = {}) {
+    this._state = state;
+    this._emit("state", { state, ...detail });
+  }
+
+  _finish(state, error) {
+    for (const request of this._pending.splice(0)) request.fail(error);
+    this._setState(state);
+  }
+
+  // Frames in
+
+  _received(text) {
+    let frame;
+    try { frame = JSON.parse(text); } catch { return; }
+    this._attempt = 0; // the server is talking to us: the next outage starts a fresh backoff
+    this._touch();
+    if (typeof frame.seq === "number" && frame.run_id !== undefined) {
+      if (this._lastSeq !== null && frame.seq <= this._lastSeq) { this.duplicates += 1; return; }
+      this._lastSeq = frame.seq;
+      this._emit("frame", frame);
+      this._emit("event", frame);
+      this._emit(frame.type, frame);
+      return;
+    }
+    this._control(frame);
+    this._emit("frame", frame);
+    this._emit(frame.type, frame.type === "error" ? frame.data : frame);
+  }
+
+  _control(frame) {
+    switch (frame.type) {
+      case "run_accepted": return this._resolve("run_accepted", frame.client_msg_id, frame);
+      case "cancel_accepted": return this._resolve("cancel_accepted", frame.run_id, frame);
+      case "threads": return this._resolve("threads", null, frame);
+      case "runs": return this._resolve("runs", frame.thread_id, frame);
+      case "error": {
+        const request = this._pending.shift(); // errors carry no id: the oldest request's
+        if (request) request.fail(new AgentwireError(frame.data.code, frame.data.message));
+        return;
+      }
+      case "caught_up":
+        this._lastSeq = Math.max(this._lastSeq ?? 0, frame.last_seq);
+        return;
+      case "heartbeat":
+        // A baseline to resume from when no event has come yet; the server repairs live gaps.
+        if (this._lastSeq === null) this._lastSeq = frame.last_seq;
+        return;
+    }
+  }
+
+  // Requests
+
+  _request(frame, replyType, key) {
+    return new Promise((resolve, reject) => {
+      const request = { frame, replyType, key };
+      const timer = setTimeout(() => {
+        this._pending = this._pending.filter((r) => r !== request);
+        reject(new AgentwireError("timeout", `no ${replyType} within ${this.options.requestTimeoutMs} ms`));
+      }, this.options.requestTimeoutMs);
+      request.done = (reply) => { clearTimeout(timer); resolve(reply); };
+      request.fail = (error) => { clearTimeout(timer); reject(error); };
+      if (this._stopped || this._state === "unauthorized" || this._state === "closed") {
+        return request.fail(new AgentwireError(this._state, "the client is not connected"));
+      }
+      this._pending.push(request);
+      this._write(frame);
+    });
+  }
+
+  _resolve(replyType, key, reply) {
+    const index = this._pending.findIndex(
+      (r) => r.replyType === replyType && (key === null || r.key === null || r.key === key));
+    if (index >= 0) this._pending.splice(index, 1)[0].done(reply);
+  }
+
+  _write(frame) {
+    if (this._ws && this._ws.readyState === 1) this._ws.send(JSON.stringify(frame));
+  }
+
+  _emit(type, payload) {
+    for (const fn of this._listeners.get(type) || []) {
+      try { fn(payload); } catch (err) { console.error("agentwire listener failed", err); }
+    }
+  }
+}
+
+function newId() {
+  if (globalThis.crypto && crypto.randomUUID) return crypto.randomUUID().replaceAll("-", "");
+  return Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16)).join("");
+}

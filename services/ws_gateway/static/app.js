@@ -1,0 +1,278 @@
+// The chat page: pick or start a thread, send messages, watch each run live.
+// The WebSocket is this page's own origin at /ws (or ?ws=<url>). Each tab has its own socket and
+// gets every event of the user, so tabs stay in step without talking to each other.
+
+import { connect } from "./agentwire.js";
+import { SESSION_KEY, forgetSession, initSignIn, loadSession, showSignIn } from "./signin.js";
+import { RunView, ThreadView } from "./timeline.js";
+
+const $ = (id) => document.getElementById(id);
+
+const app = {
+  client: null,
+  threads: new Map(), // thread_id -> {info, view, unread}
+  runs: new Map(), // run_id -> RunView
+  draft: new ThreadView(null), // the "new thread" page, until its first run is accepted
+  current: null, // thread_id shown, or null for the draft
+  sending: 0,
+};
+window.agentwireApp = app; // for the browser tests and for poking around in devtools
+
+function wsUrl() {
+  const given = new URLSearchParams(location.search).get("ws");
+  return given || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+}
+
+function logOut() {
+  forgetSession();
+  if (app.client) app.client.close();
+  app.client = null;
+  showSignIn();
+}
+
+// The chat
+
+function startChat(session) {
+  $("auth-view").hidden = true;
+  $("chat-view").hidden = false;
+  $("user-email").textContent = session.email;
+  if (app.client) app.client.close();
+  const client = connect({ url: wsUrl(), token: session.token });
+  app.client = client;
+  client.on("state", showConnection);
+  client.on("event", onEvent);
+  client.on("unauthorized", () => {
+    forgetSession();
+    app.client = null;
+    showSignIn("Your session has ended. Please log in again.");
+  });
+  client.on("resume_gap", (f) => notice(`Events after #${f.after_seq} are no longer kept; `
+    + `the timeline may miss steps before #${f.oldest_seq}.`));
+  client.on("error", (e) => notice(`${e.code}: ${e.message}`));
+  const hash = new URLSearchParams(location.hash.slice(1)).get("thread");
+  select(hash || null);
+  $("message").focus();
+}
+
+function showConnection({ state, delayMs }) {
+  const labels = { connecting: "Connecting…", open: "Live", closed: "Disconnected",
+    unauthorized: "Signed out" };
+  const text = state === "reconnecting"
+    ? `Reconnecting in ${Math.max(1, Math.round(delayMs / 1000))} s…` : labels[state] || state;
+  $("connection").dataset.state = state;
+  $("connection").querySelector(".connection-text").textContent = text;
+  if (state === "open") {
+    refreshThreads();
+    if (app.current) loadHistory(app.current);
+  }
+}
+
+function notice(text) {
+  const box = $("notice");
+  box.textContent = text;
+  box.hidden = false;
+  clearTimeout(notice.timer);
+  notice.timer = setTimeout(() => { box.hidden = true; }, 8000);
+}
+
+function thread(threadId) {
+  let entry = app.threads.get(threadId);
+  if (!entry) {
+    entry = { info: { thread_id: threadId, title: "New thread", updated_at: Date.now() / 1000 },
+      view: new ThreadView(threadId), unread: false };
+    app.threads.set(threadId, entry);
+    renderThreadList();
+  }
+  return entry;
+}
+
+async function refreshThreads() {
+  try {
+    for (const info of await app.client.listThreads()) thread(info.thread_id).info = info;
+    renderThreadList();
+  } catch { /* an older server without list_threads: the list fills from live events */ }
+}
+
+async function loadHistory(threadId) {
+  let runs;
+  try { runs = await app.client.listRuns(threadId); } catch { return; }
+  const entry = thread(threadId);
+  for (const info of runs) {
+    let view = app.runs.get(info.run_id);
+    if (!view) {
+      view = newRunView({ runId: info.run_id, threadId, createdAt: info.created_at });
+      entry.view.add(view);
+    }
+    view.showHistory(info);
+  }
+  if (threadId === app.current) showThread(false);
+}
+
+function renderThreadList() {
+  const list = $("thread-list");
+  const focused = list.contains(document.activeElement) && document.activeElement.dataset.threadId;
+  const entries = [...app.threads.values()]
+    .sort((a, b) => (b.info.updated_at || 0) - (a.info.updated_at || 0));
+  list.replaceChildren(...entries.map(({ info, unread }) => {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "thread-button" + (unread ? " unread" : "");
+    button.dataset.threadId = info.thread_id;
+    button.textContent = info.title || "Untitled";
+    if (info.thread_id === app.current) button.setAttribute("aria-current", "page");
+    button.addEventListener("click", () => select(info.thread_id));
+    item.append(button);
+    return item;
+  }));
+  if (focused) list.querySelector(`[data-thread-id="${CSS.escape(focused)}"]`)?.focus();
+}
+
+function select(threadId) {
+  app.current = threadId;
+  if (threadId) {
+    const entry = thread(threadId);
+    entry.unread = false;
+    history.replaceState(null, "", `#thread=${encodeURIComponent(threadId)}`);
+    if (app.client && app.client.state === "open") loadHistory(threadId);
+  } else {
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  renderThreadList();
+  showThread();
+}
+
+function currentView() {
+  return app.current ? thread(app.current).view : app.draft;
+}
+
+function showThread(scroll = true) {
+  const view = currentView();
+  const title = app.current ? thread(app.current).info.title : "New thread";
+  $("thread-title").textContent = title || "Untitled";
+  $("empty").hidden = !view.empty;
+  if (view.el.parentNode !== $("timeline")) $("timeline").replaceChildren($("empty"), view.el);
+  if (scroll) scrollToEnd(true);
+}
+
+function scrollToEnd(force = false) {
+  const box = $("timeline");
+  if (force || box.scrollHeight - box.scrollTop - box.clientHeight < 160) {
+    box.scrollTop = box.scrollHeight;
+  }
+}
+
+function newRunView(options) {
+  const view = new RunView({ ...options, onStop: stopRun });
+  if (options.runId) app.runs.set(options.runId, view);
+  return view;
+}
+
+function onEvent(frame) {
+  let view = app.runs.get(frame.run_id);
+  const entry = thread(frame.thread_id);
+  if (!view) { // a run started elsewhere: another tab, the terminal chat, an earlier page
+    view = newRunView({ runId: frame.run_id, threadId: frame.thread_id,
+      createdAt: frame.data.timestamp });
+    entry.view.add(view);
+    if (app.current === null && app.draft.empty && !app.sending) select(frame.thread_id);
+    refreshThreads();
+    loadHistory(frame.thread_id); // fills in the message that started it
+  }
+  view.apply(frame);
+  entry.info.updated_at = frame.data.timestamp;
+  if (frame.thread_id === app.current) {
+    $("empty").hidden = true;
+    scrollToEnd();
+  } else if (!entry.unread) {
+    entry.unread = true;
+    renderThreadList();
+  }
+}
+
+async function sendMessage(content) {
+  const threadId = app.current;
+  const target = currentView();
+  const view = newRunView({ content, status: "sending" });
+  target.add(view);
+  showThread();
+  app.sending += 1;
+  try {
+    const accepted = await app.client.send(content, { threadId });
+    const known = app.runs.get(accepted.run_id);
+    if (known) { // a resume replayed its events before the resent message was answered
+      target.runs.delete(view);
+      view.el.remove();
+      known.setContent(content);
+    } else {
+      view.bind(accepted.run_id, accepted.thread_id);
+      app.runs.set(accepted.run_id, view);
+      view.setStatus("running");
+    }
+    if (!threadId) adoptDraft(accepted.thread_id, content);
+  } catch (err) {
+    view.unsent(err.message);
+  } finally {
+    app.sending -= 1;
+  }
+}
+
+function adoptDraft(threadId, content) {
+  const entry = thread(threadId);
+  for (const view of app.draft.runs) entry.view.add(view);
+  if (entry.info.title === "New thread") entry.info.title = content.slice(0, 60);
+  app.draft = new ThreadView(null);
+  if (app.current === null) select(threadId);
+  refreshThreads();
+}
+
+async function stopRun(view) {
+  view.setStatus("stopping");
+  try {
+    const reply = await app.client.cancel(view.runId);
+    if (reply.state !== "cancelling") view.setStatus(reply.state);
+  } catch (err) {
+    view.setStatus("running");
+    notice(`Could not stop the run: ${err.message}`);
+  }
+}
+
+function onComposerSubmit(event) {
+  event.preventDefault();
+  const content = $("message").value.trim();
+  if (!content || !app.client) return;
+  $("message").value = "";
+  sendMessage(content);
+  $("message").focus();
+}
+
+function onComposerKey(event) {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    $("composer").requestSubmit();
+  }
+}
+
+function init() {
+  initSignIn(startChat);
+  $("logout-button").addEventListener("click", logOut);
+  $("new-thread").addEventListener("click", () => { select(null); $("message").focus(); });
+  $("composer").addEventListener("submit", onComposerSubmit);
+  $("message").addEventListener("keydown", onComposerKey);
+  for (const button of document.querySelectorAll(".suggestion")) {
+    button.addEventListener("click", () => {
+      $("message").value = button.textContent;
+      $("composer").requestSubmit();
+    });
+  }
+  window.addEventListener("storage", (event) => { // another tab logged in or out
+    if (event.key !== SESSION_KEY) return;
+    const session = loadSession();
+    if (session && !app.client) startChat(session);
+    if (!session && app.client) logOut();
+  });
+  const session = loadSession();
+  if (session) startChat(session); else showSignIn();
+}
+
+init();

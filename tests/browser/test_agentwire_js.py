@@ -1,0 +1,175 @@
+"""agentwire.js on its own, in the browser, with a scripted fake WebSocket: no server at all.
+
+The module is served from the source tree (``static_page``); each test drives the fake
+socket (open, deliver a frame, drop with a close code) and reads back what the client did.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+FAKE_SOCKET = """
+window.sockets = [];
+window.sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+window.ev = (seq) => ({seq, type: "agent_thinking", run_id: "r1", thread_id: "t1", data: {}});
+window.FakeSocket = class {
+  constructor(url, protocols) {
+    Object.assign(this, {url, protocols, readyState: 0, sent: [], closedWith: null});
+    sockets.push(this);
+  }
+  send(text) { this.sent.push(JSON.parse(text)); }
+  close(code, reason) { this.readyState = 3; this.closedWith = [code, reason]; }
+  open() { this.readyState = 1; this.onopen?.({}); }
+  deliver(frame) { this.onmessage?.({data: JSON.stringify(frame)}); }
+  drop(code, reason = "") { this.readyState = 3; this.onclose?.({code, reason}); }
+};
+window.start = async (options = {}) => {
+  const {connect} = await import("/agentwire.js");
+  return connect({url: "ws://gw/ws", token: "T", WebSocket: FakeSocket,
+                  backoffBaseMs: 10, backoffMaxMs: 20, ...options});
+};
+true;  // not the function above: page.evaluate would call a function it is handed
+"""
+
+
+@pytest.fixture
+def page(static_page: Page) -> Page:
+    static_page.evaluate(FAKE_SOCKET)
+    return static_page
+
+
+def run(page: Page, body: str) -> Any:
+    return page.evaluate(f"async () => {{ {body} }}")
+
+
+def test_offers_the_token_as_a_subprotocol_never_in_the_url(page: Page) -> None:
+    result = run(page, "await start(); return [sockets[0].url, sockets[0].protocols];")
+    assert result == ["ws://gw/ws", ["agentwire.v1", "bearer.T"]]
+
+
+def test_resumes_after_the_last_seq_and_drops_replayed_duplicates(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const client = await start();
+        const seen = [];
+        client.on("agent_thinking", (e) => seen.push(e.seq));
+        sockets[0].open();
+        for (const seq of [1, 2, 3]) sockets[0].deliver(ev(seq));
+        sockets[0].drop(1006);
+        await sleep(60);
+        sockets[1].open();
+        for (const seq of [2, 3, 4]) sockets[1].deliver(ev(seq));
+        return {seen, url: sockets[1].url, duplicates: client.duplicates, last: client.lastSeq};
+        """,
+    )
+    assert result == {"seen": [1, 2, 3, 4], "url": "ws://gw/ws?after_seq=3", "duplicates": 2,
+                      "last": 4}  # fmt: skip
+
+
+@pytest.mark.parametrize("code", [1001, 1006, 1011, 4000, 4008])
+def test_reconnects_after_a_close_that_means_carry_on(page: Page, code: int) -> None:
+    result = run(
+        page,
+        f"""
+        const client = await start();
+        sockets[0].open();
+        sockets[0].drop({code});
+        await sleep(300);
+        return [sockets.length, client.state];
+        """,
+    )
+    assert result == [2, "connecting"]
+
+
+@pytest.mark.parametrize(("code", "signal"), [(4401, "unauthorized"), (4403, "closed")])
+def test_stops_after_a_close_that_means_change_something(
+    page: Page, code: int, signal: str
+) -> None:
+    result = run(
+        page,
+        f"""
+        const client = await start();
+        const heard = [];
+        client.on("{signal}", (e) => heard.push(e.code));
+        sockets[0].open();
+        const pending = client.listThreads().catch((e) => e.code);
+        sockets[0].drop({code}, "token expired");
+        await sleep(200);
+        return [sockets.length, client.state, heard, await pending];
+        """,
+    )
+    assert result == [1, signal, [code], signal]
+
+
+def test_a_message_is_resent_with_its_id_after_a_server_restart(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const client = await start({backoffBaseMs: 10000, backoffMaxMs: 10000});
+        sockets[0].open();
+        const accepted = client.send("hello", {threadId: "t1"});
+        const first = sockets[0].sent[0];
+        sockets[0].drop(4000);  // "reconnect at once", whatever the backoff says
+        await sleep(400);
+        sockets[1].open();
+        const again = sockets[1].sent[0];
+        sockets[1].deliver({type: "run_accepted", run_id: "r1", thread_id: "t1",
+                            client_msg_id: again.client_msg_id});
+        return [first, again, (await accepted).run_id];
+        """,
+    )
+    first, again, run_id = result
+    assert first == again and first["type"] == "message" and first["thread_id"] == "t1"
+    assert run_id == "r1"
+
+
+def test_an_error_frame_fails_the_oldest_request(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const client = await start();
+        sockets[0].open();
+        const runs = client.listRuns("t9").catch((e) => e.code);
+        const threads = client.listThreads();
+        sockets[0].deliver({type: "error", data: {code: "thread_not_found", message: "no"}});
+        sockets[0].deliver({type: "threads", threads: [{thread_id: "t1"}]});
+        return [await runs, (await threads).length];
+        """,
+    )
+    assert result == ["thread_not_found", 1]
+
+
+def test_a_silent_socket_is_pinged_then_replaced(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const client = await start({idleMs: 50, deadMs: 50});
+        sockets[0].open();
+        await sleep(400);
+        return [sockets[0].sent.map((f) => f.type), sockets[0].closedWith[1], sockets.length];
+        """,
+    )
+    pings, reason, opened = result
+    assert pings == ["ping"] and reason == "heartbeat timeout" and opened >= 2
+
+
+def test_a_heartbeat_keeps_a_quiet_socket_alive_and_gives_a_resume_point(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const client = await start({idleMs: 80, deadMs: 80});
+        sockets[0].open();
+        for (let i = 0; i < 5; i++) {
+          await sleep(40);
+          sockets[0].deliver({type: "heartbeat", last_seq: 17});
+        }
+        return [sockets.length, sockets[0].sent.length, client.lastSeq];
+        """,
+    )
+    assert result == [1, 0, 17]

@@ -1,0 +1,180 @@
+"""The chat page in a real browser, against the whole stack: what a person sees and does."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Page
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "correct horse battery"
+QUESTION = "Why is the api slow this week?"
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
+RUN_TIMEOUT_MS = 30_000
+
+# Every rendered event, as (kind, seq, text): tool results live on their tool card.
+TIMELINE_JS = """() => [...document.querySelectorAll('.run [data-seq]')].flatMap((n) => {
+  const own = [n.dataset.kind, Number(n.dataset.seq), n.textContent.trim()];
+  return n.dataset.resultSeq ? [own, ['tool_completed', Number(n.dataset.resultSeq), '']] : [own];
+})"""
+
+
+def sign_up(page: Page, app_url: str) -> str:
+    email = f"{uuid.uuid4().hex[:12]}@example.com"
+    page.goto(app_url)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    wait_connected(page)
+    return email
+
+
+def wait_connected(page: Page) -> None:
+    page.wait_for_selector('#connection[data-state="open"]')
+
+
+def ask(page: Page, question: str = QUESTION) -> None:
+    box = page.get_by_label("Message")
+    box.fill(question)
+    box.press("Enter")
+
+
+def wait_run(page: Page, status: str = "completed") -> None:
+    page.wait_for_selector(f'.run[data-status="{status}"]', timeout=RUN_TIMEOUT_MS)
+
+
+def timeline(page: Page) -> list[list[Any]]:
+    return sorted(page.evaluate(TIMELINE_JS), key=lambda item: item[1])
+
+
+def assert_nothing_doubled(page: Page) -> list[list[Any]]:
+    items = timeline(page)
+    seqs = [seq for _, seq, _ in items]
+    assert len(seqs) == len(set(seqs)), f"a seq rendered twice: {items}"
+    calls = page.eval_on_selector_all(".tool", "cards => cards.map(c => c.dataset.toolCallId)")
+    assert len(calls) == len(set(calls)), f"a tool call rendered twice: {calls}"
+    kinds = [kind for kind, _, _ in items]
+    assert kinds.count("agent_started") == 1
+    assert kinds.count("tool_executing") == kinds.count("tool_completed") == len(calls)
+    return items
+
+
+def save_screenshot(page: Page, tmp_path: Path) -> None:
+    """Always into the test's tmp dir; into docs/ when missing or UPDATE_SCREENSHOT=1."""
+    page.locator("#message").blur()
+    page.evaluate("document.getElementById('timeline').scrollTop = 0")
+    page.screenshot(path=str(tmp_path / "timeline.png"))
+    if os.environ.get("UPDATE_SCREENSHOT") == "1" or not SCREENSHOT.exists():
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))
+
+
+def test_new_user_signs_up_and_watches_all_five_event_kinds(
+    context: BrowserContext, app_url: str, tmp_path: Path
+) -> None:
+    page = context.new_page()
+    page.set_viewport_size({"width": 1200, "height": 1100})
+    email = sign_up(page, app_url)
+    assert page.locator("#user-email").inner_text() == email
+    ask(page)
+    wait_run(page)
+
+    items = assert_nothing_doubled(page)
+    kinds = [kind for kind, _, _ in items]
+    assert kinds[0] == "agent_started" and kinds[-1] == "agent_completed"
+    assert kinds.count("agent_thinking") >= 2 and kinds.count("tool_executing") >= 2
+    tools = page.locator(".tool")
+    assert tools.first.locator(".tool-name").inner_text() == "analyze_performance"
+    assert "service=api" in tools.first.locator(".tool-params").inner_text()
+    for i in range(tools.count()):
+        card = tools.nth(i)
+        assert "done" in (card.get_attribute("class") or ""), "each spinner became a result"
+        assert card.locator(".tool-duration").inner_text().endswith("ms")
+        assert card.locator(".tool-summary").inner_text() not in ("", "running…")
+    answer = page.locator('[data-kind="agent_completed"]')
+    assert "p99" in answer.inner_text()
+    assert page.locator(".run .user-msg").inner_text() == QUESTION
+    assert page.locator(".run .stop").is_hidden(), "no Stop button on a finished run"
+    save_screenshot(page, tmp_path)
+
+
+def test_the_chat_works_from_the_keyboard_alone(context: BrowserContext, app_url: str) -> None:
+    page = context.new_page()
+    page.goto(app_url)
+    page.wait_for_selector("#email")
+    assert page.evaluate("document.activeElement.id") == "email"
+    page.keyboard.type(f"{uuid.uuid4().hex[:12]}@example.com")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Tab")  # Log in
+    page.keyboard.press("Tab")  # Sign up
+    page.keyboard.press("Enter")
+    wait_connected(page)
+    assert page.evaluate("document.activeElement.id") == "message"
+    page.keyboard.type(QUESTION)
+    page.keyboard.press("Enter")
+    wait_run(page)
+
+
+def test_timeline_completes_after_the_socket_drops_mid_run(
+    context: BrowserContext, app_url: str
+) -> None:
+    """Needs the gateway's resume (``/ws?after_seq=N``)."""
+    page = context.new_page()
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    sign_up(page, app_url)
+    watcher = context.new_page()  # a second tab that keeps its socket: the reference
+    watcher.goto(app_url)
+    wait_connected(watcher)
+
+    ask(page)
+    page.wait_for_selector('[data-kind="agent_thinking"]')
+    context.set_offline(True)  # reconnect attempts fail until the network is back
+    page.evaluate("window.agentwireApp.client.socket.close()")
+    page.wait_for_selector('#connection[data-state="reconnecting"]')
+    page.wait_for_timeout(1500)  # the run goes on meanwhile
+    context.set_offline(False)
+    wait_run(page)
+    wait_run(watcher)
+
+    assert any("after_seq=" in url for url in sockets[1:]), sockets
+    assert timeline(page) == timeline(watcher)
+    assert_nothing_doubled(page)
+    assert page.evaluate("window.agentwireApp.client.lastSeq") == timeline(page)[-1][1]
+
+
+def test_stop_cancels_the_run(context: BrowserContext, app_url: str) -> None:
+    """Needs the agent's cancel."""
+    page = context.new_page()
+    sign_up(page, app_url)
+    ask(page)
+    page.wait_for_selector('[data-kind="agent_thinking"]')
+    page.locator(".run .stop").click()
+    wait_run(page, "cancelled")
+    assert page.locator('[data-kind="agent_cancelled"]').count() == 1
+    assert page.locator('[data-kind="agent_completed"]').count() == 0
+    assert page.locator(".run .badge").inner_text() == "Cancelled"
+
+
+def test_two_tabs_show_the_same_timeline(context: BrowserContext, app_url: str) -> None:
+    first = context.new_page()
+    sign_up(first, app_url)
+    second = context.new_page()  # same profile: already logged in
+    second.goto(app_url)
+    wait_connected(second)
+
+    ask(first)
+    wait_run(first)
+    wait_run(second)
+    assert timeline(first) == timeline(second)
+    assert_nothing_doubled(second)
+    thread = first.evaluate("window.agentwireApp.current")
+    assert second.evaluate("window.agentwireApp.current") == thread, "the idle tab followed"

@@ -1,0 +1,132 @@
+"""timeline.js on its own: how a run's events become DOM, including the awkward cases a resume
+or a failure produces. No server: the module is served from the source tree."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+SETUP = """
+window.ev = (seq, type, data = {}) => ({seq, type, run_id: "r1", thread_id: "t1", data});
+window.render = async (events, options = {}) => {
+  const {RunView} = await import("/timeline.js");
+  const view = new RunView({runId: "r1", threadId: "t1", content: "Why?", ...options});
+  document.body.replaceChildren(view.el);
+  return events.map((e) => view.apply(e));
+};
+window.text = (selector) => [...document.querySelectorAll(selector)].map((n) => n.textContent);
+true;
+"""
+
+
+@pytest.fixture
+def page(static_page: Page) -> Page:
+    static_page.evaluate(SETUP)
+    return static_page
+
+
+def run(page: Page, body: str) -> Any:
+    return page.evaluate(f"async () => {{ {body} }}")
+
+
+def test_a_failed_tool_and_a_failed_run_are_shown_plainly(page: Page) -> None:
+    result = run(
+        page,
+        """
+        await render([
+          ev(1, "agent_started", {agent_id: "a", message: "Starting", timestamp: 10}),
+          ev(2, "tool_executing", {tool_call_id: "c1", tool_name: "slow_tool", parameters: {}}),
+          ev(3, "tool_completed", {tool_call_id: "c1", tool_name: "slow_tool", result: null,
+             duration_ms: 30000, error: {code: "tool_timeout", message: "ran past 30 s"}}),
+          ev(4, "agent_failed", {agent_id: "a", code: "tool_timeout", message: "a tool timed out",
+             timestamp: 40}),
+        ]);
+        return [document.querySelector(".run").dataset.status, text(".badge")[0],
+                text(".tool-summary")[0], text(".tool-duration")[0], text(".outcome-box")[0],
+                document.querySelector(".stop").hidden];
+        """,
+    )
+    assert result == [
+        "failed",
+        "Failed",
+        "tool_timeout: ran past 30 s",
+        "30.0 s",
+        "Failed · tool_timeouta tool timed out",
+        True,
+    ]
+
+
+def test_a_repeated_seq_renders_once(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const applied = await render([
+          ev(1, "agent_started", {agent_id: "a", message: "Starting", timestamp: 1}),
+          ev(2, "agent_thinking", {thought: "once"}),
+          ev(2, "agent_thinking", {thought: "once"}),
+        ]);
+        return [applied, text(".thinking")];
+        """,
+    )
+    assert result == [[True, True, False], ["once"]]
+
+
+def test_a_result_that_comes_without_its_call_still_makes_one_card(page: Page) -> None:
+    result = run(
+        page,
+        """
+        await render([
+          ev(7, "tool_completed", {tool_call_id: "c9", tool_name: "t", result: {n: 1},
+             duration_ms: 5}),
+          ev(8, "agent_completed", {agent_id: "a", result: "fine", timestamp: 2}),
+        ]);
+        return [document.querySelectorAll(".tool").length, text(".tool-summary")[0],
+                document.querySelector(".tool").className];
+        """,
+    )
+    assert result == [1, "n: 1", "step tool done"]
+
+
+def test_the_start_leads_even_when_it_arrives_late(page: Page) -> None:
+    result = run(
+        page,
+        """
+        await render([
+          ev(5, "agent_thinking", {thought: "second"}),
+          ev(4, "agent_started", {agent_id: "a", message: "first", timestamp: 1}),
+        ]);
+        return [...document.querySelectorAll(".step")].map((n) => n.dataset.kind);
+        """,
+    )
+    assert result == ["agent_started", "agent_thinking"]
+
+
+def test_a_run_known_only_from_history_shows_its_outcome(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const {RunView} = await import("/timeline.js");
+        const view = new RunView({runId: "r2", threadId: "t1"});
+        view.showHistory({run_id: "r2", status: "cancelled", content: "Stop me",
+                          created_at: 10, finished_at: 12.5});
+        document.body.replaceChildren(view.el);
+        return [text(".user-msg")[0], text(".badge")[0], text(".elapsed")[0],
+                text(".outcome-title")[0]];
+        """,
+    )
+    assert result == ["Stop me", "Cancelled", "2.5 s", "Cancelled"]
+
+
+def test_server_text_is_never_parsed_as_markup(page: Page) -> None:
+    result = run(
+        page,
+        """
+        await render([ev(1, "agent_thinking", {thought: "<img src=x onerror=alert(1)>"})]);
+        return [document.querySelectorAll("img").length, text(".thinking")[0]];
+        """,
+    )
+    assert result == [0, "<img src=x onerror=alert(1)>"]

@@ -1,0 +1,135 @@
+"""The terminal chat as a real process against the whole stack."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import uuid
+from typing import Any
+
+import pytest
+
+from agentwire_client import TERMINAL_TYPES, Client, login, register
+from devstack.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "correct horse battery"
+QUESTION = "Why is the api slow this week?"
+FIVE = {"agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"}
+
+
+def chat_command(stack: Stack, *args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "agentwire_client.cli",
+        *args,
+        "--auth-url",
+        stack.auth_url,
+        "--ws-url",
+        stack.ws_url,
+    ]
+
+
+async def run_chat(stack: Stack, *args: str, timeout_s: float = 30) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        *chat_command(stack, *args),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "160"},
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout_s)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+def new_email() -> str:
+    return f"{uuid.uuid4().hex[:12]}@example.com"
+
+
+async def test_chat_sends_a_message_and_prints_its_run_as_json_frames(stack: Stack) -> None:
+    email = new_email()
+    code, out, err = await run_chat(
+        stack, "--email", email, "--password", PASSWORD, "--register",
+        "--json", "--message", QUESTION, "--exit-after-run",
+    )  # fmt: skip
+
+    assert code == 0, err
+    frames: list[dict[str, Any]] = [json.loads(line) for line in out.splitlines()]
+    accepted = frames[0]
+    assert accepted["type"] == "run_accepted"
+    run = [f for f in frames if f.get("run_id") == accepted["run_id"] and "seq" in f]
+    assert FIVE <= {f["type"] for f in run}
+    assert run[0]["type"] == "agent_started" and run[-1]["type"] == "agent_completed"
+    seqs = [f["seq"] for f in run]
+    assert seqs == sorted(set(seqs)), "in order, nothing doubled"
+
+
+async def test_chat_prints_a_readable_timeline(stack: Stack) -> None:
+    code, out, err = await run_chat(
+        stack, "--email", new_email(), "--password", PASSWORD, "--register",
+        "--message", QUESTION, "--exit-after-run",
+    )  # fmt: skip
+
+    assert code == 0, err
+    assert "▶ infra_analyst" in out
+    assert "⚙ analyze_performance(" in out and "✓ analyze_performance" in out
+    assert " ms  → " in out, "tool results come with their duration"
+    assert "answer" in out and "p99" in out
+
+
+async def test_chat_takes_credentials_from_the_environment(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    email = new_email()
+    await register(stack.auth_url, email, PASSWORD)
+    monkeypatch.setenv("AGENTWIRE_EMAIL", email)
+    monkeypatch.setenv("AGENTWIRE_PASSWORD", PASSWORD)
+    code, out, err = await run_chat(stack, "--json", "-m", QUESTION, "--exit-after-run")
+    assert code == 0, err
+    assert json.loads(out.splitlines()[-1])["type"] == "agent_completed"
+
+
+async def test_chat_with_a_wrong_password_exits_2_and_says_why(stack: Stack) -> None:
+    email = new_email()
+    await register(stack.auth_url, email, PASSWORD)
+    code, _, err = await run_chat(
+        stack, "--email", email, "--password", "wrong password!", "-m", "hi", "--exit-after-run"
+    )
+    assert code == 2
+    assert "invalid_credentials" in err
+
+
+async def test_tail_watches_runs_started_elsewhere(stack: Stack) -> None:
+    email = new_email()
+    await register(stack.auth_url, email, PASSWORD)
+    tail = await asyncio.create_subprocess_exec(
+        *chat_command(stack, "tail", "--json", "--email", email, "--password", PASSWORD),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert tail.stdout is not None and tail.stderr is not None
+    try:
+        ready = await asyncio.wait_for(tail.stderr.readline(), 20)
+        assert b"watching" in ready, ready
+        async with Client(stack.ws_url, await login(stack.auth_url, email, PASSWORD)) as client:
+            accepted = await client.send(QUESTION)
+        seen: list[dict[str, Any]] = []
+        async with asyncio.timeout(20):
+            while not seen or seen[-1]["type"] not in TERMINAL_TYPES:
+                frame = json.loads(await tail.stdout.readline())
+                if frame.get("run_id") == accepted["run_id"]:
+                    seen.append(frame)
+    finally:
+        if tail.returncode is None:
+            tail.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(tail.wait(), 10)
+
+    assert FIVE <= {f["type"] for f in seen}
+    assert code == 0, "Ctrl-C ends tail cleanly"
