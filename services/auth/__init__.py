@@ -1,12 +1,20 @@
-"""The auth service: accounts over HTTP, and the signed access tokens the gateway trusts.
+"""The auth service: accounts and sessions over HTTP, the signed access tokens the gateway trusts.
 
-app.py         Litestar edge: decode bodies, map errors to ``{"error": {"code", "message"}}``
-service.py     register and log in, as plain async logic
-repository.py  the users table (the only SQLAlchemy code)
-models.py      the schema, kept declarative so Alembic can adopt it
-passwords.py   argon2 hashing off the event loop
-tokens.py      Ed25519 (EdDSA) access-token signing
-settings.py    everything read from the environment, once
+app.py                 wiring, error bodies, lifespan (migrations, NATS, key reloads)
+routes.py              the HTTP routes: decode, call the service, encode
+bodies.py              request bodies from raw bytes, every failure a readable 400
+service.py             register, log in, refresh, log out, change password, revoke
+ratelimit.py           failed-login limits per account and per address
+tokens.py              Ed25519 (EdDSA) access-token signing, with the key id
+keys.py                the signing key ring (a directory, or one key file) and its JWKS
+refresh.py             refresh-token values and their hashes
+bus.py                 NATS: answers auth.jwks, publishes auth.revoked.<user> and key changes
+repository.py          the users table
+refresh_repository.py  refresh tokens and their families
+models.py              the schema, as the migrations leave it
+migrate.py             Alembic, run from async code; migrations/ holds the revisions
+passwords.py           argon2 hashing off the event loop
+settings.py            everything read from the environment, once
 """
 
 __all__: list[str] = []

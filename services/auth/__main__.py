@@ -3,6 +3,9 @@
 The process supervisor waits for one stdout line containing ``agentwire service ready: auth``,
 printed only once uvicorn has bound the socket, so "ready" means "accepting connections".
 Bad configuration exits with status 2 and one line naming the variable at fault.
+
+``python -m services.auth migrate`` (``./dev migrate``) brings the database named by
+``DATABASE_URL`` to the newest schema and exits; it needs no other setting.
 """
 
 from __future__ import annotations
@@ -16,13 +19,16 @@ from typing import NoReturn
 
 import uvicorn
 from litestar import Litestar
+from sqlalchemy.exc import SQLAlchemyError
 
+from services.auth import migrate
 from services.auth.app import create_app
-from services.auth.settings import AuthSettings
+from services.auth.repository import open_engine
+from services.auth.settings import AuthSettings, database_url_from_env
 from shared.logging import configure
 from shared.settings import Env, SettingsError
 
-__all__ = ["READY_LINE", "main"]
+__all__ = ["READY_LINE", "main", "migrate_main"]
 
 READY_LINE = "agentwire service ready: auth"
 _EXIT_BAD_CONFIG = 2
@@ -67,7 +73,36 @@ def _exit_after_graceful_stop(signum: int, frame: FrameType | None) -> NoReturn:
     raise SystemExit(0)
 
 
-def main() -> int:
+async def _migrate(database_url: str) -> str:
+    engine = open_engine(database_url)
+    try:
+        return await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+def migrate_main() -> int:
+    """Apply the migrations; the URL is never printed, as it may hold a password."""
+    configure("auth", "INFO")
+    try:
+        revision = asyncio.run(_migrate(database_url_from_env(Env())))
+    except (SettingsError, ValueError) as exc:
+        print(f"auth migrate: DATABASE_URL: {exc}", file=sys.stderr)
+        return _EXIT_BAD_CONFIG
+    except (OSError, SQLAlchemyError) as exc:
+        print(f"auth migrate: failed: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"auth database at revision {revision}", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["migrate"]:
+        return migrate_main()
+    if args:
+        print("usage: python -m services.auth [migrate]", file=sys.stderr)
+        return _EXIT_BAD_CONFIG
     try:
         settings, app = _configured()
     except SettingsError as exc:

@@ -1,78 +1,59 @@
-"""The auth service's HTTP edge: bytes in, service call, body out.
+"""The auth service's HTTP app: its parts wired together, its errors, its lifespan.
 
-Request bodies are decoded here with msgspec from the raw bytes (not by Litestar's signature
-model) so a malformed body gets our own readable 400. Every failure, ours or Litestar's, leaves
-as ``{"error": {"code", "message"}}`` with the status from :data:`STATUS_BY_CODE`.
+Every failure, ours or Litestar's, leaves as ``{"error": {"code", "message"}}`` with the status
+from :data:`STATUS_BY_CODE` (and ``Retry-After`` on a 429). The lifespan brings the schema up to
+date (or checks it is), connects to NATS to answer ``auth.jwks`` and publish revocations, and
+re-reads a key ring directory every ``JWT_KEYS_RELOAD_S``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TypeVar
 
-import msgspec
-from litestar import Litestar, Request, Response, get, post
-from litestar.di import NamedDependency, Provide
+from litestar import Litestar, Request, Response
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.auth import migrate
+from services.auth.bodies import parse_credentials
+from services.auth.bus import Announcer, AuthBus
+from services.auth.keys import KeyRingSource
 from services.auth.passwords import PasswordHasher
-from services.auth.repository import UserRepository, create_tables, open_engine
-from services.auth.service import AuthService, InvalidRequest, normalise_email
+from services.auth.ratelimit import LoginLimiter, RateLimited
+from services.auth.refresh_repository import RefreshRepository
+from services.auth.repository import UserRepository, open_engine
+from services.auth.routes import ROUTES, BearerRefused, Edge
+from services.auth.service import AuthService
 from services.auth.settings import AuthSettings
-from services.auth.tokens import TokenIssuer, load_private_key
+from services.auth.tokens import TokenIssuer
+from shared.bus import connect
 from shared.errors import AgentwireError, ErrorCode
 from shared.settings import SettingsError
-from shared.wire.auth import Credentials, ErrorBody, LoginCredentials, Registered, TokenResponse
+from shared.tokens import KeySetVerifier
+from shared.wire.auth import ErrorBody
 
 __all__ = ["MAX_BODY_BYTES", "STATUS_BY_CODE", "create_app", "parse_credentials"]
 
 log = logging.getLogger(__name__)
 
-# A credentials body is well under 2 KiB; refuse anything far larger before reading it all.
+# Every body here is well under 2 KiB; refuse anything far larger before reading it all.
 MAX_BODY_BYTES = 16 * 1024
 
 STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.INVALID_REQUEST: 400,
     ErrorCode.INVALID_CREDENTIALS: 401,
+    ErrorCode.INVALID_REFRESH_TOKEN: 401,
     ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.USER_NOT_FOUND: 404,
     ErrorCode.EMAIL_TAKEN: 409,
+    ErrorCode.RATE_LIMITED: 429,
 }
-
-_Body = TypeVar("_Body", Credentials, LoginCredentials)
-
-_LOCATION = re.compile(r"^(?P<what>.*) - at `\$\.?(?P<field>[^`]*)`$")
-_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]*)`$")
-
-
-def _describe(exc: msgspec.ValidationError) -> str:
-    """Turn msgspec's "Expected ... - at `$.password`" into "password: Expected ..."."""
-    if missing := _MISSING.match(str(exc)):
-        return f"{missing['field']}: required field is missing"
-    match = _LOCATION.match(str(exc))
-    if match is None:
-        return f"body: {exc}"
-    what, field = match["what"], match["field"] or "body"
-    if field == "email" and "regex" in what:
-        what = "Expected an email address like `name@example.com`"
-    return f"{field}: {what}"
-
-
-def parse_credentials(raw: bytes, shape: type[_Body]) -> _Body:
-    """Decode ``{"email", "password"}``, normalising the email first, or raise InvalidRequest."""
-    try:
-        data = msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise InvalidRequest(f"body: not valid JSON ({exc})") from None
-    if isinstance(data, dict) and isinstance(data.get("email"), str):
-        data["email"] = normalise_email(data["email"])
-    try:
-        return msgspec.convert(data, shape)
-    except msgspec.ValidationError as exc:
-        raise InvalidRequest(_describe(exc)) from None
 
 
 def _error(
@@ -83,7 +64,12 @@ def _error(
 
 
 def _agentwire_error(_: Request, exc: AgentwireError) -> Response[ErrorBody]:
-    return _error(exc.code, exc.message, STATUS_BY_CODE.get(exc.code, 500))
+    headers = None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after_s)}
+    elif isinstance(exc, BearerRefused):
+        headers = {"WWW-Authenticate": "Bearer"}
+    return _error(exc.code, exc.message, STATUS_BY_CODE.get(exc.code, 500), headers)
 
 
 def _http_error(request: Request, exc: HTTPException) -> Response[ErrorBody]:
@@ -99,82 +85,142 @@ def _unexpected_error(_: Request, exc: Exception) -> Response[ErrorBody]:
     return _error(ErrorCode.INTERNAL, "internal error", 500)
 
 
-@post("/auth/register", status_code=201)
-async def register(request: Request, auth: NamedDependency[AuthService]) -> Registered:
-    credentials = parse_credentials(await request.body(), Credentials)
-    user = await auth.register(credentials.email, credentials.password)
-    return Registered(user_id=user.id, email=user.email)
+async def _reload_keys_forever(
+    keys: KeyRingSource, verifier: KeySetVerifier, announcer: Announcer, every_s: float
+) -> None:
+    """Pick up added and retired keys without a restart, and tell the gateways at once."""
+    while True:
+        await asyncio.sleep(every_s)
+        if keys.reload():
+            jwks = keys.ring.jwks()
+            verifier.replace(jwks)
+            await announcer.keys_changed(jwks)
 
 
-@post("/auth/login", status_code=200)
-async def login(request: Request, auth: NamedDependency[AuthService]) -> TokenResponse:
-    credentials = parse_credentials(await request.body(), LoginCredentials)
-    issued = await auth.login(credentials.email, credentials.password)
-    return TokenResponse(access_token=issued.token, expires_in=issued.expires_in)
+@asynccontextmanager
+async def _nats(settings: AuthSettings, edge: Edge, announcer: Announcer) -> AsyncIterator[None]:
+    if settings.nats is None:
+        yield
+        return
+    nc = await connect(settings.nats, "auth")
+    bus = AuthBus(nc, lambda: edge.keys.ring.jwks())
+    await bus.start()
+    announcer.attach(bus)
+    try:
+        yield
+    finally:
+        announcer.detach()
+        await bus.stop()
+        await nc.drain()
 
 
-@get("/healthz")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-def _database_lifespan(
-    engine: AsyncEngine,
+def _lifespan(
+    settings: AuthSettings, engine: AsyncEngine, edge: Edge, announcer: Announcer
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
-    """Create the tables before the first request; close the pool after the last."""
-
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        await create_tables(engine)
         try:
-            yield
+            if settings.migrate_on_start:
+                await migrate.upgrade(engine)
+            else:
+                await migrate.check_at_head(engine)
+            async with _nats(settings, edge, announcer):
+                reloader = None
+                if edge.keys.reloadable:
+                    reloader = asyncio.create_task(
+                        _reload_keys_forever(
+                            edge.keys, edge.verifier, announcer, settings.keys_reload_s
+                        )
+                    )
+                try:
+                    yield
+                finally:
+                    if reloader is not None:
+                        reloader.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await reloader
         finally:
             await engine.dispose()
 
     return lifespan
 
 
-def _token_issuer(settings: AuthSettings) -> TokenIssuer:
+def _key_source(settings: AuthSettings) -> KeyRingSource:
+    variable = "JWT_KEYS_DIR" if settings.keys_dir is not None else "JWT_PRIVATE_KEY_FILE"
+    where = settings.keys_dir or settings.private_key_file
     try:
-        key = load_private_key(settings.private_key_file)
+        return KeyRingSource(keys_dir=settings.keys_dir, key_file=settings.private_key_file)
     except (OSError, ValueError) as exc:
         raise SettingsError(
-            "environment variable JWT_PRIVATE_KEY_FILE: cannot read an Ed25519 key from "
-            f"{settings.private_key_file}: {exc}"
+            f"environment variable {variable}: cannot read Ed25519 keys from {where}: {exc}"
         ) from None
-    return TokenIssuer(
-        key,
+
+
+def _edge(
+    settings: AuthSettings, engine: AsyncEngine, passwords: PasswordHasher, announcer: Announcer
+) -> Edge:
+    keys = _key_source(settings)
+    issuer = TokenIssuer(
+        keys.signing_key,
         issuer=settings.issuer,
         audience=settings.audience,
         ttl_s=settings.access_token_ttl_s,
     )
 
+    def limiter() -> LoginLimiter:
+        return LoginLimiter(
+            per_account=settings.login_max_per_account,
+            per_address=settings.login_max_per_address,
+            window_s=settings.login_window_s,
+        )
 
-def create_app(settings: AuthSettings) -> Litestar:
-    """The auth app. Reads the key and checks the database URL now, before any port opens.
+    service = AuthService(
+        users=UserRepository(engine),
+        sessions=RefreshRepository(engine),
+        passwords=passwords,
+        tokens=issuer,
+        notifier=announcer,
+        limiter=limiter(),
+        refresh_ttl_s=settings.refresh_token_ttl_s,
+    )
+    verifier = KeySetVerifier(keys.ring.jwks(), issuer=settings.issuer, audience=settings.audience)
+    return Edge(service, verifier, keys, limiter(), settings.admin_api_key)
 
-    Raises SettingsError naming the variable at fault.
+
+def create_app(settings: AuthSettings, *, passwords: PasswordHasher | None = None) -> Litestar:
+    """The auth app. Reads the keys and checks the database URL now, before any port opens.
+
+    Raises SettingsError naming the variable at fault. ``passwords`` lets a test use cheaper
+    hashing parameters.
     """
-    issuer = _token_issuer(settings)
     try:
         engine = open_engine(settings.database_url)
     except (OSError, ValueError) as exc:
         # The message never repeats the URL: it may hold a database password.
         raise SettingsError(f"environment variable DATABASE_URL: {exc}") from None
-    service = AuthService(UserRepository(engine), PasswordHasher(), issuer)
+    announcer = Announcer()
+    edge = _edge(settings, engine, passwords or PasswordHasher(), announcer)
 
-    async def provide_auth() -> AuthService:
-        return service
+    async def provide_edge() -> Edge:
+        return edge
 
     return Litestar(
-        route_handlers=[register, login, healthz],
-        dependencies={"auth": Provide(provide_auth)},
+        route_handlers=ROUTES,
+        dependencies={"edge": Provide(provide_edge)},
         exception_handlers={
             AgentwireError: _agentwire_error,
             HTTPException: _http_error,
             Exception: _unexpected_error,
         },
-        lifespan=[_database_lifespan(engine)],
+        lifespan=[_lifespan(settings, engine, edge, announcer)],
+        # The browser chat is served by the gateway, another origin: let it call the account
+        # routes. Not the admin key header: the admin route is for operators, not pages.
+        cors_config=CORSConfig(
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Authorization"],
+            max_age=600,
+        ),
         request_max_body_size=MAX_BODY_BYTES,
         logging_config=None,  # shared.logging owns the root logger
         openapi_config=None,  # the contract lives in shared/wire/auth.py and docs/protocol.md

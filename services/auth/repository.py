@@ -1,12 +1,13 @@
-"""The users table: the only module that speaks SQLAlchemy.
+"""The users table: accounts, their password hashes and their token cut-off.
 
-The service sees plain :class:`StoredUser` values and :class:`DuplicateEmail`, never sessions or
-driver errors, so the storage can change (or be faked in a test) without touching the logic.
+With :mod:`services.auth.refresh_repository` the only modules that speak SQLAlchemy. The service
+sees plain :class:`StoredUser` values and :class:`DuplicateEmail`, never sessions or driver
+errors, so the storage can change (or be faked in a test) without touching the logic.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
@@ -14,9 +15,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from services.auth.models import Base, User
+from services.auth.models import User
 
-__all__ = ["DuplicateEmail", "StoredUser", "UserRepository", "create_tables", "open_engine"]
+__all__ = ["DuplicateEmail", "StoredUser", "UserRepository", "open_engine"]
 
 
 class DuplicateEmail(Exception):
@@ -27,7 +28,17 @@ class DuplicateEmail(Exception):
 class StoredUser:
     id: str
     email: str
-    password_hash: str
+    password_hash: str = field(repr=False)
+    tokens_valid_from: int = 0
+
+
+def _stored(row: User) -> StoredUser:
+    return StoredUser(
+        id=row.id,
+        email=row.email,
+        password_hash=row.password_hash,
+        tokens_valid_from=row.tokens_valid_from or 0,
+    )
 
 
 def open_engine(database_url: str) -> AsyncEngine:
@@ -40,15 +51,9 @@ def open_engine(database_url: str) -> AsyncEngine:
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         # hide_parameters: a failing INSERT's error would otherwise quote the password hash.
-        return create_async_engine(url, hide_parameters=True)
+        return create_async_engine(url, hide_parameters=True, pool_pre_ping=True)
     except (ArgumentError, ImportError) as exc:  # ImportError: the URL's driver is not installed
         raise ValueError(str(exc)) from None
-
-
-async def create_tables(engine: AsyncEngine) -> None:
-    """Create missing tables. Stands in for migrations until Alembic arrives."""
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
 
 
 class UserRepository:
@@ -70,6 +75,9 @@ class UserRepository:
     async def find_by_email(self, email: str) -> StoredUser | None:
         async with self._sessions() as session:
             row = await session.scalar(select(User).where(User.email == email))
-        if row is None:
-            return None
-        return StoredUser(id=row.id, email=row.email, password_hash=row.password_hash)
+        return None if row is None else _stored(row)
+
+    async def find_by_id(self, user_id: str) -> StoredUser | None:
+        async with self._sessions() as session:
+            row = await session.get(User, user_id)
+        return None if row is None else _stored(row)

@@ -1,8 +1,14 @@
 """Signing access tokens: the counterpart of :mod:`shared.tokens`, which verifies them.
 
 Tokens are Ed25519-signed JWTs (EdDSA) so only this service holds a secret; every verifier needs
-just the public key. The claims are exactly what ``TokenVerifier`` requires (``sub``, ``iss``,
-``aud``, ``iat``, ``exp``) plus ``nbf`` and a random ``jti`` so a token can be revoked by id later.
+just the public keys. The header names the signing key (``kid``); the claims are ``sub``, ``iss``,
+``aud``, ``iat``, ``nbf``, ``exp``, a random ``jti``, and ``sid``: the refresh-token family (the
+session) the token belongs to, which a logout revokes (``shared/wire/revocation.py``).
+
+``iat`` never precedes the user's ``tokens_valid_from``: after a user-wide revocation at second
+``t`` (``not_before = t``) a token issued within that same second still carries ``iat = t`` and
+is not caught by it. The token may then start up to a second ahead of the clock, well inside
+every verifier's leeway.
 """
 
 from __future__ import annotations
@@ -11,23 +17,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from services.auth.keys import SigningKey
 from shared.tokens import ALGORITHM
 
-__all__ = ["IssuedToken", "TokenIssuer", "load_private_key"]
-
-
-def load_private_key(path: Path) -> Ed25519PrivateKey:
-    """Read an unencrypted PEM Ed25519 key; raise OSError or ValueError if it is not one."""
-    key = load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} is not an Ed25519 private key")
-    return key
+__all__ = ["IssuedToken", "TokenIssuer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,29 +35,35 @@ class IssuedToken:
 class TokenIssuer:
     def __init__(
         self,
-        private_key: Ed25519PrivateKey,
+        signing_key: Callable[[], SigningKey],
         *,
         issuer: str,
         audience: str,
         ttl_s: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._key = private_key
+        self._signing_key = signing_key  # asked per token, so a reloaded ring signs at once
         self._issuer = issuer
         self._audience = audience
         self._ttl_s = ttl_s
         self._clock = clock
 
-    def issue(self, user_id: str) -> IssuedToken:
-        now = int(self._clock())
+    @property
+    def ttl_s(self) -> int:
+        return self._ttl_s
+
+    def issue(self, user_id: str, *, session_id: str, valid_from: int = 0) -> IssuedToken:
+        issued_at = max(int(self._clock()), valid_from)
         claims = {
             "sub": user_id,
+            "sid": session_id,
             "iss": self._issuer,
             "aud": self._audience,
-            "iat": now,
-            "nbf": now,
-            "exp": now + self._ttl_s,
+            "iat": issued_at,
+            "nbf": issued_at,
+            "exp": issued_at + self._ttl_s,
             "jti": uuid.uuid4().hex,
         }
-        token = jwt.encode(claims, self._key, algorithm=ALGORITHM)
+        key = self._signing_key()
+        token = jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
         return IssuedToken(token=token, expires_in=self._ttl_s)

@@ -5,4 +5,6 @@
 - ``runs``:   gateway -> agent run submission (NATS request/reply)
 - ``tools``:  agent -> tool runner calls (NATS request/reply)
 - ``auth``:   the auth service's HTTP bodies
+- ``keys``:   the auth service's public keys as JWKS (HTTP, and NATS ``auth.jwks``)
+- ``revocation``: auth -> gateways, ``auth.revoked.<user_id>`` (which tokens stop working)
 """

@@ -1,56 +1,32 @@
-"""The auth service over HTTP, as a client sees it: real app, real SQLite file, real keys."""
+"""The auth service over HTTP, as a client sees it: real app, real database, real keys.
+
+Every test here runs on SQLite and, where a server answers, on PostgreSQL (see conftest.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from devstack.keys import ensure_keypair
-from services.auth.app import create_app
 from services.auth.settings import AuthSettings
 from shared.subjects import is_safe_token
 from shared.tokens import TokenVerifier, load_public_key
+from tests.component.auth.support import EMAIL, PASSWORD, assert_error, log_in, register
 
-EMAIL = "ada@example.com"
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> AuthSettings:
-    keys = ensure_keypair(tmp_path / "keys")
-    return AuthSettings(
-        private_key_file=keys.private_path,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'db' / 'auth.db'}",
-    )
+MakeClient = Callable[[AuthSettings], AsyncTestClient]
 
 
 @pytest.fixture
 def verifier(settings: AuthSettings, tmp_path: Path) -> TokenVerifier:
+    """The gateway's current verifier: the public key from a PEM file."""
     public_key = load_public_key(ensure_keypair(tmp_path / "keys").public_path)
     return TokenVerifier(public_key, issuer=settings.issuer, audience=settings.audience)
-
-
-@pytest.fixture
-async def client(settings: AuthSettings) -> AsyncIterator[AsyncTestClient]:
-    async with AsyncTestClient(app=create_app(settings)) as client:
-        yield client
-
-
-async def register(client: AsyncTestClient, email: str = EMAIL, password: str = PASSWORD):
-    return await client.post("/auth/register", json={"email": email, "password": password})
-
-
-def assert_error(response, status: int, code: str) -> str:
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert error["code"] == code
-    assert isinstance(error["message"], str) and error["message"]
-    return error["message"]
 
 
 async def test_register_creates_an_account_with_a_subject_safe_id(
@@ -70,10 +46,11 @@ async def test_register_stores_email_trimmed_and_lower_cased(client: AsyncTestCl
     assert response.json()["email"] == EMAIL
 
 
-async def test_start_up_creates_the_database_file_and_its_folder(
-    client: AsyncTestClient, tmp_path: Path
+async def test_start_up_creates_the_sqlite_file_and_its_folder(
+    sqlite_settings: AuthSettings, make_client: MakeClient, tmp_path: Path
 ) -> None:
-    assert (tmp_path / "db" / "auth.db").exists()
+    async with make_client(sqlite_settings):
+        assert (tmp_path / "db" / "auth.db").exists()
 
 
 async def test_registering_a_taken_email_is_a_conflict(client: AsyncTestClient) -> None:
@@ -97,12 +74,14 @@ async def test_login_returns_a_bearer_token_for_the_registered_user(
 ) -> None:
     user_id = (await register(client)).json()["user_id"]
 
-    response = await client.post("/auth/login", json={"email": EMAIL, "password": PASSWORD})
+    response = await log_in(client)
 
     assert response.status_code == 200
     body = response.json()
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == settings.access_token_ttl_s
+    assert body["refresh_expires_in"] == settings.refresh_token_ttl_s
+    assert len(body["refresh_token"]) >= 32
     assert verifier.verify(body["access_token"]).user_id == user_id
 
 
@@ -221,12 +200,16 @@ async def test_wrong_method_answers_in_the_error_shape(client: AsyncTestClient) 
 
 
 async def test_database_failure_is_an_internal_error_that_leaks_nothing(
-    client: AsyncTestClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    sqlite_settings: AuthSettings,
+    make_client: MakeClient,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with sqlite3.connect(tmp_path / "db" / "auth.db") as database:
-        database.execute("DROP TABLE users")
+    async with make_client(sqlite_settings) as client:
+        with sqlite3.connect(tmp_path / "db" / "auth.db") as database:
+            database.execute("DROP TABLE users")
 
-    response = await register(client)
+        response = await register(client)
 
     message = assert_error(response, 500, "internal")
     assert "users" not in message and "sql" not in message.lower()
@@ -241,11 +224,11 @@ async def test_healthz_says_ok(client: AsyncTestClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
-async def test_accounts_survive_a_restart(settings: AuthSettings) -> None:
-    async with AsyncTestClient(app=create_app(settings)) as first:
+async def test_accounts_survive_a_restart(settings: AuthSettings, make_client: MakeClient) -> None:
+    async with make_client(settings) as first:
         await register(first)
 
-    async with AsyncTestClient(app=create_app(settings)) as second:
-        response = await second.post("/auth/login", json={"email": EMAIL, "password": PASSWORD})
+    async with make_client(settings) as second:
+        response = await log_in(second)
 
     assert response.status_code == 200

@@ -1,4 +1,4 @@
-"""Tokens the auth service signs are exactly the ones the gateway's verifier accepts."""
+"""Tokens the auth service signs are exactly the ones the gateway's verifiers accept."""
 
 from __future__ import annotations
 
@@ -15,13 +15,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from devstack.keys import ensure_keypair
-from services.auth.tokens import TokenIssuer, load_private_key
+from services.auth.keys import KeyRing, SigningKey, load_private_key
+from services.auth.tokens import TokenIssuer
 from shared.errors import Unauthorized
-from shared.tokens import TokenVerifier, load_public_key
+from shared.tokens import KeySetVerifier, TokenVerifier, load_public_key
 
 ISSUER = "agentwire-auth"
 AUDIENCE = "agentwire"
 USER_ID = "0123456789abcdef0123456789abcdef"
+SESSION_ID = "fedcba9876543210fedcba9876543210"
+KID = "20260101T000000Z-00000001"
 
 
 @pytest.fixture
@@ -35,26 +38,49 @@ def verifier(tmp_path: Path) -> TokenVerifier:
     return TokenVerifier(public_key, issuer=ISSUER, audience=AUDIENCE)
 
 
-def issuer_for(key: Ed25519PrivateKey, **overrides: object) -> TokenIssuer:
+def issuer_for(key: Ed25519PrivateKey, kid: str = KID, **overrides: object) -> TokenIssuer:
     options: dict = {"issuer": ISSUER, "audience": AUDIENCE, "ttl_s": 900, **overrides}
-    return TokenIssuer(key, **options)
+    return TokenIssuer(lambda: SigningKey(kid, key), **options)
 
 
-def test_issued_token_verifies_and_names_the_user(
+def issue(key: Ed25519PrivateKey, **overrides: object) -> str:
+    return issuer_for(key, **overrides).issue(USER_ID, session_id=SESSION_ID).token
+
+
+def test_issued_token_verifies_and_names_the_user_and_the_session(
     private_key: Ed25519PrivateKey, verifier: TokenVerifier
 ) -> None:
-    issued = issuer_for(private_key).issue(USER_ID)
+    issued = issuer_for(private_key).issue(USER_ID, session_id=SESSION_ID)
 
     claims = verifier.verify(issued.token)
 
     assert claims.user_id == USER_ID
+    assert claims.session_id == SESSION_ID
     assert issued.expires_in == 900
     assert claims.expires_at == pytest.approx(time.time() + 900, abs=5)
 
 
+def test_issued_token_names_its_signing_key_and_verifies_against_the_key_set(
+    private_key: Ed25519PrivateKey,
+) -> None:
+    ring = KeyRing((SigningKey(KID, private_key),))
+    key_set = KeySetVerifier(ring.jwks(), issuer=ISSUER, audience=AUDIENCE)
+
+    token = issue(private_key)
+
+    assert jwt.get_unverified_header(token)["kid"] == KID
+    assert key_set.verify(token).key_id == KID
+
+
+def test_token_carries_every_claim_the_verifiers_check(private_key: Ed25519PrivateKey) -> None:
+    claims = jwt.decode(issue(private_key), options={"verify_signature": False})
+
+    assert {"sub", "sid", "iss", "aud", "iat", "nbf", "exp", "jti"} <= claims.keys()
+    assert claims["nbf"] == claims["iat"] and claims["exp"] == claims["iat"] + 900
+
+
 def test_each_token_has_its_own_id(private_key: Ed25519PrivateKey) -> None:
-    issuer = issuer_for(private_key)
-    first, second = (issuer.issue(USER_ID).token for _ in range(2))
+    first, second = (issue(private_key) for _ in range(2))
 
     assert (
         jwt.decode(first, options={"verify_signature": False})["jti"]
@@ -62,12 +88,33 @@ def test_each_token_has_its_own_id(private_key: Ed25519PrivateKey) -> None:
     )
 
 
+def test_a_token_never_starts_before_the_users_cut_off(private_key: Ed25519PrivateKey) -> None:
+    # A revocation at second 1000.4 sets the cut-off to 1001: a token issued right after, in
+    # the same second, must not look older than the revocation.
+    issuer = issuer_for(private_key, clock=lambda: 1000.7)
+
+    token = issuer.issue(USER_ID, session_id=SESSION_ID, valid_from=1001).token
+
+    assert jwt.decode(token, options={"verify_signature": False})["iat"] == 1001
+
+
+def test_issuer_signs_with_whatever_key_is_current(private_key: Ed25519PrivateKey) -> None:
+    current = [SigningKey("a", private_key)]
+    issuer = TokenIssuer(lambda: current[0], issuer=ISSUER, audience=AUDIENCE, ttl_s=60)
+    first = issuer.issue(USER_ID, session_id=SESSION_ID).token
+
+    current[0] = SigningKey("b", Ed25519PrivateKey.generate())
+    second = issuer.issue(USER_ID, session_id=SESSION_ID).token
+
+    assert [jwt.get_unverified_header(t)["kid"] for t in (first, second)] == ["a", "b"]
+
+
 def test_expired_token_is_refused(private_key: Ed25519PrivateKey, verifier: TokenVerifier) -> None:
     an_hour_ago = time.time() - 3600
-    issued = issuer_for(private_key, clock=lambda: an_hour_ago).issue(USER_ID)
+    token = issue(private_key, clock=lambda: an_hour_ago)
 
     with pytest.raises(Unauthorized, match="expired"):
-        verifier.verify(issued.token)
+        verifier.verify(token)
 
 
 @pytest.mark.parametrize(
@@ -76,17 +123,18 @@ def test_expired_token_is_refused(private_key: Ed25519PrivateKey, verifier: Toke
 def test_token_for_another_audience_or_from_another_issuer_is_refused(
     private_key: Ed25519PrivateKey, verifier: TokenVerifier, overrides: dict
 ) -> None:
-    issued = issuer_for(private_key, **overrides).issue(USER_ID)
-
     with pytest.raises(Unauthorized):
-        verifier.verify(issued.token)
+        verifier.verify(issue(private_key, **overrides))
 
 
 def test_token_signed_by_another_key_is_refused(verifier: TokenVerifier) -> None:
-    issued = issuer_for(Ed25519PrivateKey.generate()).issue(USER_ID)
-
     with pytest.raises(Unauthorized):
-        verifier.verify(issued.token)
+        verifier.verify(issue(Ed25519PrivateKey.generate()))
+
+
+def test_a_megabyte_token_is_refused_before_any_decoding(verifier: TokenVerifier) -> None:
+    with pytest.raises(Unauthorized, match="too long"):
+        verifier.verify("a" * 1_000_000)
 
 
 def _forgery_claims() -> dict:

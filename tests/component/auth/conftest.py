@@ -1,0 +1,134 @@
+"""The auth service in-process, on a real database: SQLite always, PostgreSQL where one answers.
+
+Every test that asks for ``database_url`` (directly, or through ``settings`` or ``client``) runs
+twice: against a fresh SQLite file, and against a fresh PostgreSQL database made for that test
+on the server at 127.0.0.1:5432 (CI has one; trust auth, database ``test``) and dropped after.
+Where no server answers, the PostgreSQL variant is skipped, saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import argon2
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from devstack.keys import ensure_keypair
+from services.auth.app import create_app
+from services.auth.passwords import PasswordHasher
+from services.auth.settings import AuthSettings
+
+PG_HOST, PG_PORT, PG_ADMIN_DB = "127.0.0.1", 5432, "test"
+PG_USERS = ("postgres", "root")  # trust auth: whichever role the server has
+ADMIN_KEY = "an-admin-key-long-enough-to-be-accepted-0123456789"
+
+_pg_user: str | None = None
+
+
+def _pg_answers() -> bool:
+    try:
+        with socket.create_connection((PG_HOST, PG_PORT), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+async def _pg_admin() -> asyncpg.Connection:
+    """A connection to the ``test`` database, as the first role the server accepts."""
+    global _pg_user
+    last: Exception | None = None
+    for user in (_pg_user,) if _pg_user else PG_USERS:
+        try:
+            conn = await asyncpg.connect(
+                host=PG_HOST, port=PG_PORT, user=user, database=PG_ADMIN_DB, timeout=10
+            )
+        except (asyncpg.PostgresError, OSError) as exc:
+            last = exc
+            continue
+        _pg_user = user
+        return conn
+    pytest.skip(f"PostgreSQL variant skipped: cannot log in at {PG_HOST}:{PG_PORT}: {last!r}")
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database for one test; dropped after it."""
+    if not _pg_answers():
+        pytest.skip(f"PostgreSQL variant skipped: no server answers at {PG_HOST}:{PG_PORT}")
+    name = f"agentwire_auth_test_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+    admin = await _pg_admin()
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"postgresql+asyncpg://{_pg_user}@{PG_HOST}:{PG_PORT}/{name}"
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    # A plain function: it asks for the async ``postgres_url`` only when it needs it, and that
+    # must happen outside the event loop that pytest-asyncio runs the fixture in.
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'db' / 'auth.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """For tests about SQLite itself (its file, its folder)."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'db' / 'auth.db'}"
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., AuthSettings]:
+    """Settings with the test's key pair, the admin route on, and any field changed."""
+    keys = ensure_keypair(tmp_path / "keys")
+
+    def make(**changes: object) -> AuthSettings:
+        options: dict = {"private_key_file": keys.private_path, "admin_api_key": ADMIN_KEY}
+        return AuthSettings(**(options | changes))
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., AuthSettings], database_url: str) -> AuthSettings:
+    return make_settings(database_url=database_url)
+
+
+@pytest.fixture
+def sqlite_settings(make_settings: Callable[..., AuthSettings], sqlite_url: str) -> AuthSettings:
+    return make_settings(database_url=sqlite_url)
+
+
+@pytest.fixture
+def hasher() -> PasswordHasher:
+    # Cheap parameters: the behaviour is the same, the tests stay fast on a loaded machine.
+    return PasswordHasher(argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+@pytest.fixture
+def make_client(
+    hasher: PasswordHasher,
+) -> Callable[[AuthSettings], AsyncTestClient]:
+    """A client of a new app with these settings (enter it with ``async with``)."""
+
+    def make(settings: AuthSettings) -> AsyncTestClient:
+        return AsyncTestClient(app=create_app(settings, passwords=hasher), timeout=30)
+
+    return make
+
+
+@pytest.fixture
+async def client(
+    settings: AuthSettings, make_client: Callable[[AuthSettings], AsyncTestClient]
+) -> AsyncIterator[AsyncTestClient]:
+    async with make_client(settings) as client:
+        yield client
