@@ -78,8 +78,13 @@ class ServiceProcess:
             assert self.process is not None
             self.process.kill()
             self.process.wait()
+        self._release()
+
+    def _release(self) -> None:
         if self._reader is not None:
             self._reader.join(timeout=2)
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
 
     def stop(self, timeout_s: float = 10.0) -> int | None:
         """SIGTERM, then SIGKILL if it has not exited in ``timeout_s``."""
@@ -92,8 +97,5 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self._reader is not None:
-            self._reader.join(timeout=2)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        self._release()
         return self.process.returncode
