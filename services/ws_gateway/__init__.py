@@ -4,11 +4,18 @@ Rooms, in the order a frame travels:
 
 - ``auth``      where a handshake carries its token, and the subprotocol to answer with
 - ``app``       the Litestar app and its uvicorn server (the HTTP edge; moves bytes only)
-- ``transport`` one socket's reader, writer and bounded send queue
-- ``session``   one connection's logic, sans I/O: frames and events in, commands out
+- ``transport`` one socket's reader, writer, replay task and bounded send queue
+- ``session``   one connection's logic, sans I/O: frames and events in, ``commands`` out
+- ``framing``   client frames parsed and checked; the server frames the session sends
+- ``outbox``    a session's bounded backlog, and frames held back for ``run_accepted``
+- ``cursor``    where a session stands in its user's event log: dedupe, gaps, resume, replay
 - ``hub``       which users and sockets are here; one live NATS subscription per user
-- ``node``      the lifecycle and the NATS side: stream, run submissions, graceful stop
+- ``eventlog``  reading a user's stored events from the EVENTS stream (direct get)
+- ``replay``    carrying out a session's Replay: gap check, paged reads, caught_up
+- ``agents``    run submissions, cancels and listings as NATS requests to the agents
+- ``node``      the lifecycle and the NATS side: stream, heartbeat timer, reconnects, stop
 - ``settings``  every setting, from the environment
+- ``static/``   the files served at ``/`` (the chat UI)
 """
 
 __all__: list[str] = []

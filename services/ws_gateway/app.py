@@ -1,4 +1,8 @@
-"""The gateway's HTTP edge: the Litestar app (``/healthz``, ``/ws``) and its uvicorn server.
+"""The gateway's HTTP edge: the Litestar app and its uvicorn server.
+
+    /ws        the WebSocket (``?after_seq=N`` resumes after event N)
+    /healthz   liveness
+    /...       the files in ``static/`` (``index.html`` at ``/``): the chat UI
 
 The ``/ws`` handler only authenticates and moves bytes; per-connection logic is the session's,
 fan-out is the hub's. A refused token is still accepted and then closed with
@@ -11,10 +15,12 @@ from __future__ import annotations
 import logging
 import signal
 import socket as socket_module
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
 from litestar import Litestar, WebSocket, get, websocket
+from litestar.static_files import create_static_files_router
 
 from services.ws_gateway import auth
 from services.ws_gateway.node import Node
@@ -24,11 +30,12 @@ from services.ws_gateway.transport import Connection
 from shared.errors import CloseCode, Unauthorized
 from shared.tokens import AccessClaims, TokenVerifier
 
-__all__ = ["READY_LINE", "GatewayServer", "create_app", "create_server"]
+__all__ = ["READY_LINE", "STATIC_DIR", "GatewayServer", "create_app", "create_server"]
 
 log = logging.getLogger(__name__)
 
 READY_LINE = "agentwire service ready: ws_gateway"
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 @get("/healthz", sync_to_thread=False)
@@ -45,8 +52,9 @@ def create_app(settings: GatewaySettings, node: Node | None = None) -> Litestar:
     async def ws(socket: WebSocket) -> None:
         await serve_socket(socket, token_verifier, node)
 
+    static = create_static_files_router(path="/", directories=[STATIC_DIR], html_mode=True)
     return Litestar(
-        route_handlers=[healthz, ws],
+        route_handlers=[healthz, ws, static],
         on_startup=[node.start],
         on_shutdown=[node.stop],
         logging_config=None,  # shared.logging owns the format; Litestar must not reconfigure it
@@ -63,10 +71,14 @@ async def serve_socket(socket: WebSocket, verifier: TokenVerifier, node: Node) -
         await socket.close(CloseCode.UNAUTHORIZED, exc.message[:120])
         return
     session = Session(claims.user_id, node.settings.limits)
-    conn = Connection(session, socket, node.submit, close_timeout_s=node.settings.close_timeout_s)
+    # A resume begins before the socket joins the hub, so that the session holds every live
+    # event from its first one; the stream is read only once the user's live subscription is
+    # in place: the two overlap instead of leaving a gap between them.
+    opening = session.open(socket.query_params.get("after_seq"))
+    conn = Connection(session, socket, node, close_timeout_s=node.settings.close_timeout_s)
     async with node.attached(conn):
         log.debug("user %s connected from %s", claims.user_id, _peer(socket))
-        await conn.run(socket.receive)
+        await conn.run(socket.receive, opening)
     log.debug("user %s disconnected (last seq %d)", claims.user_id, session.last_seq)
 
 

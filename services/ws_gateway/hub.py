@@ -5,20 +5,38 @@ stream republishes each stored event; the last socket to leave unsubscribes. Eac
 out to every socket of that user through its session and bounded send queue: the callback never
 awaits a socket, so a slow one cannot hold up the subscription or anyone else.
 
-The republish headers carry the event's stream position (``Nats-Sequence``, the frame's ``seq``)
-and the same user's previous position (``Nats-Last-Sequence``). The hub remembers the last
-position it saw per user; a ``Nats-Last-Sequence`` beyond it means the live path skipped an event
-(a core-NATS message lost, say during a reconnect). Today that is logged as a warning. Repair
-plugs in at exactly that point in :meth:`Hub._on_live`: fetch the missing positions from the
-stream for this user and deliver them, in order, before the event that revealed the gap.
+Detecting a missed live event: republish headers, not an ordered consumer per user. The stream
+republishes every stored event with ``Nats-Sequence`` (the frame's ``seq``) and
+``Nats-Last-Sequence`` (the same user's previous event). An event whose previous is past what a
+socket has is proof that the live path lost something (a core-NATS message dropped, say while
+the gateway's NATS connection was down). An ordered consumer per user would notice gaps too, but
+it is a server-side consumer per connected user per gateway (10,000 users: 10,000 consumers,
+each re-created after every NATS blip, with flow control and heartbeats of its own), where
+republish costs one plain subscription and two headers. Gaps are rare; paying for them only when
+they happen is the better trade.
+
+Repair is per socket, in the session: each compares ``Nats-Last-Sequence`` with its own position
+and replays the missing events from the stream (the resume code) before releasing the event that
+showed the gap. Per socket rather than per user, because sockets of one user stand at different
+places (one is mid-resume, one holds events for a submission) and each pages its replay through
+its own send-queue bound; a slow tab must not stall a fast one. After the gateway's NATS
+connection comes back, :meth:`Hub.repair` asks every socket to check the stream, so a quiet user
+(no next event to reveal the gap) is repaired too.
+
+A fresh socket (no resume) needs a position to compare with: the hub looks up the user's newest
+stored event once per user when the first socket joins, and hands it to every socket as its
+baseline. The same newest seq goes into heartbeats.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Protocol
 
 import nats.errors
 from nats.aio.client import Client as NATS
@@ -26,24 +44,39 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from services.ws_gateway.transport import Connection
-from shared import subjects
+from shared import bus, subjects
 
-__all__ = ["Hub"]
+__all__ = ["Hub", "NewestSeq"]
 
 log = logging.getLogger(__name__)
+
+# How long a first socket waits for the server to confirm its user's subscription. NATS being
+# away is no reason to turn the socket down: the SUB goes out again on reconnect, and repair
+# covers the meantime.
+_SUBSCRIBED_WITHIN_S = 2.0
+
+
+class NewestSeq(Protocol):
+    async def newest(self, user_id: str) -> int:
+        """The seq of the user's newest stored event; 0 when there is none."""
+        ...
 
 
 @dataclass(eq=False, slots=True)
 class _User:
     connections: set[Connection] = field(default_factory=set)
     subscription: Subscription | None = None
-    last_seq: int = 0  # the last stream position seen for this user; 0 = none yet
+    last_seq: int = 0  # the newest stream position seen for this user
+    known: bool = False  # last_seq is the user's newest (looked up, or seen live)
+    subscribed: asyncio.Event = field(default_factory=asyncio.Event)  # the server has the SUB
 
 
 class Hub:
-    def __init__(self, nc: NATS) -> None:
+    def __init__(self, nc: NATS, log_reader: NewestSeq) -> None:
         self._nc = nc
+        self._log = log_reader
         self._users: dict[str, _User] = {}
+        self._lookups: set[asyncio.Task[None]] = set()
 
     def connections(self, user_id: str | None = None) -> Iterator[Connection]:
         """Every connection here, or one user's."""
@@ -55,26 +88,49 @@ class Hub:
         """How many users have at least one socket here."""
         return len(self._users)
 
+    def newest(self, user_id: str) -> int:
+        """The newest seq of the user this gateway knows of (0: none, or not known yet)."""
+        user = self._users.get(user_id)
+        return user.last_seq if user is not None else 0
+
     async def join(self, conn: Connection) -> None:
-        """Register ``conn``; for a user's first socket, subscribe to the user's live events."""
+        """Register ``conn``; returns once the server holds the user's live subscription.
+
+        The first socket of a user subscribes; later ones wait (bounded) for that to be confirmed.
+        """
         user = self._users.get(conn.user_id)
         if user is not None:
-            # The first socket's SUB went out before anything this socket can send, and NATS
-            # keeps one connection's order, so this socket misses nothing it triggers.
             user.connections.add(conn)
+            if user.known:
+                conn.session.baseline(user.last_seq)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_SUBSCRIBED_WITHIN_S):
+                    await user.subscribed.wait()  # the first socket may still be confirming it
             return
         user = self._users[conn.user_id] = _User({conn})
-        subject = subjects.live_user_events(conn.user_id)
+        try:
+            await self._subscribe(conn.user_id, user)
+        finally:
+            user.subscribed.set()  # confirmed, or given up on: nobody waits any longer
+
+    async def _subscribe(self, user_id: str, user: _User) -> None:
+        subject = subjects.live_user_events(user_id)
         try:
             subscription = await self._nc.subscribe(subject, cb=partial(self._on_live, user))
         except BaseException:
-            if self._users.get(conn.user_id) is user:
-                del self._users[conn.user_id]  # no half-registered user is left behind
+            if self._users.get(user_id) is user:
+                del self._users[user_id]  # no half-registered user is left behind
             raise
-        if self._users.get(conn.user_id) is user:
-            user.subscription = subscription
-        else:
+        if self._users.get(user_id) is not user:
             await _unsubscribe(subscription)  # every socket left while we were subscribing
+            return
+        user.subscription = subscription
+        self._look_up(user_id, user)  # after the SUB: NATS keeps their order
+        # Once the socket is served, every event stored from then on must reach it: wait until
+        # the server holds the SUB, not merely until nats-py has queued it.
+        with contextlib.suppress(nats.errors.Error, TimeoutError):
+            async with asyncio.timeout(_SUBSCRIBED_WITHIN_S):
+                await bus.until_subscribed(self._nc)
 
     async def leave(self, conn: Connection) -> None:
         """Forget ``conn``; the user's last socket takes the subscription with it."""
@@ -87,6 +143,39 @@ class Hub:
         del self._users[conn.user_id]
         if user.subscription is not None:
             await _unsubscribe(user.subscription)
+
+    def repair(self) -> None:
+        """The NATS connection is back: every socket checks the stream for what it missed."""
+        for conn in self.connections():
+            _safely(_repair, conn)
+
+    def heartbeat(self) -> None:
+        """One tick of the heartbeat timer for every socket here."""
+        for user in tuple(self._users.values()):
+            for conn in tuple(user.connections):
+                _safely(_beat, conn, user.last_seq)
+
+    async def close(self) -> None:
+        for task in tuple(self._lookups):
+            task.cancel()
+        await asyncio.gather(*self._lookups, return_exceptions=True)
+
+    def _look_up(self, user_id: str, user: _User) -> None:
+        task = asyncio.create_task(self._baseline(user_id, user), name=f"newest-{user_id}")
+        self._lookups.add(task)
+        task.add_done_callback(self._lookups.discard)
+
+    async def _baseline(self, user_id: str, user: _User) -> None:
+        try:
+            newest = await self._log.newest(user_id)
+        except Exception as exc:
+            # Sockets then take their position from their first event instead.
+            log.warning("could not look up the newest event of user %s: %r", user_id, exc)
+            return
+        user.last_seq = max(user.last_seq, newest)
+        user.known = True
+        for conn in tuple(user.connections):
+            conn.session.baseline(user.last_seq)
 
     async def _on_live(self, user: _User, msg: Msg) -> None:
         headers = msg.headers or {}
@@ -101,21 +190,35 @@ class Hub:
             # the browser as garbage. Producers encode with shared.wire.events, so this is a bug.
             log.warning("live event %d on %s is not a JSON object; dropped", seq, msg.subject)
             return
-        if user.last_seq and previous > user.last_seq:
+        if user.known and previous > user.last_seq:
             log.warning(
-                "live path skipped events on %s: got seq %d after %d, its previous is %d",
+                "live path skipped events on %s: got seq %d after %d, its previous is %d; "
+                "sockets repair from the stream",
                 msg.subject,
                 seq,
                 user.last_seq,
                 previous,
             )
         user.last_seq = max(user.last_seq, seq)
+        user.known = True
         for conn in tuple(user.connections):
-            try:
-                conn.deliver(seq, msg.data)
-            except Exception:
-                # One broken connection must not cost the user's other sockets this event.
-                log.exception("delivering seq %d to a socket of %s failed", seq, msg.subject)
+            _safely(Connection.deliver, conn, seq, msg.data, previous)
+
+
+def _repair(conn: Connection) -> None:
+    conn.execute(conn.session.repair())
+
+
+def _beat(conn: Connection, newest_seq: int) -> None:
+    conn.execute(conn.session.heartbeat(newest_seq))
+
+
+def _safely(action: Callable[..., None], conn: Connection, *args: object) -> None:
+    """``action(conn, *args)``; one broken connection must not cost the others their turn."""
+    try:
+        action(conn, *args)
+    except Exception:
+        log.exception("socket of user %s failed", conn.user_id)
 
 
 async def _unsubscribe(subscription: Subscription) -> None:

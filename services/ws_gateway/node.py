@@ -1,8 +1,12 @@
-"""The gateway's lifecycle and its NATS side: connect, ensure the stream, submit runs, stop.
+"""The gateway's lifecycle and its NATS side: connect, read the stream, talk to agents, stop.
 
-A submission runs in its own task, so a socket's reader keeps reading (a ``ping`` still gets
-its ``pong``) while the agents think about a message. On stop every socket is told to reconnect
-(``CloseCode.SERVER_RESTART``) before NATS is drained: a rolling restart loses nothing.
+The node is every connection's :class:`~services.ws_gateway.transport.Backend`: submissions and
+agent requests go to the :class:`~services.ws_gateway.agents.AgentClient`, replays to the
+:class:`~services.ws_gateway.replay.Replayer`. It also runs the gateway's one heartbeat timer
+(not one per socket), and after NATS reconnects it asks every socket to repair from the stream.
+
+On stop every socket is told to reconnect (``CloseCode.SERVER_RESTART``) before NATS is drained:
+the client resumes with ``after_seq`` on any gateway, so a rolling restart loses nothing.
 """
 
 from __future__ import annotations
@@ -10,18 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import Enum, auto
 
-import msgspec
 import nats.errors
 from nats.aio.client import Client as NATS
 
+from services.ws_gateway.agents import AgentClient
+from services.ws_gateway.eventlog import EventLog
 from services.ws_gateway.hub import Hub
-from services.ws_gateway.session import NO_AGENT_MESSAGE, Command
+from services.ws_gateway.replay import Replayer
+from services.ws_gateway.session import NO_AGENT_MESSAGE, Replay, Request
 from services.ws_gateway.settings import GatewaySettings
 from services.ws_gateway.transport import Connection
-from shared import bus, subjects
+from shared import bus
 from shared.errors import CloseCode, ErrorCode
 from shared.wire import runs
 
@@ -45,7 +51,9 @@ class Node:
         self._state = NodeState.NEW
         self._nc: NATS | None = None
         self._hub: Hub | None = None
-        self._submissions: set[asyncio.Task[None]] = set()
+        self._agents: AgentClient | None = None
+        self._replayer: Replayer | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
 
     @property
     def state(self) -> NodeState:
@@ -57,12 +65,25 @@ class Node:
             raise RuntimeError("the gateway node has not started")
         return self._hub
 
+    @property
+    def nc(self) -> NATS:
+        if self._nc is None:
+            raise RuntimeError("the gateway node has not started")
+        return self._nc
+
     async def start(self) -> None:
         if self._state is not NodeState.NEW:
             raise RuntimeError(f"cannot start a node that is {self._state.name}")
-        self._nc = await bus.connect(self.settings.nats, name="agentwire-gateway")
-        await bus.ensure_events_stream(self._nc.jetstream(), self.settings.nats)
-        self._hub = Hub(self._nc)
+        nc = self._nc = await bus.connect(self.settings.nats, name="agentwire-gateway")
+        _on_reconnect(nc, self._repair)
+        await bus.ensure_events_stream(nc.jetstream(), self.settings.nats)
+        event_log = EventLog(nc, timeout_s=self.settings.submit_timeout_s)
+        await event_log.start()
+        self._hub = Hub(nc, event_log)
+        self._agents = AgentClient(nc, self.settings.submit_timeout_s)
+        self._replayer = Replayer(event_log, page_events=self.settings.replay_page_events)
+        if self.settings.heartbeat_interval_s > 0:
+            self._heartbeat = asyncio.create_task(self._beat(), name="gateway-heartbeat")
         self._state = NodeState.RUNNING
         log.info("gateway node running on %s", self.settings.nats.url)
 
@@ -71,10 +92,14 @@ class Node:
         if self._state in (NodeState.STOPPING, NodeState.STOPPED):
             return
         self._state = NodeState.STOPPING
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
         await self.close_sockets()
-        for task in tuple(self._submissions):
-            task.cancel()
-        await asyncio.gather(*self._submissions, return_exceptions=True)
+        if self._agents is not None:
+            await self._agents.cancel_all()
+        if self._hub is not None:
+            await self._hub.close()
         if self._nc is not None and not self._nc.is_closed:
             with contextlib.suppress(nats.errors.Error):
                 await self._nc.drain()
@@ -110,34 +135,57 @@ class Node:
         finally:
             await hub.leave(conn)
 
+    # The connections' backend
+
     def submit(self, conn: Connection, request: runs.RunRequest) -> None:
         """Submit a run for ``conn`` without blocking its reader."""
-        task = asyncio.create_task(self._submit(conn, request), name=f"submit-{conn.user_id}")
-        self._submissions.add(task)
-        task.add_done_callback(self._submissions.discard)
+        if self._agents is None:
+            conn.execute(conn.session.submit_failed(ErrorCode.NO_AGENT_AVAILABLE, NO_AGENT_MESSAGE))
+            return
+        self._agents.submit(conn, request)
 
-    async def _submit(self, conn: Connection, request: runs.RunRequest) -> None:
-        conn.execute(await self._request_run(conn, request))
+    def request(self, conn: Connection, request: Request) -> None:
+        """Send a cancel or list request for ``conn`` without blocking its reader."""
+        if self._agents is None:
+            conn.execute(conn.session.request_failed(ErrorCode.NO_AGENT_AVAILABLE))
+            return
+        self._agents.request(conn, request)
 
-    async def _request_run(self, conn: Connection, request: runs.RunRequest) -> list[Command]:
-        session = conn.session
-        if self._nc is None:
-            return session.submit_failed(ErrorCode.NO_AGENT_AVAILABLE, NO_AGENT_MESSAGE)
+    async def replay(self, conn: Connection, replay: Replay) -> None:
+        """Run ``conn``'s replay (as its replay task); a bug closes that one socket, no more."""
         try:
-            msg = await bus.request(
-                self._nc,
-                subjects.run_submit(),
-                runs.encode(request),
-                timeout_s=self.settings.submit_timeout_s,
-            )
-            reply = runs.decode_submit_reply(msg.data)
-        except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):
-            log.warning("no agent answered a run submission for user %s", request.user_id)
-            return session.submit_failed(ErrorCode.NO_AGENT_AVAILABLE, NO_AGENT_MESSAGE)
-        except msgspec.DecodeError as exc:
-            log.error("unreadable submit reply for user %s: %s", request.user_id, exc)
-            return session.submit_failed(ErrorCode.AGENT_ERROR, "the agent's reply was unreadable")
-        except nats.errors.Error as exc:  # connection closed or draining
-            log.warning("run submission for user %s failed: %r", request.user_id, exc)
-            return session.submit_failed(ErrorCode.NO_AGENT_AVAILABLE, NO_AGENT_MESSAGE)
-        return session.submit_done(reply, request.client_msg_id)
+            if self._replayer is None:
+                raise RuntimeError("the gateway node has not started")
+            await self._replayer.run(conn, replay)
+        except Exception:
+            log.exception("replay for user %s failed", conn.user_id)
+            conn.execute(conn.session.replay_failed(replay.generation))
+
+    # Timers and NATS events
+
+    async def _beat(self) -> None:
+        """The one heartbeat timer: each tick, every socket quiet since the last gets one."""
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_interval_s)
+            self.hub.heartbeat()
+
+    async def _repair(self) -> None:
+        if self._hub is not None and self._state is NodeState.RUNNING:
+            log.info("nats reconnected: %d users' sockets check the stream", len(self._hub))
+            self._hub.repair()
+
+
+def _on_reconnect(nc: NATS, callback: Callable[[], Awaitable[None]]) -> None:
+    """Chain ``callback`` after the reconnected callback ``shared.bus.connect`` installed.
+
+    nats-py takes callbacks only at connect time, and ``bus.connect`` installs its own (logging);
+    chaining keeps both. The callback must not block: nats-py awaits it inside its reconnect.
+    """
+    installed = nc._reconnected_cb  # nats-py 2.16's attribute (the version is pinned)
+
+    async def reconnected() -> None:
+        if installed is not None:
+            await installed()
+        await callback()
+
+    nc._reconnected_cb = reconnected

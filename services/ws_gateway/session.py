@@ -1,54 +1,73 @@
 """One WebSocket connection's logic, sans I/O: frames and bus events in, commands out.
 
 A :class:`Session` imports no asyncio, socket or NATS. The transport feeds it what arrives (a
-client frame, a bus event, a run submission's outcome) and carries out the commands it returns:
-
-    Send(frame)        write this text frame to the socket
-    Submit(request)    submit this run to the agents; report back with submit_done/submit_failed
-    Close(code, ...)   close the socket with this code (the session is already CLOSING)
+client frame, a live event, a page of stored events, an agent's reply, a heartbeat tick) and
+carries out the commands it returns (:mod:`~services.ws_gateway.commands`). Two parts do the
+bookkeeping: the :class:`~services.ws_gateway.outbox.Outbox` (the bounded backlog, and frames
+held for ``run_accepted``) and the :class:`~services.ws_gateway.cursor.Cursor` (where the socket
+stands in its user's event log: dedupe, gaps, resume and replay).
 
 Lifecycle (guarded; anything that arrives after OPEN is ignored)::
 
     OPEN ──close()──▶ CLOSING ──closed()──▶ CLOSED
       └───────────────closed()──────────────▶┘
 
-Backlog contract: every ``Send`` the session hands out counts as queued for the socket until the
-transport reports it written with :meth:`Session.sent`. Frames held back during a submission
-count too. A send that would take the backlog over :class:`Limits` closes the session with
-``CloseCode.SLOW_CONSUMER`` instead, so a client that stops reading costs bounded memory and
-never slows the bus or other sockets down; it reconnects and resumes from :attr:`last_seq`.
+Whatever would take the backlog over its limits closes the session with ``SLOW_CONSUMER``
+instead (the commands it would have sent are dropped with the transport's queue).
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
 from enum import Enum, auto
+from typing import Concatenate, ParamSpec
 
-import msgspec
-
-from shared.errors import CloseCode, ErrorCode
-from shared.wire.frames import (
-    CLIENT_FRAME_TYPES,
-    ErrorData,
-    ErrorFrame,
-    Ping,
-    Pong,
-    RunAccepted,
-    SendMessage,
-    decode_client_frame,
-    decode_frame_head,
-    encode_frame,
+from services.ws_gateway.commands import (
+    Close,
+    Command,
+    Replay,
+    Request,
+    RequestKind,
+    Send,
+    Submit,
 )
-from shared.wire.runs import RunRejected, RunRequest, RunStarted
+from services.ws_gateway.cursor import Cursor
+from services.ws_gateway.framing import (
+    PONG,
+    AgentReply,
+    agent_reply_frame,
+    error_frame,
+    heartbeat_frame,
+    parse_client_frame,
+    run_accepted_frame,
+    with_seq,
+)
+from services.ws_gateway.outbox import BacklogFull, Limits, Outbox
+from shared.errors import CloseCode, ErrorCode
+from shared.wire.frames import Cancel, ListRuns, ListThreads, Ping, Resume, SendMessage
+from shared.wire.runs import (
+    CancelRequest,
+    ListRunsRequest,
+    ListThreadsRequest,
+    RunRejected,
+    RunRequest,
+    RunStarted,
+)
 
 __all__ = [
+    "MAX_SEQ",
     "NO_AGENT_MESSAGE",
+    "REPLAY_FAILED_REASON",
     "SLOW_CONSUMER_REASON",
     "Close",
     "Command",
     "InvalidTransition",
     "Limits",
+    "Replay",
+    "Request",
+    "RequestKind",
     "Send",
     "Session",
     "State",
@@ -59,37 +78,11 @@ __all__ = [
 
 NO_AGENT_MESSAGE = "no agent is available to take this message; try again shortly"
 SLOW_CONSUMER_REASON = "client too slow to keep up; reconnect to resume"
+REPLAY_FAILED_REASON = "event log unavailable; reconnect to resume"
+MAX_SEQ = 2**63 - 1  # JetStream sequences are uint64; this also fits every JSON reader
+_AFTER_SEQ = re.compile(r"[0-9]{1,19}")
 
-_PONG = encode_frame(Pong())
-_ID_FIELDS = frozenset({"thread_id", "client_msg_id"})
-# msgspec names the failing field at the end of its message: "... - at `$.thread_id`".
-_FAILING_FIELD = re.compile(r"- at `\$\.([A-Za-z_]+)")
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    frame: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Submit:
-    request: RunRequest
-
-
-@dataclass(frozen=True, slots=True)
-class Close:
-    code: CloseCode
-    reason: str
-
-
-Command = Send | Submit | Close
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_frame_bytes: int = 65_536
-    max_queued_frames: int = 1024
-    max_queued_bytes: int = 4 * 1024 * 1024
+P = ParamSpec("P")
 
 
 class State(Enum):
@@ -109,21 +102,21 @@ class InvalidTransition(RuntimeError):
     """A bug in the caller: the session was asked to move where its lifecycle does not go."""
 
 
-def error_frame(code: ErrorCode | str, message: str) -> bytes:
-    return encode_frame(ErrorFrame(data=ErrorData(code=str(code), message=message)))
+def _while_open(
+    method: Callable[Concatenate[Session, P], list[Command]],
+) -> Callable[Concatenate[Session, P], list[Command]]:
+    """Ignore input once the session is not OPEN; a full backlog closes it as too slow."""
 
+    @functools.wraps(method)
+    def guarded(self: Session, *args: P.args, **kwargs: P.kwargs) -> list[Command]:
+        if self._state is not State.OPEN:
+            return []
+        try:
+            return method(self, *args, **kwargs)
+        except BacklogFull:
+            return self.close(CloseCode.SLOW_CONSUMER, SLOW_CONSUMER_REASON)
 
-def with_seq(seq: int, payload: bytes) -> bytes:
-    """The bus payload as a socket frame: ``"seq":<seq>,`` spliced in after the opening ``{``.
-
-    A byte splice instead of decode + encode: it is a copy rather than a parse per event per
-    socket (the hot path), and it forwards the producer's bytes untouched, so fields this gateway
-    version does not know yet still reach the client. It relies on the bus contract that events
-    are JSON objects encoded without ``seq`` (``encode_event`` omits the default 0).
-    """
-    if payload[1:2] == b"}":  # an empty object takes no comma
-        return b'{"seq":%d}' % seq
-    return b'{"seq":%d,%s' % (seq, payload[1:])
+    return guarded
 
 
 class Session:
@@ -133,12 +126,8 @@ class Session:
         self._user_id = user_id
         self._limits = limits or Limits()
         self._state = State.OPEN
-        self._last_seq = 0  # the last seq handed out in a Send
-        self._high_seq = 0  # the last seq accepted, held or sent: duplicates are below it
-        self._submits_outstanding = 0
-        self._held: list[tuple[int, bytes]] = []
-        self._queued_frames = 0
-        self._queued_bytes = 0
+        self._out = Outbox(self._limits)
+        self._cursor = Cursor(self._out)
 
     @property
     def user_id(self) -> str:
@@ -151,61 +140,63 @@ class Session:
     @property
     def last_seq(self) -> int:
         """The seq of the last event given to the transport; a reconnect resumes after it."""
-        return self._last_seq
+        return self._out.last_seq
+
+    @property
+    def replaying(self) -> bool:
+        return self._cursor.replaying
 
     @property
     def queued_frames(self) -> int:
-        return self._queued_frames
+        return self._out.queued_frames
 
     @property
     def queued_bytes(self) -> int:
-        return self._queued_bytes
+        return self._out.queued_bytes
 
     # Client frames
 
+    @_while_open
+    def open(self, after_seq: str | None) -> list[Command]:
+        """The socket is served; ``after_seq`` is the handshake's query parameter, if any."""
+        if after_seq is None:
+            return []
+        if not _AFTER_SEQ.fullmatch(after_seq):
+            message = f"after_seq must be a whole number >= 0, got {after_seq[:32]!r}"
+            return self._out.send(error_frame(ErrorCode.INVALID_FRAME, message))
+        return self.resume(int(after_seq))
+
+    @_while_open
     def receive(self, data: str | bytes) -> list[Command]:
         """Handle one client frame; a bad one gets an error frame and the session stays OPEN."""
-        if self._state is not State.OPEN:
-            return []
         raw = data.encode() if isinstance(data, str) else data
         limit = self._limits.max_frame_bytes
         if len(raw) > limit:
             message = f"frame of {len(raw)} bytes is over the limit of {limit}"
-            return self._send(error_frame(ErrorCode.FRAME_TOO_LARGE, message))
-        frame = self._decode(raw)
-        if isinstance(frame, bytes):
-            return self._send(frame)
+            return self._out.send(error_frame(ErrorCode.FRAME_TOO_LARGE, message))
+        frame = parse_client_frame(raw)
+        user_id = self._user_id
         match frame:
+            case bytes():
+                return self._out.send(frame)
             case Ping():
-                return self._send(_PONG)
+                return self._out.send(PONG)
             case SendMessage():
                 return self._submit(frame)
+            case Resume(after_seq=after_seq):
+                return self.resume(after_seq)
+            case Cancel(run_id=run_id):
+                query = CancelRequest(user_id=user_id, run_id=run_id)
+                return [Request(RequestKind.CANCEL, query)]
+            case ListThreads():
+                return [Request(RequestKind.LIST_THREADS, ListThreadsRequest(user_id=user_id))]
+            case ListRuns(thread_id=thread_id):
+                query = ListRunsRequest(user_id=user_id, thread_id=thread_id)
+                return [Request(RequestKind.LIST_RUNS, query)]
         raise AssertionError(f"unhandled client frame {frame!r}")  # pragma: no cover
 
-    def _decode(self, raw: bytes) -> SendMessage | Ping | bytes:
-        """The typed frame, or the error frame that answers it."""
-        try:
-            head = decode_frame_head(raw)
-        except msgspec.ValidationError as exc:
-            return error_frame(ErrorCode.INVALID_FRAME, str(exc))
-        except msgspec.DecodeError as exc:
-            return error_frame(ErrorCode.INVALID_JSON, str(exc))
-        if head.type not in CLIENT_FRAME_TYPES:
-            expected = ", ".join(sorted(CLIENT_FRAME_TYPES))
-            return error_frame(
-                ErrorCode.UNKNOWN_TYPE,
-                f"unknown frame type {head.type[:64]!r}; expected one of: {expected}",
-            )
-        try:
-            return decode_client_frame(raw)
-        except msgspec.DecodeError as exc:
-            message = str(exc)
-            failing = _FAILING_FIELD.search(message)
-            is_id = failing is not None and failing.group(1) in _ID_FIELDS
-            return error_frame(ErrorCode.INVALID_ID if is_id else ErrorCode.INVALID_FRAME, message)
-
     def _submit(self, frame: SendMessage) -> list[Command]:
-        self._submits_outstanding += 1
+        self._out.submit_started()
         request = RunRequest(
             user_id=self._user_id,
             content=frame.content,
@@ -214,84 +205,115 @@ class Session:
         )
         return [Submit(request)]
 
-    # Run submissions
+    # Agent replies
 
+    @_while_open
     def submit_done(
         self, reply: RunStarted | RunRejected, client_msg_id: str | None
     ) -> list[Command]:
-        """The agents answered a Submit: run_accepted (or the rejection), then any held events."""
-        self._submits_outstanding = max(0, self._submits_outstanding - 1)
-        if self._state is not State.OPEN:
-            return []
+        """The agents answered a Submit: run_accepted (or the rejection), then held frames."""
         match reply:
             case RunStarted(run_id=run_id, thread_id=thread_id):
-                frame = encode_frame(
-                    RunAccepted(run_id=run_id, thread_id=thread_id, client_msg_id=client_msg_id)
-                )
+                frame = run_accepted_frame(run_id, thread_id, client_msg_id)
             case RunRejected(code=code, message=message):
                 frame = error_frame(code, message)
-        return self._send(frame) + self._release_held()
+        return self._out.submit_answered(frame)
 
+    @_while_open
     def submit_failed(
         self, code: ErrorCode | str, message: str = NO_AGENT_MESSAGE
     ) -> list[Command]:
         """No agent answered a Submit in time (or at all)."""
-        self._submits_outstanding = max(0, self._submits_outstanding - 1)
+        return self._out.submit_answered(error_frame(code, message))
+
+    @_while_open
+    def request_done(self, reply: AgentReply) -> list[Command]:
+        """The agents answered a cancel or list Request."""
+        return self._out.send(agent_reply_frame(reply))
+
+    @_while_open
+    def request_failed(
+        self, code: ErrorCode | str, message: str = NO_AGENT_MESSAGE
+    ) -> list[Command]:
+        return self._out.send(error_frame(code, message))
+
+    # Events and replay (the cursor's)
+
+    def event(self, seq: int, payload: bytes, previous: int = 0) -> list[Command]:
+        """A live event stored at ``seq``; ``previous`` is the user's event before it (0: none)."""
+        # The hot path (every event, every socket): _while_open spelled out, without its wrapper.
         if self._state is not State.OPEN:
             return []
-        return self._send(error_frame(code, message)) + self._release_held()
+        try:
+            return self._cursor.event(seq, payload, previous)
+        except BacklogFull:
+            return self.close(CloseCode.SLOW_CONSUMER, SLOW_CONSUMER_REASON)
 
-    def _release_held(self) -> list[Command]:
-        """Events held during submissions go out once none is outstanding, already counted."""
-        if self._submits_outstanding or not self._held or self._state is not State.OPEN:
-            return []
-        held, self._held = self._held, []
-        self._last_seq = held[-1][0]
-        return [Send(frame) for _, frame in held]
+    def baseline(self, seq: int) -> None:
+        """The user's newest event when this socket joined (the hub looks it up once per user)."""
+        self._cursor.baseline(seq)
 
-    # Bus events
+    @_while_open
+    def repair(self) -> list[Command]:
+        """The gateway's NATS connection came back: live events may have been lost meanwhile."""
+        return self._cursor.repair()
 
-    def event(self, seq: int, payload: bytes) -> list[Command]:
-        """An event stored at stream position ``seq``; older or repeated ones are dropped."""
-        if self._state is not State.OPEN or seq <= self._high_seq:
+    @_while_open
+    def resume(self, after_seq: int) -> list[Command]:
+        """Replay every stored event after ``after_seq``, then ``caught_up``, then live ones."""
+        if after_seq > MAX_SEQ:
+            message = "after_seq is out of range"
+            return self._out.send(error_frame(ErrorCode.INVALID_FRAME, message))
+        return self._cursor.resume(after_seq)
+
+    def page_budget(self) -> tuple[int, int] | None:
+        """Room for the next replay page (frames, bytes); None: not now (see the Outbox)."""
+        return self._out.page_budget() if self._state is State.OPEN else None
+
+    @_while_open
+    def replay_gap(self, generation: int, after_seq: int, oldest_seq: int) -> list[Command]:
+        """The stream no longer holds every event after ``after_seq``; it has from oldest_seq."""
+        return self._cursor.replay_gap(generation, after_seq, oldest_seq)
+
+    @_while_open
+    def replayed(self, generation: int, events: list[tuple[int, bytes]]) -> list[Command]:
+        """One page of stored events (seq, payload), oldest first."""
+        return self._cursor.replayed(generation, events)
+
+    @_while_open
+    def replay_done(self, generation: int, last_seq: int, beyond: bool = False) -> list[Command]:
+        """The stream has nothing more; ``last_seq`` is the user's newest stored event (or 0).
+
+        ``beyond``: the resume point is past the end of the stream (a log that was reset, say);
+        the client carries on from its newest event instead of waiting for a seq to come.
+        """
+        return self._cursor.replay_done(generation, last_seq, beyond)
+
+    @_while_open
+    def replay_failed(self, generation: int) -> list[Command]:
+        """The stream could not be read: the client reconnects and resumes later."""
+        if not self._cursor.is_current(generation):
             return []
-        self._high_seq = seq
-        frame = with_seq(seq, payload)
-        if self._submits_outstanding:
-            # The agent's reply and this event race inside the gateway; the client must see
-            # run_accepted before its run's first event, so hold until the reply is handled.
-            if not self._count(frame):
-                return self._slow_consumer()
-            self._held.append((seq, frame))
+        return self.close(CloseCode.INTERNAL_ERROR, REPLAY_FAILED_REASON)
+
+    # Heartbeats
+
+    @_while_open
+    def heartbeat(self, newest_seq: int) -> list[Command]:
+        """A tick of the gateway's heartbeat timer: a socket quiet since the last tick gets one.
+
+        ``newest_seq`` is the user's newest event the gateway knows of: a client whose own last
+        seq matches knows it is caught up. None while a replay or held frames are pending.
+        """
+        if not self._out.tick() or self._cursor.replaying or self._out.waiting:
             return []
-        commands = self._send(frame)
-        if self._state is State.OPEN:
-            self._last_seq = seq
-        return commands
+        return self._out.beat(heartbeat_frame(max(newest_seq, self._cursor.high_seq)))
 
     # Outbound accounting
 
     def sent(self, n_bytes: int) -> None:
         """The transport wrote one frame of ``n_bytes`` to the socket."""
-        self._queued_frames = max(0, self._queued_frames - 1)
-        self._queued_bytes = max(0, self._queued_bytes - n_bytes)
-
-    def _count(self, frame: bytes) -> bool:
-        """Add ``frame`` to the backlog, unless that takes the backlog over its limits."""
-        frames = self._queued_frames + 1
-        n_bytes = self._queued_bytes + len(frame)
-        if frames > self._limits.max_queued_frames or n_bytes > self._limits.max_queued_bytes:
-            return False
-        self._queued_frames, self._queued_bytes = frames, n_bytes
-        return True
-
-    def _send(self, frame: bytes) -> list[Command]:
-        if not self._count(frame):
-            return self._slow_consumer()
-        return [Send(frame)]
-
-    def _slow_consumer(self) -> list[Command]:
-        return self.close(CloseCode.SLOW_CONSUMER, SLOW_CONSUMER_REASON)
+        self._out.sent(n_bytes)
 
     # Lifecycle
 
@@ -300,15 +322,18 @@ class Session:
         if self._state is not State.OPEN:
             return []
         self._move(State.CLOSING)
-        self._held.clear()
-        self._queued_frames = self._queued_bytes = 0
+        self._forget()
         return [Close(code, reason)]
 
     def closed(self) -> None:
         """The socket is gone, whoever closed it."""
         if self._state is not State.CLOSED:
             self._move(State.CLOSED)
-            self._held.clear()
+            self._forget()
+
+    def _forget(self) -> None:
+        self._out.clear()
+        self._cursor.forget()
 
     def _move(self, to: State) -> None:
         if to not in _ALLOWED[self._state]:

@@ -19,12 +19,14 @@ from shared.settings import Env, NatsSettings, SettingsError
 __all__ = [
     "DEFAULT_AUDIENCE",
     "DEFAULT_CLOSE_TIMEOUT_S",
+    "DEFAULT_HEARTBEAT_INTERVAL_S",
     "DEFAULT_HOST",
     "DEFAULT_ISSUER",
     "DEFAULT_LOG_LEVEL",
     "DEFAULT_MAX_FRAME_BYTES",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DEFAULT_PORT",
+    "DEFAULT_REPLAY_PAGE_EVENTS",
     "DEFAULT_SEND_QUEUE_MAX_BYTES",
     "DEFAULT_SEND_QUEUE_MAX_FRAMES",
     "DEFAULT_SUBMIT_TIMEOUT_S",
@@ -39,6 +41,8 @@ DEFAULT_ISSUER = "agentwire-auth"
 DEFAULT_AUDIENCE = "agentwire"
 DEFAULT_MAX_FRAME_BYTES = 65_536
 DEFAULT_MAX_MESSAGE_BYTES = 1_048_576
+# How long the gateway waits for an answer over NATS: a run submission, a cancel or listing, and
+# one read of the event log.
 DEFAULT_SUBMIT_TIMEOUT_S = 5.0
 DEFAULT_SEND_QUEUE_MAX_FRAMES = 1024
 DEFAULT_SEND_QUEUE_MAX_BYTES = 4 * 1024 * 1024
@@ -46,6 +50,10 @@ DEFAULT_WS_PING_INTERVAL_S = 20.0
 DEFAULT_WS_PING_TIMEOUT_S = 20.0
 # How long a closing socket may take to flush its close frame before the gateway lets go of it.
 DEFAULT_CLOSE_TIMEOUT_S = 10.0
+# A socket that was sent nothing for this long gets a heartbeat frame (0 turns them off).
+DEFAULT_HEARTBEAT_INTERVAL_S = 15.0
+# The most stored events one replay read asks for (the send queue's room caps it further).
+DEFAULT_REPLAY_PAGE_EVENTS = 256
 DEFAULT_LOG_LEVEL = "INFO"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -65,6 +73,8 @@ class GatewaySettings:
     ws_ping_interval_s: float = DEFAULT_WS_PING_INTERVAL_S
     ws_ping_timeout_s: float = DEFAULT_WS_PING_TIMEOUT_S
     close_timeout_s: float = DEFAULT_CLOSE_TIMEOUT_S
+    heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
+    replay_page_events: int = DEFAULT_REPLAY_PAGE_EVENTS
     log_level: str = DEFAULT_LOG_LEVEL
     nats: NatsSettings = field(default_factory=NatsSettings)
 
@@ -85,6 +95,8 @@ class GatewaySettings:
             ws_ping_interval_s=env.float("WS_PING_INTERVAL_S", DEFAULT_WS_PING_INTERVAL_S),
             ws_ping_timeout_s=env.float("WS_PING_TIMEOUT_S", DEFAULT_WS_PING_TIMEOUT_S),
             close_timeout_s=env.float("CLOSE_TIMEOUT_S", DEFAULT_CLOSE_TIMEOUT_S),
+            heartbeat_interval_s=env.float("HEARTBEAT_INTERVAL_S", DEFAULT_HEARTBEAT_INTERVAL_S),
+            replay_page_events=env.int("REPLAY_PAGE_EVENTS", DEFAULT_REPLAY_PAGE_EVENTS),
             log_level=env.str("LOG_LEVEL", DEFAULT_LOG_LEVEL).upper(),
             nats=NatsSettings.from_env(env),
         )
@@ -111,9 +123,14 @@ class GatewaySettings:
             ("SEND_QUEUE_MAX_FRAMES", self.send_queue_max_frames),
             ("SEND_QUEUE_MAX_BYTES", self.send_queue_max_bytes),
             ("CLOSE_TIMEOUT_S", self.close_timeout_s),
+            ("REPLAY_PAGE_EVENTS", self.replay_page_events),
         ):
             if value <= 0:
                 _refuse(name, "must be positive", value)
+        if self.heartbeat_interval_s < 0:
+            _refuse(
+                "HEARTBEAT_INTERVAL_S", "must be 0 (off) or positive", self.heartbeat_interval_s
+            )
         if self.max_message_bytes < self.max_frame_bytes:
             # Otherwise frame_too_large could never be answered: the transport closes first.
             _refuse("MAX_MESSAGE_BYTES", "must be at least MAX_FRAME_BYTES", self.max_message_bytes)

@@ -55,9 +55,13 @@ class RunningGateway:
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.server.port}"
 
-    async def connect(self, token: str | None = None, **kwargs: Any) -> ClientConnection:
+    async def connect(
+        self, token: str | None = None, after_seq: int | str | None = None, **kwargs: Any
+    ) -> ClientConnection:
+        """A websockets client on ``/ws``; ``after_seq`` resumes after that event."""
         headers = {"Authorization": f"Bearer {token}"} if token else None
-        return await connect(self.url, additional_headers=headers, compression=None, **kwargs)
+        url = self.url if after_seq is None else f"{self.url}?after_seq={after_seq}"
+        return await connect(url, additional_headers=headers, compression=None, **kwargs)
 
     async def stop(self) -> None:
         self.server.should_exit = True
@@ -239,3 +243,109 @@ async def eventually(predicate: Callable[[], bool], within: float = 5.0) -> None
     async with asyncio.timeout(within):
         while not predicate():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
+
+
+def thought(text: str, run_id: str = "run-1") -> events.AgentThinking:
+    return events.AgentThinking(
+        run_id=run_id,
+        thread_id="th-1",
+        data=events.AgentThinkingData(agent_id="a", thought=text),
+    )
+
+
+async def publish(nc: NATS, user_id: str, *texts: str) -> list[int]:
+    """Store one agent_thinking event per text for ``user_id``; their seqs, in order."""
+    publisher = EventPublisher(nc.jetstream())
+    return [await publisher.publish(user_id, thought(text)) for text in texts]
+
+
+async def recv_through(
+    ws: ClientConnection, done: Callable[[dict[str, Any]], bool], within: float = 10.0
+) -> list[dict[str, Any]]:
+    """Every frame up to and including the first for which ``done(frame)`` is true."""
+    got: list[dict[str, Any]] = []
+    async with asyncio.timeout(within):
+        while not got or not done(got[-1]):
+            got.append(json.loads(await ws.recv()))
+    return got
+
+
+async def drop(ws: ClientConnection) -> None:
+    """Lose the connection the way a network does: no closing handshake.
+
+    (Also what a test wants after leaving frames unread: a websockets client whose queue is full
+    stops reading, so its close() would wait out its close timeout for the server's answer.)
+    """
+    ws.transport.abort()
+    await ws.wait_closed()
+
+
+def seqs(frames: list[dict[str, Any]]) -> list[int]:
+    """The seqs of the event frames among ``frames``, in arrival order."""
+    return [f["seq"] for f in frames if "seq" in f]
+
+
+class NatsProxy:
+    """A TCP relay between a gateway and nats-server that a test can cut and restore.
+
+    Cutting drops every relayed connection and turns new ones away, as a network partition
+    would: the gateway's nats-py client sees its connection die and keeps trying to reconnect.
+    """
+
+    def __init__(self, upstream_url: str) -> None:
+        address = upstream_url.removeprefix("nats://")
+        self._host, port = address.rsplit(":", 1)
+        self._port = int(port)
+        self._server: asyncio.Server | None = None
+        self._links: set[asyncio.StreamWriter] = set()
+        self.is_cut = False
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return f"nats://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    def cut(self) -> None:
+        self.is_cut = True
+        for writer in tuple(self._links):
+            writer.transport.abort()
+
+    def restore(self) -> None:
+        self.is_cut = False
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.is_cut:
+            writer.transport.abort()
+            return
+        up_reader, up_writer = await asyncio.open_connection(self._host, self._port)
+        self._links |= {writer, up_writer}
+        try:
+            await asyncio.gather(
+                _pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True
+            )
+        finally:
+            self._links -= {writer, up_writer}
+            for end in (writer, up_writer):
+                end.transport.abort()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        writer.transport.abort()  # one side gone: take the other down with it
+
+
+@pytest.fixture
+async def nats_proxy(nats_url: str) -> AsyncIterator[tuple[NatsProxy, str]]:
+    proxy = NatsProxy(nats_url)
+    url = await proxy.start()
+    yield proxy, url
+    await proxy.close()

@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 from devstack.keys import KeyPair
 from devstack.natsd import free_port
-from services.ws_gateway.app import READY_LINE
+from services.ws_gateway.app import READY_LINE, STATIC_DIR
 from services.ws_gateway.node import RESTART_REASON
 from shared.errors import CloseCode
 from tests.component.ws_gateway.conftest import Sign, recv_json
@@ -30,6 +30,26 @@ async def test_healthz_answers_ok(start_gateway) -> None:
         response = await client.get(f"{gateway.http_url}/healthz")
 
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+async def test_the_chat_page_is_served_at_the_root_and_other_files_by_name(start_gateway) -> None:
+    gateway = await start_gateway()
+    files = sorted(p.name for p in STATIC_DIR.iterdir() if p.is_file())
+    async with httpx.AsyncClient(base_url=gateway.http_url) as client:
+        root = await client.get("/")
+        by_name = {name: await client.get(f"/{name}") for name in files}
+        missing = await client.get("/no-such-file.js")
+        health = await client.get("/healthz")
+
+    assert root.status_code == 200 and root.headers["content-type"].startswith("text/html")
+    assert root.content == (STATIC_DIR / "index.html").read_bytes()
+    for name, response in by_name.items():
+        assert (response.status_code, response.content) == (
+            200,
+            (STATIC_DIR / name).read_bytes(),
+        ), name
+    assert missing.status_code == 404
+    assert health.json() == {"status": "ok"}  # the static files do not shadow the API
 
 
 async def test_stopping_tells_every_client_to_reconnect_with_4000(

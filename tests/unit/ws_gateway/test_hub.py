@@ -4,74 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
 from services.ws_gateway.hub import Hub
-from services.ws_gateway.session import Session
-from services.ws_gateway.transport import Connection
-from shared.wire import events
-
-Callback = Callable[[Any], Awaitable[None]]
+from tests.unit.ws_gateway.fakes import FakeBackend, FakeNats, FakeNewest, connection, live
 
 
-@dataclass
-class FakeSubscription:
-    subject: str
-    nats: FakeNats
-
-    async def unsubscribe(self) -> None:
-        del self.nats.subscriptions[self.subject]
+def hub_on(nats: FakeNats, newest: FakeNewest | None = None) -> Hub:
+    return Hub(nats, newest or FakeNewest())  # type: ignore[arg-type]
 
 
-@dataclass
-class FakeNats:
-    subscriptions: dict[str, Callback] = field(default_factory=dict)
-    gate: asyncio.Event | None = None  # when set, subscribe waits for it
-
-    async def subscribe(self, subject: str, cb: Callback) -> FakeSubscription:
-        if self.gate is not None:
-            await self.gate.wait()
-        assert subject not in self.subscriptions, "a second subscription for one user"
-        self.subscriptions[subject] = cb
-        return FakeSubscription(subject, self)
-
-
-@dataclass
-class FakeMsg:
-    subject: str
-    data: bytes
-    headers: dict[str, str]
-
-
-class NullSocket:
-    async def send_text(self, data: str) -> None: ...
-
-    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
-
-
-def connection(user_id: str) -> Connection:
-    return Connection(Session(user_id), NullSocket(), lambda conn, request: None)
-
-
-def live(user_id: str, seq: int, previous: int) -> FakeMsg:
-    payload = events.encode_event(
-        events.AgentThinking(
-            run_id="r",
-            thread_id="t",
-            data=events.AgentThinkingData(agent_id="a", thought="hm"),
-        )
-    )
-    headers = {"Nats-Sequence": str(seq), "Nats-Last-Sequence": str(previous)}
-    return FakeMsg(f"live.user.{user_id}.events", payload, headers)
+async def settle() -> None:
+    """Let tasks the hub and connections started (look-ups, replays) take their steps."""
+    for _ in range(3):
+        await asyncio.sleep(0)
 
 
 async def test_one_subscription_per_user_however_many_sockets() -> None:
     nats = FakeNats()
-    hub = Hub(nats)  # type: ignore[arg-type]
+    hub = hub_on(nats)
     tab1, tab2, other = connection("alice"), connection("alice"), connection("bob")
 
     for conn in (tab1, tab2, other):
@@ -83,7 +35,7 @@ async def test_one_subscription_per_user_however_many_sockets() -> None:
 
 async def test_the_last_socket_to_leave_takes_the_subscription_with_it() -> None:
     nats = FakeNats()
-    hub = Hub(nats)  # type: ignore[arg-type]
+    hub = hub_on(nats)
     tab1, tab2 = connection("alice"), connection("alice")
     await hub.join(tab1)
     await hub.join(tab2)
@@ -97,7 +49,7 @@ async def test_the_last_socket_to_leave_takes_the_subscription_with_it() -> None
 
 async def test_each_event_reaches_every_socket_of_its_user_only() -> None:
     nats = FakeNats()
-    hub = Hub(nats)  # type: ignore[arg-type]
+    hub = hub_on(nats)
     tab1, tab2, other = connection("alice"), connection("alice"), connection("bob")
     for conn in (tab1, tab2, other):
         await hub.join(conn)
@@ -109,12 +61,13 @@ async def test_each_event_reaches_every_socket_of_its_user_only() -> None:
 
 async def test_a_skipped_event_on_the_live_path_is_logged(caplog: pytest.LogCaptureFixture) -> None:
     nats = FakeNats()
-    hub = Hub(nats)  # type: ignore[arg-type]
+    hub = hub_on(nats, FakeNewest({"alice": 7}))
     await hub.join(connection("alice"))
+    await settle()  # the newest-event look-up is done
     deliver = nats.subscriptions["live.user.alice.events"]
 
     with caplog.at_level(logging.WARNING, logger="services.ws_gateway.hub"):
-        await deliver(live("alice", 10, 7))  # first seen: nothing to compare with
+        await deliver(live("alice", 10, 7))
         await deliver(live("alice", 11, 10))  # in order
         assert caplog.records == []
         await deliver(live("alice", 14, 12))  # 12 never arrived
@@ -123,9 +76,68 @@ async def test_a_skipped_event_on_the_live_path_is_logged(caplog: pytest.LogCapt
     assert "skipped" in record.getMessage() and "14" in record.getMessage()
 
 
+async def test_a_socket_that_misses_a_live_event_asks_the_stream_for_it() -> None:
+    nats, backend = FakeNats(), FakeBackend()
+    hub = hub_on(nats, FakeNewest({"alice": 7}))
+    tab = connection("alice", backend)
+    await hub.join(tab)
+    await settle()
+    deliver = nats.subscriptions["live.user.alice.events"]
+
+    await deliver(live("alice", 10, 7))
+    await deliver(live("alice", 14, 12))  # 12 was lost on the way
+    await settle()  # the connection starts its replay task
+
+    [replay] = backend.replays
+    assert replay.after_seq == 10 and not replay.check_gap
+    assert tab.session.last_seq == 10  # 14 waits for 12
+
+
+async def test_a_fresh_socket_takes_the_users_newest_event_as_its_position() -> None:
+    nats, backend = FakeNats(), FakeBackend()
+    hub = hub_on(nats, FakeNewest({"alice": 40}))
+    tab = connection("alice", backend)
+    await hub.join(tab)
+    await settle()
+
+    hub.repair()  # as after a NATS reconnect: events after 40 may have been lost
+    await settle()
+
+    assert [r.after_seq for r in backend.replays] == [40]
+    assert hub.newest("alice") == 40
+
+
+async def test_a_second_socket_gets_the_known_newest_at_once() -> None:
+    nats, backend = FakeNats(), FakeBackend()
+    hub = hub_on(nats, FakeNewest({"alice": 40}))
+    await hub.join(connection("alice"))
+    await settle()
+    await nats.subscriptions["live.user.alice.events"](live("alice", 41, 40))
+
+    late = connection("alice", backend)
+    await hub.join(late)
+    late.execute(late.session.repair())
+    await settle()
+
+    assert [r.after_seq for r in backend.replays] == [41]
+
+
+async def test_heartbeat_ticks_reach_quiet_sockets_with_the_users_newest_seq() -> None:
+    nats = FakeNats()
+    hub = hub_on(nats, FakeNewest({"alice": 40}))
+    tab = connection("alice")
+    await hub.join(tab)
+    await settle()
+
+    hub.heartbeat()  # the socket just opened: not quiet yet
+    assert tab.session.queued_frames == 0
+    hub.heartbeat()
+    assert tab.session.queued_frames == 1  # one heartbeat frame, waiting for the writer
+
+
 async def test_everyone_leaving_during_the_subscribe_leaves_no_subscription() -> None:
     nats = FakeNats(gate=asyncio.Event())
-    hub = Hub(nats)  # type: ignore[arg-type]
+    hub = hub_on(nats)
     tab = connection("alice")
     joining = asyncio.create_task(hub.join(tab))
     await asyncio.sleep(0)

@@ -11,6 +11,9 @@ from services.ws_gateway.session import (
     Close,
     Command,
     Limits,
+    Replay,
+    Request,
+    RequestKind,
     Send,
     Session,
     State,
@@ -19,7 +22,18 @@ from services.ws_gateway.session import (
 )
 from shared.errors import CloseCode, ErrorCode
 from shared.wire import events
-from shared.wire.runs import RunRejected, RunStarted
+from shared.wire.runs import (
+    CancelAccepted,
+    CancelRequest,
+    ListRunsRequest,
+    ListThreadsRequest,
+    RunInfo,
+    RunList,
+    RunRejected,
+    RunStarted,
+    ThreadInfo,
+    ThreadList,
+)
 
 USER = "user-1"
 
@@ -331,3 +345,132 @@ def test_a_closed_session_ignores_late_frames_events_and_replies() -> None:
     assert session.event(1, bus_event()) == []
     assert session.submit_done(RunStarted(run_id="r", thread_id="t"), None) == []
     assert session.close(CloseCode.NORMAL, "bye") == []
+
+
+# Cancel and listings become agent requests; replies become frames
+
+
+def test_cancel_becomes_a_request_for_the_tokens_user() -> None:
+    [command] = Session(USER).receive('{"type": "cancel", "run_id": "r-1", "user_id": "eve"}')
+
+    assert isinstance(command, Request) and command.kind is RequestKind.CANCEL
+    assert command.message == CancelRequest(user_id=USER, run_id="r-1")
+
+
+def test_listings_become_requests_for_the_tokens_user() -> None:
+    session = Session(USER)
+    [threads] = session.receive('{"type": "list_threads"}')
+    [run_list] = session.receive('{"type": "list_runs", "thread_id": "t-1"}')
+
+    assert isinstance(threads, Request) and threads.kind is RequestKind.LIST_THREADS
+    assert threads.message == ListThreadsRequest(user_id=USER)
+    assert isinstance(run_list, Request) and run_list.kind is RequestKind.LIST_RUNS
+    assert run_list.message == ListRunsRequest(user_id=USER, thread_id="t-1")
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ['{"type": "cancel", "run_id": "a.b"}', '{"type": "list_runs", "thread_id": "*"}'],
+)
+def test_an_unsafe_id_in_a_cancel_or_listing_is_refused(frame: str) -> None:
+    assert error_code(Session(USER).receive(frame)) == ErrorCode.INVALID_ID
+
+
+def test_replies_to_requests_become_their_frames() -> None:
+    session = Session(USER)
+    thread = ThreadInfo(thread_id="t-1", title="infra", created_at=1.0, updated_at=2.0)
+    run = RunInfo(run_id="r-1", thread_id="t-1", status="running", content="go", created_at=1.0)
+
+    cancelled = only_frame(session.request_done(CancelAccepted(run_id="r-1", state="cancelling")))
+    threads = only_frame(session.request_done(ThreadList(threads=[thread])))
+    runs = only_frame(session.request_done(RunList(thread_id="t-1", runs=[run])))
+
+    assert cancelled == {"type": "cancel_accepted", "run_id": "r-1", "state": "cancelling"}
+    assert threads["type"] == "threads" and threads["threads"][0]["title"] == "infra"  # type: ignore[index]
+    assert runs["type"] == "runs" and runs["runs"][0]["status"] == "running"  # type: ignore[index]
+
+
+def test_a_rejected_request_becomes_an_error_with_the_agents_code() -> None:
+    reply = RunRejected(code="run_not_found", message="no run r-9 of yours")
+
+    assert only_frame(Session(USER).request_done(reply)) == {
+        "type": "error",
+        "data": {"code": "run_not_found", "message": "no run r-9 of yours"},
+    }
+
+
+def test_a_request_no_agent_answered_becomes_no_agent_available() -> None:
+    assert error_code(Session(USER).request_failed(ErrorCode.NO_AGENT_AVAILABLE)) == (
+        "no_agent_available"
+    )
+
+
+# after_seq in the handshake
+
+
+def test_no_after_seq_means_live_only() -> None:
+    assert Session(USER).open(None) == []
+
+
+def test_after_seq_in_the_handshake_starts_a_resume() -> None:
+    [command] = Session(USER).open("42")
+
+    assert isinstance(command, Replay) and command.after_seq == 42
+
+
+@pytest.mark.parametrize("raw", ["", "-1", "4.5", "abc", "²", "1" * 20])
+def test_a_malformed_after_seq_gets_an_error_and_a_live_socket(raw: str) -> None:
+    session = Session(USER)
+
+    assert error_code(session.open(raw)) == ErrorCode.INVALID_FRAME
+    assert not session.replaying and session.state is State.OPEN
+
+
+def test_a_resume_frame_with_a_negative_seq_is_invalid() -> None:
+    assert error_code(Session(USER).receive('{"type": "resume", "after_seq": -1}')) == (
+        ErrorCode.INVALID_FRAME
+    )
+
+
+# Heartbeats: one per tick to a socket that was sent nothing since the previous tick
+
+
+def test_a_socket_that_just_opened_is_not_quiet_yet() -> None:
+    assert Session(USER).heartbeat(7) == []
+
+
+def test_a_quiet_socket_gets_a_heartbeat_with_the_users_newest_seq_every_tick() -> None:
+    session = Session(USER)
+    session.heartbeat(7)
+
+    assert only_frame(session.heartbeat(7)) == {"type": "heartbeat", "last_seq": 7}
+    assert only_frame(session.heartbeat(9)) == {"type": "heartbeat", "last_seq": 9}
+
+
+def test_a_socket_sent_anything_since_the_last_tick_gets_no_heartbeat() -> None:
+    session = Session(USER)
+    session.heartbeat(7)
+    session.event(8, bus_event())
+
+    assert session.heartbeat(8) == []
+    assert only_frame(session.heartbeat(8))["type"] == "heartbeat"
+
+
+def test_the_heartbeat_seq_is_never_below_what_the_socket_was_given() -> None:
+    session = Session(USER)
+    session.event(30, bus_event())
+    session.heartbeat(0)
+
+    assert only_frame(session.heartbeat(20)) == {"type": "heartbeat", "last_seq": 30}
+
+
+def test_no_heartbeat_while_a_replay_or_held_events_are_pending() -> None:
+    replaying = Session(USER)
+    replaying.resume(5)
+    holding = Session(USER)
+    holding.receive(message())
+    holding.event(3, bus_event())
+
+    for session in (replaying, holding):
+        session.heartbeat(9)
+        assert session.heartbeat(9) == []

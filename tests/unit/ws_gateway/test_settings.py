@@ -24,6 +24,7 @@ def test_defaults_match_the_documented_ones() -> None:
     assert s.submit_timeout_s == 5
     assert (s.send_queue_max_frames, s.send_queue_max_bytes) == (1024, 4194304)
     assert (s.ws_ping_interval, s.ws_ping_timeout) == (20, 20)
+    assert (s.heartbeat_interval_s, s.replay_page_events) == (15, 256)
     assert s.nats.url == "nats://127.0.0.1:4222"
 
 
@@ -35,11 +36,14 @@ def test_every_setting_comes_from_the_environment() -> None:
         SUBMIT_TIMEOUT_S="1.5",
         NATS_URL="nats://nats:4222",
         LOG_LEVEL="debug",
+        HEARTBEAT_INTERVAL_S="2.5",
+        REPLAY_PAGE_EVENTS="64",
     )
 
     assert (s.host, s.port, s.send_queue_max_frames) == ("0.0.0.0", 9000, 7)
     assert (s.submit_timeout_s, s.nats.url, s.log_level) == (1.5, "nats://nats:4222", "DEBUG")
     assert s.limits.max_queued_frames == 7
+    assert (s.heartbeat_interval_s, s.replay_page_events) == (2.5, 64)
 
 
 def test_missing_public_key_file_is_named() -> None:
@@ -56,6 +60,8 @@ def test_missing_public_key_file_is_named() -> None:
         ("SUBMIT_TIMEOUT_S", "-1"),
         ("LOG_LEVEL", "LOUD"),
         ("MAX_MESSAGE_BYTES", "1000"),
+        ("HEARTBEAT_INTERVAL_S", "-1"),
+        ("REPLAY_PAGE_EVENTS", "0"),
     ],
 )
 def test_malformed_values_are_refused_naming_the_variable(name: str, value: str) -> None:
@@ -65,3 +71,7 @@ def test_malformed_values_are_refused_naming_the_variable(name: str, value: str)
 
 def test_zero_ping_interval_turns_keepalive_off() -> None:
     assert settings(WS_PING_INTERVAL_S="0").ws_ping_interval is None
+
+
+def test_zero_heartbeat_interval_turns_app_heartbeats_off() -> None:
+    assert settings(HEARTBEAT_INTERVAL_S="0").heartbeat_interval_s == 0

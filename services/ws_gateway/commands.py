@@ -1,0 +1,80 @@
+"""What a :class:`~services.ws_gateway.session.Session` asks its transport to do.
+
+A session never does I/O; it returns these, and the transport carries them out:
+
+    Send(frame)             write this text frame to the socket
+    Submit(request)         submit a run to the agents; answer: submit_done / submit_failed
+    Request(kind, message)  ask the agents (cancel, list); answer: request_done / request_failed
+    Replay(generation, ..)  read the user's stored events after ``after_seq`` from the stream;
+                            answer: replay_gap? , replayed* , then replay_done (or
+                            replay_failed), each carrying ``generation``
+    Close(code, reason)     close the socket with this code (the session is already CLOSING)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from shared.errors import CloseCode
+from shared.wire.runs import CancelRequest, ListRunsRequest, ListThreadsRequest, RunRequest
+
+__all__ = [
+    "AgentQuery",
+    "Close",
+    "Command",
+    "Replay",
+    "Request",
+    "RequestKind",
+    "Send",
+    "Submit",
+]
+
+AgentQuery = CancelRequest | ListThreadsRequest | ListRunsRequest
+
+
+class RequestKind(Enum):
+    """The agent requests a socket may make besides submitting a run."""
+
+    CANCEL = "cancel"
+    LIST_THREADS = "list_threads"
+    LIST_RUNS = "list_runs"
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    frame: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Submit:
+    request: RunRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    kind: RequestKind
+    message: AgentQuery
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """Read stored events with seq > ``after_seq``.
+
+    ``check_gap``: first find out whether the stream still holds everything after ``after_seq``
+    (a client's resume point); a repair of the live path starts from a position the session
+    already knows is complete, so it skips that check.
+    """
+
+    generation: int
+    after_seq: int
+    check_gap: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    code: CloseCode
+    reason: str
+
+
+Command = Send | Submit | Request | Replay | Close

@@ -1,0 +1,132 @@
+"""In-memory stand-ins for what the gateway's units talk to: a socket, the backend, NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.ws_gateway.session import Replay, Request, Session
+from services.ws_gateway.transport import Connection
+from shared.wire import events
+from shared.wire.runs import RunRequest
+
+Callback = Callable[[Any], Awaitable[None]]
+
+
+class MemorySocket:
+    """Records what the connection writes; ``incoming`` is what the client sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.closed_with: tuple[int, str | None] | None = None
+        self.incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.writable = asyncio.Event()
+        self.writable.set()
+
+    async def send_text(self, data: str) -> None:
+        await self.writable.wait()
+        self.sent.append(json.loads(data))
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        await self.writable.wait()
+        self.closed_with = (code, reason)
+        await self.incoming.put({"type": "websocket.disconnect", "code": code})
+
+    def client_sends(self, text: str) -> None:
+        self.incoming.put_nowait({"type": "websocket.receive", "text": text})
+
+
+class NullSocket:
+    async def send_text(self, data: str) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+@dataclass
+class FakeBackend:
+    """Records what connections ask for; ``replays`` run ``on_replay`` when one is set."""
+
+    submitted: list[RunRequest] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
+    replays: list[Replay] = field(default_factory=list)
+    on_replay: Callable[[Connection, Replay], Awaitable[None]] | None = None
+
+    def submit(self, conn: Connection, request: RunRequest) -> None:
+        self.submitted.append(request)
+
+    def request(self, conn: Connection, request: Request) -> None:
+        self.requests.append(request)
+
+    async def replay(self, conn: Connection, replay: Replay) -> None:
+        self.replays.append(replay)
+        if self.on_replay is not None:
+            await self.on_replay(conn, replay)
+
+
+@dataclass
+class FakeSubscription:
+    subject: str
+    nats: FakeNats
+
+    async def unsubscribe(self) -> None:
+        del self.nats.subscriptions[self.subject]
+
+
+@dataclass
+class FakeNats:
+    subscriptions: dict[str, Callback] = field(default_factory=dict)
+    gate: asyncio.Event | None = None  # when set, subscribe waits for it
+
+    async def subscribe(self, subject: str, cb: Callback) -> FakeSubscription:
+        if self.gate is not None:
+            await self.gate.wait()
+        assert subject not in self.subscriptions, "a second subscription for one user"
+        self.subscriptions[subject] = cb
+        return FakeSubscription(subject, self)
+
+    async def flush(self) -> None:
+        """Everything subscribed so far is in place at once."""
+
+
+@dataclass
+class FakeNewest:
+    """The hub's look-up of a user's newest stored event."""
+
+    seqs: dict[str, int] = field(default_factory=dict)
+    gate: asyncio.Event | None = None
+
+    async def newest(self, user_id: str) -> int:
+        if self.gate is not None:
+            await self.gate.wait()
+        return self.seqs.get(user_id, 0)
+
+
+@dataclass
+class FakeMsg:
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+
+
+def thinking(thought: str = "thinking", run_id: str = "run-1") -> bytes:
+    """A stored event's payload, as a producer encodes it (no seq)."""
+    return events.encode_event(
+        events.AgentThinking(
+            run_id=run_id,
+            thread_id="thread-1",
+            data=events.AgentThinkingData(agent_id="agent-1", thought=thought, timestamp=1.5),
+        )
+    )
+
+
+def live(user_id: str, seq: int, previous: int, thought: str = "hm") -> FakeMsg:
+    """What the stream republishes to ``live.user.<id>.events`` for an event stored at seq."""
+    headers = {"Nats-Sequence": str(seq), "Nats-Last-Sequence": str(previous)}
+    return FakeMsg(f"live.user.{user_id}.events", thinking(thought), headers)
+
+
+def connection(user_id: str, backend: FakeBackend | None = None) -> Connection:
+    return Connection(Session(user_id), NullSocket(), backend or FakeBackend())
