@@ -24,7 +24,7 @@ class Account:
 async def new_account(auth_url: str) -> Account:
     email = f"{uuid.uuid4().hex[:12]}@example.com"
     password = "correct horse battery"
-    async with httpx.AsyncClient(base_url=auth_url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=auth_url, timeout=60) as http:
         registered = await http.post("/auth/register", json={"email": email, "password": password})
         assert registered.status_code == 201, registered.text
         login = await http.post("/auth/login", json={"email": email, "password": password})

@@ -61,7 +61,20 @@ class ResumingReader:
 
 
 async def stored_events(nats_url: str, user_id: str) -> list[tuple[int, dict[str, Any]]]:
-    """Every event of ``user_id`` the EVENTS stream holds, as (seq, event), oldest first."""
+    """Every event of ``user_id`` the EVENTS stream holds, as (seq, event), oldest first.
+
+    Right after a cluster node dies JetStream may take a few seconds to answer; ask again."""
+    for attempt in range(6):
+        try:
+            return await _stored_events(nats_url, user_id)
+        except nats.errors.TimeoutError:
+            if attempt == 5:
+                raise
+            await asyncio.sleep(2)
+    raise AssertionError("unreachable")
+
+
+async def _stored_events(nats_url: str, user_id: str) -> list[tuple[int, dict[str, Any]]]:
     nc = await nats.connect(nats_url.split(","))
     try:
         js = nc.jetstream()
