@@ -41,12 +41,14 @@ class ErrorCode(StrEnum):
     AGENT_LOST = "agent_lost"
     AGENT_STOPPED = "agent_stopped"
     RUN_TIMEOUT = "run_timeout"
+    CANCELLED = "cancelled"  # a tool_completed's error when its run was stopped mid-call
     # Tools (in agent_failed, or a tool_completed's error)
     UNKNOWN_TOOL = "unknown_tool"
     INVALID_PARAMETERS = "invalid_parameters"
     TOOL_FAILED = "tool_failed"
     TOOL_TIMEOUT = "tool_timeout"
     TOOL_UNAVAILABLE = "tool_unavailable"
+    TOOL_LOST = "tool_lost"  # the tool runner stopped sending heartbeats mid-call
     # Delivery
     PUBLISH_FAILED = "publish_failed"
     # Accounts
@@ -54,6 +56,10 @@ class ErrorCode(StrEnum):
     EMAIL_TAKEN = "email_taken"
     INVALID_CREDENTIALS = "invalid_credentials"
     INVALID_REQUEST = "invalid_request"
+    INVALID_REFRESH_TOKEN = "invalid_refresh_token"
+    USER_NOT_FOUND = "user_not_found"
+    RATE_LIMITED = "rate_limited"  # also an error frame: a socket sent over its message rate
+    SESSION_REVOKED = "session_revoked"
     INTERNAL = "internal"
 
 
@@ -61,7 +67,8 @@ class CloseCode(IntEnum):
     """WebSocket close codes. 1xxx are RFC 6455's; 4xxx are agentwire's own.
 
     4000-4099: reconnect (with ``after_seq``) and nothing is lost.
-    4400-4499: do not reconnect as you are (credentials or request must change first).
+    4400-4499: do not reconnect as you are (credentials or request must change first);
+    4429 may be retried after a pause.
     """
 
     NORMAL = 1000
@@ -71,6 +78,8 @@ class CloseCode(IntEnum):
     SERVER_RESTART = 4000
     SLOW_CONSUMER = 4008
     UNAUTHORIZED = 4401
+    SESSION_REVOKED = 4403  # the token's session was revoked (logout, password change, admin)
+    TOO_MANY_REQUESTS = 4429  # too many connections for the user, or a sustained message flood
 
     @property
     def should_reconnect(self) -> bool:

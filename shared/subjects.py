@@ -13,6 +13,15 @@ Subject map::
     agent.threads.list          a user's threads (queue group "agents", request/reply)
     agent.runs.list             a thread's runs (queue group "agents", request/reply)
     tools.call.<tool_name>      tool calls to the tool runner (queue group "tools", request/reply)
+    auth.jwks                   the auth service's JWKS document (queue group "auth", request/reply)
+    auth.jwks.changed           the new JWKS document, published when the auth key ring changes
+    auth.revoked.<user_id>      a revocation of some of that user's tokens (shared/wire/revocation)
+    agent.control.cancel.<run_id>     stop this run: every agent process hears it (no queue group)
+    tools.control.cancel.<call_id>    stop this tool call: every tool runner hears it (request;
+                                      only the runner holding the call replies, once it has ended)
+    tools.heartbeat.<call_id>         "still working on it", from the tool runner to the caller:
+                                      empty while the call waits, "running" once tool_executing
+                                      is stored
 """
 
 from __future__ import annotations
@@ -23,19 +32,29 @@ from shared.errors import InvalidId
 
 __all__ = [
     "AGENT_QUEUE",
+    "AUTH_QUEUE",
     "EVENTS_STREAM",
     "SAFE_TOKEN_PATTERN",
     "TOOLS_QUEUE",
+    "auth_jwks",
+    "auth_jwks_changed",
+    "auth_revoked",
+    "auth_revoked_wildcard",
     "check_token",
     "is_safe_token",
     "live_user_events",
     "live_user_events_wildcard",
     "run_cancel",
+    "run_control_cancel",
+    "run_control_cancel_wildcard",
     "run_list",
     "run_submit",
     "thread_list",
     "tool_call",
     "tool_call_wildcard",
+    "tool_control_cancel",
+    "tool_control_cancel_wildcard",
+    "tool_heartbeat",
     "user_events",
     "user_events_wildcard",
 ]
@@ -46,6 +65,7 @@ _SAFE_TOKEN = re.compile(SAFE_TOKEN_PATTERN)
 EVENTS_STREAM = "EVENTS"
 AGENT_QUEUE = "agents"
 TOOLS_QUEUE = "tools"
+AUTH_QUEUE = "auth"
 
 
 def is_safe_token(value: object) -> bool:
@@ -99,3 +119,40 @@ def tool_call(tool_name: str) -> str:
 
 def tool_call_wildcard() -> str:
     return "tools.call.*"
+
+
+def run_control_cancel(run_id: str) -> str:
+    return f"agent.control.cancel.{check_token(run_id, 'run id')}"
+
+
+def run_control_cancel_wildcard() -> str:
+    return "agent.control.cancel.*"
+
+
+def tool_control_cancel(tool_call_id: str) -> str:
+    return f"tools.control.cancel.{check_token(tool_call_id, 'tool call id')}"
+
+
+def tool_control_cancel_wildcard() -> str:
+    return "tools.control.cancel.*"
+
+
+def tool_heartbeat(tool_call_id: str) -> str:
+    return f"tools.heartbeat.{check_token(tool_call_id, 'tool call id')}"
+
+
+def auth_jwks() -> str:
+    return "auth.jwks"
+
+
+def auth_jwks_changed() -> str:
+    return "auth.jwks.changed"
+
+
+def auth_revoked(user_id: str) -> str:
+    return f"auth.revoked.{check_token(user_id, 'user id')}"
+
+
+def auth_revoked_wildcard() -> str:
+    """Every user's revocations: what a gateway subscribes to (one subscription, not per user)."""
+    return "auth.revoked.*"

@@ -1,13 +1,20 @@
-"""The agent service: takes chat messages as runs and works them out loud.
+"""The agent service: takes chat messages as runs, works them out loud, and always ends them.
 
-bus.py            NATS edge: run submissions in (queue group "agents"), the reply out
-service.py        accepting a run: ids, thread ownership, records, the background task per run
-runner.py         one run: agent_* events, the planner's steps, tool calls, one terminal event
+bus.py            NATS edge: submit, cancel and list requests in (queue group "agents"), replies
+                  out; cancel broadcasts heard by every agent process
+service.py        the answers: submit (idempotent, double-texting policy), cancel, the lists
+tasks.py          the runs this process holds, one task each; promoting a thread's next run
+runner.py         one run: agent_* events, the planner's steps, tool calls; says how it ended
+closing.py        ending a run for good: record, settle tool calls, announce the terminal event
+supervision.py    leases renewed, cancels heard, dead agents' runs taken over and ended
+control.py        a run's handle: stop it and why, and how long its lease holds
 planner.py        the Planner interface and the built-in deterministic InfraAnalystPlanner
 understanding.py  what a message (and its thread) asks: metric, period, services, intent
 narration.py      the built-in planner's thoughts and answer, worded from tool results
-toolclient.py     one tool call over NATS, with its timeout and failure codes
-repository.py     threads and runs storage (the only SQLAlchemy code); models.py the tables
+toolclient.py     one tool call over NATS: heartbeats watched, failure codes, cancelling it
+publisher.py      events stored with fixed message ids, so a second copy is dropped
+repository.py     threads and run records (SQLAlchemy); ledger.py a run's lifecycle in the
+                  shared database: claims, leases, endings, open tool calls; models.py the tables
 node.py           the process lifecycle; __main__.py runs it; settings.py configures it
 """
 

@@ -1,13 +1,20 @@
-"""The agent's NATS edge: run submissions in (request/reply, queue group), replies out.
+"""The agent's NATS edge: requests in (queue group "agents"), replies out, cancel broadcasts.
+
+    agent.runs.submit        RunRequest          -> RunStarted | RunRejected
+    agent.runs.cancel        CancelRequest       -> CancelAccepted | RunRejected
+    agent.threads.list       ListThreadsRequest  -> ThreadList | RunRejected
+    agent.runs.list          ListRunsRequest     -> RunList | RunRejected
+    agent.control.cancel.*   (empty)             every agent process; the run's owner stops it
 
 Decode -> call -> encode, nothing else. Every request gets an answer, even a malformed one or one
-that crashes the service, so a gateway never waits out its timeout for a run that never started.
+that crashes the service, so a gateway never waits out its timeout for nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import msgspec
 from nats.aio.client import Client as NATS
@@ -17,39 +24,88 @@ from nats.aio.subscription import Subscription
 from shared import subjects
 from shared.bus import until_subscribed
 from shared.errors import ErrorCode
-from shared.wire.runs import RunRejected, RunRequest, SubmitReply, decode_run_request, encode
+from shared.wire.runs import (
+    CancelReply,
+    CancelRequest,
+    ListRunsRequest,
+    ListThreadsRequest,
+    RunList,
+    RunRejected,
+    RunRequest,
+    SubmitReply,
+    ThreadList,
+    decode_cancel_request,
+    decode_list_runs_request,
+    decode_list_threads_request,
+    decode_run_request,
+    encode,
+)
 
-__all__ = ["Submitter", "answer_submission", "subscribe_submissions"]
+__all__ = ["AgentRequests", "answer", "broadcaster", "subscribe_control", "subscribe_requests"]
 
 log = logging.getLogger(__name__)
 
 
-class Submitter(Protocol):
+class AgentRequests(Protocol):
     async def submit(self, request: RunRequest) -> SubmitReply: ...
+    async def cancel(self, request: CancelRequest) -> CancelReply: ...
+    async def list_threads(self, request: ListThreadsRequest) -> ThreadList | RunRejected: ...
+    async def list_runs(self, request: ListRunsRequest) -> RunList | RunRejected: ...
+    def stop_local(self, run_id: str) -> None: ...
 
 
-async def subscribe_submissions(nc: NATS, service: Submitter) -> Subscription:
-    """Take run submissions, sharing them with every other agent process in the queue group."""
+async def subscribe_requests(nc: NATS, service: AgentRequests) -> list[Subscription]:
+    """Take requests, sharing them with every other agent process in the queue group."""
+    routes: list[tuple[str, Callable[[bytes], Any], Callable[[Any], Awaitable[Any]]]] = [
+        (subjects.run_submit(), decode_run_request, service.submit),
+        (subjects.run_cancel(), decode_cancel_request, service.cancel),
+        (subjects.thread_list(), decode_list_threads_request, service.list_threads),
+        (subjects.run_list(), decode_list_runs_request, service.list_runs),
+    ]
+    subscriptions = [await _serve(nc, *route) for route in routes]
+    await until_subscribed(nc)  # "ready" must mean requests already reach us
+    return subscriptions
 
-    async def on_submission(msg: Msg) -> None:
-        reply = await answer_submission(service, msg.data)
+
+async def subscribe_control(nc: NATS, service: AgentRequests) -> Subscription:
+    """Hear every cancel broadcast (no queue group: the run's owner may be any process)."""
+
+    async def on_cancel(msg: Msg) -> None:
+        service.stop_local(msg.subject.rsplit(".", 1)[-1])
+
+    return await nc.subscribe(subjects.run_control_cancel_wildcard(), cb=on_cancel)
+
+
+def broadcaster(nc: NATS) -> Callable[[str], Awaitable[None]]:
+    async def broadcast_cancel(run_id: str) -> None:
+        await nc.publish(subjects.run_control_cancel(run_id), b"")
+
+    return broadcast_cancel
+
+
+async def _serve(
+    nc: NATS,
+    subject: str,
+    decode: Callable[[bytes], Any],
+    handle: Callable[[Any], Awaitable[Any]],
+) -> Subscription:
+    async def on_request(msg: Msg) -> None:
+        reply = await answer(decode, handle, msg.data)
         if msg.reply:
             await msg.respond(encode(reply))
 
-    subscription = await nc.subscribe(
-        subjects.run_submit(), queue=subjects.AGENT_QUEUE, cb=on_submission
-    )
-    await until_subscribed(nc)  # "ready" must mean submissions already reach us
-    return subscription
+    return await nc.subscribe(subject, queue=subjects.AGENT_QUEUE, cb=on_request)
 
 
-async def answer_submission(service: Submitter, payload: bytes) -> SubmitReply:
+async def answer(
+    decode: Callable[[bytes], Any], handle: Callable[[Any], Awaitable[Any]], payload: bytes
+) -> Any:
     try:
-        request = decode_run_request(payload)
+        request = decode(payload)
     except msgspec.DecodeError as exc:
-        return RunRejected(code=ErrorCode.INVALID_REQUEST, message=f"bad run request: {exc}")
+        return RunRejected(code=ErrorCode.INVALID_REQUEST, message=f"bad request: {exc}")
     try:
-        return await service.submit(request)
+        return await handle(request)
     except Exception:
-        log.exception("could not start a run for user %s", request.user_id)
-        return RunRejected(code=ErrorCode.AGENT_ERROR, message="the agent could not start this run")
+        log.exception("could not answer %s for user %s", type(request).__name__, request.user_id)
+        return RunRejected(code=ErrorCode.AGENT_ERROR, message="the agent could not do this")

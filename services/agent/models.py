@@ -1,18 +1,46 @@
-"""Threads and runs as SQLAlchemy 2 declarative models, plus the run lifecycle they record.
+"""Threads, runs and open tool calls as SQLAlchemy 2 declarative models, plus the run lifecycle.
 
 Tables are created at start-up for now; keeping the schema on one ``Base.metadata`` is what lets
 Alembic adopt it later (``target_metadata = Base.metadata``) without rewriting it.
+
+A run's supervision lives in its row, because every agent process shares the database:
+``owner`` and ``lease_expires_at`` say who is working on it and until when (renewed every
+second); ``cancel_requested`` survives a cancel that arrives before the owner looks;
+``started_at`` records that ``agent_started`` is stored; ``announced`` that the terminal event is.
+A run that has ended in the table but is not yet announced is still somebody's job.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "RunRecord", "RunStatus", "ThreadRecord"]
+__all__ = [
+    "CANCEL_REASON",
+    "Base",
+    "CallStage",
+    "Ending",
+    "OpenToolCall",
+    "RunRecord",
+    "RunStatus",
+    "ThreadRecord",
+]
+
+
+CANCEL_REASON = "cancelled by the user"
 
 
 def _now() -> datetime:
@@ -20,21 +48,70 @@ def _now() -> datetime:
 
 
 class RunStatus(StrEnum):
-    """A run's lifecycle: ``running`` ends exactly once, in one terminal status.
+    """A run's lifecycle::
 
-    Issue 4 adds ``cancelled`` (and perhaps ``queued``); the guard below is where it goes.
+        queued ──> running ──> completed | failed | cancelled
+           └────────────────────────────────────────┘ (cancelled while waiting)
+
+    A queued run waits for the thread's previous run to end (the double-texting policy).
     """
 
+    QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @property
     def is_terminal(self) -> bool:
-        return self is not RunStatus.RUNNING
+        return self in _TERMINAL
 
     def can_become(self, new: RunStatus) -> bool:
-        return self is RunStatus.RUNNING and new.is_terminal
+        return new in _NEXT[self]
+
+
+_TERMINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+_NEXT = {
+    RunStatus.QUEUED: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED}),
+    RunStatus.RUNNING: _TERMINAL,
+    RunStatus.COMPLETED: frozenset(),
+    RunStatus.FAILED: frozenset(),
+    RunStatus.CANCELLED: frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """How a run ended, as recorded and then announced."""
+
+    status: RunStatus
+    result: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+    @classmethod
+    def completed(cls, answer: str) -> Ending:
+        return cls(RunStatus.COMPLETED, result=answer)
+
+    @classmethod
+    def failed(cls, code: str, message: str) -> Ending:
+        return cls(RunStatus.FAILED, error_code=str(code), error_message=message)
+
+    @classmethod
+    def cancelled(cls, reason: str = CANCEL_REASON) -> Ending:
+        return cls(RunStatus.CANCELLED, error_message=reason)
+
+
+class CallStage(StrEnum):
+    """How far an open tool call got, as far as the agent heard (from the runner's heartbeats).
+
+    requested: sent, nobody has said they took it; taken: a tool runner holds it, and may store
+    its tool_executing any moment; running: its tool_executing is stored.
+    """
+
+    REQUESTED = "requested"
+    TAKEN = "taken"
+    RUNNING = "running"
 
 
 class Base(DeclarativeBase):
@@ -50,24 +127,57 @@ class ThreadRecord(Base):
     user_id: Mapped[str] = mapped_column(String(64), index=True)
     title: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # Bumped by every new run, so "my threads, latest first" needs no join.
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 class RunRecord(Base):
-    """One message and what the agent made of it."""
+    """One message, what the agent made of it, and who is responsible for it right now."""
 
     __tablename__ = "runs"
-    # History is read as "this thread's runs, oldest first".
-    __table_args__ = (Index("ix_runs_thread_created", "thread_id", "created_at"),)
+    __table_args__ = (
+        # History is read as "this thread's runs, oldest first".
+        Index("ix_runs_thread_created", "thread_id", "created_at"),
+        # The sweeper's questions: whose lease has run out before their run was announced, and
+        # which threads have a run waiting?
+        Index("ix_runs_unannounced_lease", "announced", "lease_expires_at"),
+        Index("ix_runs_status_thread", "status", "thread_id"),
+        # Idempotent submit: a resent client_msg_id finds the original run (NULLs never clash).
+        UniqueConstraint("user_id", "client_msg_id", name="uq_runs_user_client_msg"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id"))
     user_id: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(16), default=RunStatus.RUNNING.value)
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED.value)
     content: Mapped[str] = mapped_column(Text)
-    # Kept now so issue 4's idempotent submit can look it up; no uniqueness is promised yet.
     client_msg_id: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     result: Mapped[str | None] = mapped_column(Text, default=None)
     error_code: Mapped[str | None] = mapped_column(String(32), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    owner: Mapped[str | None] = mapped_column(String(128), default=None)
+    # Unix seconds rather than a DateTime: compared on every sweep, and SQLite keeps DateTime
+    # as text without its zone.
+    lease_expires_at: Mapped[float | None] = mapped_column(Float, default=None)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    announced: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class OpenToolCall(Base):
+    """A tool call whose reply the run has not had yet.
+
+    Whoever ends the run (its owner, or a sweeper after the owner died) reads these to stop the
+    calls and, for a call the user may have seen start (``stage``), to make sure its
+    ``tool_completed`` is stored before the run's terminal event.
+    """
+
+    __tablename__ = "open_tool_calls"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the tool_call_id
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
+    tool_name: Mapped[str] = mapped_column(String(64))
+    parameters: Mapped[str] = mapped_column(Text, default="{}")  # JSON, as the planner asked
+    stage: Mapped[str] = mapped_column(String(16), default=CallStage.REQUESTED.value)

@@ -1,43 +1,61 @@
-"""The agent process's lifecycle: wire database, NATS, runner and handler together; take them apart.
+"""The agent process's lifecycle: wire database, NATS, runner, supervisor and handlers together.
 
-``start`` brings the node to "taking runs"; ``stop`` first stops taking them (the submission
-subscription is drained, so a request already delivered is still answered), then lets running runs
-finish for ``shutdown_grace_s`` and fails the rest, and only then closes NATS and the database
-those last events and records need. Tests run a node in-process; ``__main__`` runs one per process.
+``start`` brings the node to "taking runs": the cancel broadcasts are heard and the supervisor
+runs before any request can arrive. ``stop`` first stops taking requests (the subscriptions are
+drained, so a request already delivered is still answered), then lets running runs finish for
+``shutdown_grace_s`` and fails the rest (agent_stopped), then stops the supervisor (which kept
+their leases until their ends were announced), and only then closes NATS and the database.
+Tests run a node in-process; ``__main__`` runs one per process.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 
 from nats.aio.client import Client as NATS
 from nats.aio.subscription import Subscription
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.agent.bus import subscribe_submissions
+from services.agent.bus import broadcaster, subscribe_control, subscribe_requests
+from services.agent.closing import Closer
+from services.agent.ledger import RunLedger
 from services.agent.planner import InfraAnalystPlanner, Planner
+from services.agent.publisher import Publisher
 from services.agent.repository import AgentRepository, create_tables, open_engine
 from services.agent.runner import Runner
 from services.agent.service import AgentService
 from services.agent.settings import AgentSettings
+from services.agent.supervision import Supervisor
+from services.agent.tasks import RunTasks
 from services.agent.toolclient import ToolClient
-from shared.bus import EventPublisher, connect, ensure_events_stream
+from shared.bus import connect, ensure_events_stream
 from shared.settings import SettingsError
 
-__all__ = ["AgentNode"]
+__all__ = ["AgentNode", "instance_id"]
 
 log = logging.getLogger(__name__)
+
+
+def instance_id() -> str:
+    """Who holds a run, as written in its row: host and pid first, for whoever reads the table."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class AgentNode:
     def __init__(self, settings: AgentSettings, planner: Planner | None = None) -> None:
         self.settings = settings
+        self.instance = instance_id()
         self._planner = planner or InfraAnalystPlanner()
         self._engine: AsyncEngine | None = None
         self._nc: NATS | None = None
-        self._subscription: Subscription | None = None
-        self._service: AgentService | None = None
+        self._subscriptions: list[Subscription] = []
+        self._tasks: RunTasks | None = None
+        self._supervisor: Supervisor | None = None
         self.repository: AgentRepository | None = None
+        self.ledger: RunLedger | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -47,33 +65,66 @@ class AgentNode:
             raise SettingsError(f"environment variable DATABASE_URL is not usable: {exc}") from None
         await create_tables(self._engine)
         self.repository = AgentRepository(self._engine)
-        self._nc = await connect(settings.nats, name="agentwire-agent")
-        js = self._nc.jetstream()
-        await ensure_events_stream(js, settings.nats)
+        self.ledger = RunLedger(self._engine, owner=self.instance, lease_s=settings.run_lease_s)
+        self._nc = nc = await connect(settings.nats, name="agentwire-agent")
+        await ensure_events_stream(nc.jetstream(), settings.nats)
+        self._tasks = self._run_tasks(nc, self.ledger, self.repository)
+        service = AgentService(
+            store=self.repository,
+            ledger=self.ledger,
+            tasks=self._tasks,
+            broadcast_cancel=broadcaster(nc),
+            policy=settings.double_text_policy,
+        )
+        self._subscriptions.append(await subscribe_control(nc, service))
+        self._supervisor = Supervisor(
+            self._tasks, self.ledger, interval_s=settings.supervise_every_s
+        )
+        self._supervisor.start()
+        self._subscriptions += await subscribe_requests(nc, service)
+        log.info("agent %s (%s) taking runs", settings.agent_name, self.instance)
+
+    def _run_tasks(self, nc: NATS, ledger: RunLedger, repository: AgentRepository) -> RunTasks:
+        settings = self.settings
+        events = Publisher(nc.jetstream())
+        tools = ToolClient(
+            nc,
+            timeout_s=settings.tool_call_timeout_s,
+            heartbeat_timeout_s=settings.tool_heartbeat_timeout_s,
+        )
         runner = Runner(
-            events=EventPublisher(js),
-            tools=ToolClient(self._nc, timeout_s=settings.tool_call_timeout_s),
-            ledger=self.repository,
+            events=events,
+            tools=tools,
+            book=ledger,
             planner=self._planner,
             agent_name=settings.agent_name,
             max_concurrent_runs=settings.max_concurrent_runs,
             think_delay_s=settings.think_delay_s,
+            run_timeout_s=settings.run_timeout_s,
         )
-        self._service = AgentService(self.repository, runner)
-        self._subscription = await subscribe_submissions(self._nc, self._service)
-        log.info("agent %s taking runs", settings.agent_name)
+        closer = Closer(ledger=ledger, events=events, tools=tools, agent_name=settings.agent_name)
+        return RunTasks(
+            runner=runner,
+            closer=closer,
+            ledger=ledger,
+            history=repository,
+            lease_s=settings.run_lease_s,
+        )
 
     async def stop(self) -> None:
         """Stop taking runs, finish or fail the ones in flight, then close. Safe to call twice."""
-        if self._subscription is not None:
+        for subscription in self._subscriptions:
             try:
-                await self._subscription.drain()
+                await subscription.drain()
             except Exception as exc:  # NATS already gone: there is nothing left to drain
-                log.warning("could not drain the submission subscription: %r", exc)
-            self._subscription = None
-        if self._service is not None:
-            await self._service.shutdown(self.settings.shutdown_grace_s)
-            self._service = None
+                log.warning("could not drain a subscription: %r", exc)
+        self._subscriptions = []
+        if self._tasks is not None:
+            await self._tasks.shutdown(self.settings.shutdown_grace_s)
+            self._tasks = None
+        if self._supervisor is not None:
+            await self._supervisor.stop()
+            self._supervisor = None
         if self._nc is not None:
             await self._nc.drain()
             self._nc = None

@@ -8,11 +8,13 @@ by implementing the same two methods; the runner, the events and the tool calls 
 :class:`InfraAnalystPlanner` is deterministic: it reads the message (and the thread's earlier
 messages) with :func:`~services.agent.understanding.understand`, calls ``analyze_performance``
 and then ``detect_anomalies`` or ``estimate_savings``, and words every thought and the answer from
-the numbers those tools returned.
+the numbers those tools returned. A message naming ``slow_task`` (``slow_task seconds=30 steps=60
+label=x``) is a diagnostic instead: one call to that tool, for watching cancel and timeouts work.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,7 +31,11 @@ __all__ = [
     "Step",
     "Think",
     "ToolObservation",
+    "slow_task_parameters",
 ]
+
+_SLOW_TASK = re.compile(r"\bslow_task\b")
+_SETTING = re.compile(r"\b(\w+)=([\w.-]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +105,34 @@ class InfraAnalystPlanner:
     """Performance first, then anomalies (or savings, when the user talks money)."""
 
     def start(self, message: str, history: list[str]) -> Plan:
+        diagnostic = slow_task_parameters(message)
+        if diagnostic is not None:
+            return ScriptedPlan(f"Starting slow_task {diagnostic}", _slow_task(diagnostic))
         request = understand(message, history)
         return ScriptedPlan(say.headline(request), _analyse(request))
+
+
+def slow_task_parameters(message: str) -> dict[str, Any] | None:
+    """``slow_task seconds=2 steps=4`` as ``{"seconds": 2, "steps": 4}``; None for any other
+    message. The tool runner validates the values, so a bad one fails the run visibly."""
+    if not _SLOW_TASK.search(message):
+        return None
+    return {name: _number_or_text(value) for name, value in _SETTING.findall(message)}
+
+
+def _number_or_text(value: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _slow_task(parameters: dict[str, Any]) -> Script:
+    yield Think(f"Running slow_task with {parameters or 'its defaults'}, as asked.")
+    result = _result((yield CallTool("slow_task", parameters)), "slow_task")
+    yield Finish(f"slow_task finished: {result.get('steps')} steps in {result.get('seconds')}s.")
 
 
 def _analyse(request: Request) -> Script:

@@ -1,7 +1,9 @@
-"""Threads and runs storage: the only module that speaks SQLAlchemy.
+"""Threads and run records: creating, finding and listing them (SQLAlchemy lives here and in
+:mod:`services.agent.ledger`, which keeps a run's lifecycle: claims, leases, endings).
 
 The service and the runner see plain :class:`StoredThread` / :class:`StoredRun` values, never
 sessions or rows, so the storage can change (or be faked in a test) without touching the logic.
+Timestamps leave this module as Unix seconds: SQLite hands DateTime back without its zone.
 """
 
 from __future__ import annotations
@@ -14,14 +16,24 @@ from typing import Any
 
 from sqlalchemy import event, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from services.agent.models import Base, RunRecord, RunStatus, ThreadRecord
 
-__all__ = ["AgentRepository", "StoredRun", "StoredThread", "create_tables", "open_engine"]
+__all__ = [
+    "AgentRepository",
+    "DuplicateMessage",
+    "StoredRun",
+    "StoredThread",
+    "create_tables",
+    "epoch",
+    "open_engine",
+    "stored_run",
+]
 
 TITLE_LENGTH = 80
+MAX_THREADS_LISTED = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +41,8 @@ class StoredThread:
     id: str
     user_id: str
     title: str
+    created_at: float = 0.0
+    updated_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +52,24 @@ class StoredRun:
     user_id: str
     status: RunStatus
     content: str
-    created_at: datetime
-    finished_at: datetime | None
-    result: str | None
-    error_code: str | None
-    error_message: str | None
+    created_at: float
+    finished_at: float | None = None
+    result: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    client_msg_id: str | None = None
+    started_at: float | None = None
+    owner: str | None = None
+    cancel_requested: bool = False
+    announced: bool = False
+
+
+class DuplicateMessage(Exception):
+    """This user already sent a message with this client_msg_id: here is the run it started."""
+
+    def __init__(self, original: StoredRun) -> None:
+        super().__init__(original.id)
+        self.original = original
 
 
 def open_engine(database_url: str) -> AsyncEngine:
@@ -64,10 +91,12 @@ def open_engine(database_url: str) -> AsyncEngine:
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    # Many runs write at once: WAL lets readers go on while one writes, and SQLite only enforces
-    # the runs -> threads foreign key when asked to.
+    # Several agent processes and many runs write at once: WAL lets readers go on while one
+    # writes, busy_timeout makes a writer wait its turn instead of failing, and SQLite only
+    # enforces the runs -> threads foreign key when asked to.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -84,10 +113,10 @@ class AgentRepository:
 
     async def create_thread(self, user_id: str, first_message: str) -> StoredThread:
         """A new thread of ``user_id``, titled after its first message."""
-        row = ThreadRecord(id=uuid.uuid4().hex, user_id=user_id, title=first_message[:TITLE_LENGTH])
+        row = _new_thread(user_id, first_message)
         async with self._sessions() as session, session.begin():
             session.add(row)
-        return StoredThread(id=row.id, user_id=row.user_id, title=row.title)
+        return _stored_thread(row)
 
     async def find_thread(self, thread_id: str, user_id: str) -> StoredThread | None:
         """The thread if it exists *and* belongs to ``user_id``; other people's threads are None."""
@@ -96,80 +125,141 @@ class AgentRepository:
         )
         async with self._sessions() as session:
             row = await session.scalar(query)
-        if row is None:
-            return None
-        return StoredThread(id=row.id, user_id=row.user_id, title=row.title)
+        return None if row is None else _stored_thread(row)
 
-    async def thread_messages(self, thread_id: str) -> list[str]:
-        """The user's messages in this thread so far, oldest first."""
+    async def list_threads(self, user_id: str) -> list[StoredThread]:
+        """The user's threads, most recently used first (at most MAX_THREADS_LISTED)."""
         query = (
-            select(RunRecord.content)
+            select(ThreadRecord)
+            .where(ThreadRecord.user_id == user_id)
+            .order_by(ThreadRecord.updated_at.desc(), ThreadRecord.id)
+            .limit(MAX_THREADS_LISTED)
+        )
+        async with self._sessions() as session:
+            return [_stored_thread(row) for row in await session.scalars(query)]
+
+    async def thread_messages(self, thread_id: str, before_run: str | None = None) -> list[str]:
+        """The user's messages in this thread, oldest first; only those before ``before_run``."""
+        query = (
+            select(RunRecord.id, RunRecord.content)
             .where(RunRecord.thread_id == thread_id)
             .order_by(RunRecord.created_at, RunRecord.id)
         )
         async with self._sessions() as session:
-            return list(await session.scalars(query))
+            rows = (await session.execute(query)).all()
+        ids = [run_id for run_id, _ in rows]
+        end = ids.index(before_run) if before_run in ids else len(rows)
+        return [content for _, content in rows[:end]]
+
+    async def list_runs(self, thread_id: str) -> list[StoredRun]:
+        query = (
+            select(RunRecord)
+            .where(RunRecord.thread_id == thread_id)
+            .order_by(RunRecord.created_at, RunRecord.id)
+        )
+        async with self._sessions() as session:
+            return [stored_run(row) for row in await session.scalars(query)]
 
     async def create_run(
-        self, *, thread_id: str, user_id: str, content: str, client_msg_id: str | None = None
+        self,
+        *,
+        user_id: str,
+        content: str,
+        thread_id: str | None = None,
+        client_msg_id: str | None = None,
     ) -> StoredRun:
+        """A queued run, in ``thread_id`` or in a new thread; one transaction, so a refused
+        duplicate leaves no empty thread behind. Raises DuplicateMessage for a resent id."""
+        now = datetime.now(UTC)
+        thread = _new_thread(user_id, content) if thread_id is None else None
         row = RunRecord(
             id=uuid.uuid4().hex,
-            thread_id=thread_id,
+            thread_id=thread.id if thread is not None else thread_id,
             user_id=user_id,
-            status=RunStatus.RUNNING.value,
+            status=RunStatus.QUEUED.value,
             content=content,
             client_msg_id=client_msg_id,
-            created_at=datetime.now(UTC),
+            created_at=now,
         )
-        async with self._sessions() as session, session.begin():
-            session.add(row)
-        return _stored_run(row)
+        try:
+            async with self._sessions() as session, session.begin():
+                if thread is not None:
+                    session.add(thread)
+                    await session.flush()  # the thread row first, for the foreign key
+                else:
+                    await session.execute(_touch(row.thread_id, now))
+                session.add(row)
+        except IntegrityError:
+            original = await self.find_message(user_id, client_msg_id)
+            if original is None:
+                raise
+            raise DuplicateMessage(original) from None
+        return stored_run(row)
 
-    async def finish_run(
-        self,
-        run_id: str,
-        status: RunStatus,
-        *,
-        result: str | None = None,
-        error_code: str | None = None,
-        error_message: str | None = None,
-    ) -> bool:
-        """Move a running run to ``status``; False if it had already finished (nothing changes)."""
-        if not RunStatus.RUNNING.can_become(status):
-            raise ValueError(f"a run cannot finish as {status}")
-        # The WHERE on status is the guard: of two racing finishes only one updates the row.
-        statement = (
-            update(RunRecord)
-            .where(RunRecord.id == run_id, RunRecord.status == RunStatus.RUNNING.value)
-            .values(
-                status=status.value,
-                finished_at=datetime.now(UTC),
-                result=result,
-                error_code=error_code,
-                error_message=error_message,
-            )
+    async def find_message(self, user_id: str, client_msg_id: str | None) -> StoredRun | None:
+        """The run this user's ``client_msg_id`` started, if any."""
+        if client_msg_id is None:
+            return None
+        query = select(RunRecord).where(
+            RunRecord.user_id == user_id, RunRecord.client_msg_id == client_msg_id
         )
-        async with self._sessions() as session, session.begin():
-            outcome = await session.execute(statement)
-        return bool(getattr(outcome, "rowcount", 0))
+        async with self._sessions() as session:
+            row = await session.scalar(query)
+        return None if row is None else stored_run(row)
 
     async def get_run(self, run_id: str) -> StoredRun | None:
         async with self._sessions() as session:
             row = await session.get(RunRecord, run_id)
-        return None if row is None else _stored_run(row)
+        return None if row is None else stored_run(row)
 
 
-def _stored_run(row: RunRecord) -> StoredRun:
+def _new_thread(user_id: str, first_message: str) -> ThreadRecord:
+    now = datetime.now(UTC)
+    return ThreadRecord(
+        id=uuid.uuid4().hex,
+        user_id=user_id,
+        title=first_message[:TITLE_LENGTH],
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _touch(thread_id: str, when: datetime) -> Any:
+    return update(ThreadRecord).where(ThreadRecord.id == thread_id).values(updated_at=when)
+
+
+def epoch(value: datetime | None) -> float | None:
+    """Unix seconds; a zone-less value (SQLite's) was written as UTC."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+def _stored_thread(row: ThreadRecord) -> StoredThread:
+    return StoredThread(
+        id=row.id,
+        user_id=row.user_id,
+        title=row.title,
+        created_at=epoch(row.created_at) or 0.0,
+        updated_at=epoch(row.updated_at) or 0.0,
+    )
+
+
+def stored_run(row: RunRecord) -> StoredRun:
     return StoredRun(
         id=row.id,
         thread_id=row.thread_id,
         user_id=row.user_id,
         status=RunStatus(row.status),
         content=row.content,
-        created_at=row.created_at,
-        finished_at=row.finished_at,
+        created_at=epoch(row.created_at) or 0.0,
+        finished_at=epoch(row.finished_at),
         result=row.result,
         error_code=row.error_code,
         error_message=row.error_message,
+        client_msg_id=row.client_msg_id,
+        started_at=epoch(row.started_at),
+        owner=row.owner,
+        cancel_requested=bool(row.cancel_requested),
+        announced=bool(row.announced),
     )

@@ -1,13 +1,22 @@
 """Running one run: the events the user watches, the planner's steps, and the tool calls.
 
-A run publishes ``agent_started``, then one ``agent_thinking`` per Think step, calls a tool for
-each CallTool step (the tool runner publishes that call's two events), and ends with exactly one
-terminal event: ``agent_completed`` with the planner's answer, or ``agent_failed`` with a code and a
-message for whatever broke — a tool error, a timeout, a crash, an event the stream would not take,
-or the agent shutting down. :meth:`Runner.run` never raises except to pass on its own cancellation.
+A run publishes ``agent_started``, then one ``agent_thinking`` per Think step, and calls a tool
+for each CallTool step (the tool runner publishes that call's two events). :meth:`Runner.run`
+returns how the run ended, as an :class:`~services.agent.models.Ending`, and publishes no terminal
+event itself: :mod:`services.agent.closing` records the ending and announces it, the same way a
+sweeper does for a run whose agent died. Endings, by cause:
 
-The runner talks to the world through three small seams (:class:`EventSink`, :class:`ToolCaller`,
-:class:`RunLedger`), so tests can drive it without NATS or a database.
+    the planner's Finish          completed
+    a tool error                  failed, with the tool's code
+    the run's time budget         failed, run_timeout
+    a crash / a bad plan          failed, agent_error (publish_failed: an event was not stored)
+    stopped: CANCELLED            cancelled
+    stopped: SHUTDOWN             failed, agent_stopped
+    stopped: LEASE_LOST, or the   None: another process holds the run now and announces its end
+    lease may have run out
+
+The runner talks to the world through small seams (:class:`EventSink`, :class:`ToolCaller`,
+:class:`RunBook`), so tests can drive it without NATS or a database.
 """
 
 from __future__ import annotations
@@ -16,18 +25,17 @@ import asyncio
 import inspect
 import logging
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from services.agent.models import RunStatus
+from services.agent.closing import CANCEL_REASON, agent_id, started_msg_id
+from services.agent.control import LeaseLost, RunHandle, StopReason
+from services.agent.models import CallStage, Ending
 from services.agent.planner import CallTool, Finish, Planner, Step, Think, ToolObservation
+from services.agent.toolclient import ToolCallError
 from shared.errors import AgentwireError, ErrorCode
 from shared.wire.events import (
-    AgentCompleted,
-    AgentCompletedData,
-    AgentFailed,
-    AgentFailedData,
     AgentStarted,
     AgentStartedData,
     AgentThinking,
@@ -38,8 +46,9 @@ from shared.wire.tools import ToolCallRequest, ToolCallSucceeded
 
 __all__ = [
     "DEFAULT_MAX_STEPS",
+    "DEFAULT_RUN_TIMEOUT_S",
     "EventSink",
-    "RunLedger",
+    "RunBook",
     "RunSpec",
     "Runner",
     "ToolCaller",
@@ -49,27 +58,31 @@ log = logging.getLogger(__name__)
 
 # A planner that never says Finish (an LLM going in circles) must not run for ever.
 DEFAULT_MAX_STEPS = 50
+DEFAULT_RUN_TIMEOUT_S = 300.0
 SHUTDOWN_MESSAGE = "the agent service stopped before this run finished"
 
 
 class EventSink(Protocol):
-    async def publish(self, user_id: str, event: AnyEvent) -> int: ...
+    async def publish(self, user_id: str, event: AnyEvent, *, msg_id: str | None = None) -> int: ...
 
 
 class ToolCaller(Protocol):
-    async def call(self, request: ToolCallRequest) -> ToolCallSucceeded: ...
-
-
-class RunLedger(Protocol):
-    async def finish_run(
+    async def call(
         self,
-        run_id: str,
-        status: RunStatus,
-        *,
-        result: str | None = None,
-        error_code: str | None = None,
-        error_message: str | None = None,
-    ) -> bool: ...
+        request: ToolCallRequest,
+        on_stage: Callable[[CallStage], Awaitable[None]] | None = None,
+    ) -> ToolCallSucceeded: ...
+
+
+class RunBook(Protocol):
+    """What the database must know while a run goes, for whoever has to end it."""
+
+    async def mark_started(self, run_id: str) -> None: ...
+    async def open_call(
+        self, call_id: str, run_id: str, tool_name: str, parameters: dict[str, Any]
+    ) -> None: ...
+    async def call_stage(self, call_id: str, stage: CallStage) -> None: ...
+    async def close_call(self, call_id: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,18 +100,11 @@ class RunSpec:
 class _Run:
     spec: RunSpec
     agent_id: str
-    status: RunStatus = RunStatus.RUNNING
+    handle: RunHandle
     thoughts: int = 0
 
     def ids(self) -> dict[str, Any]:
         return {"run_id": self.spec.run_id, "thread_id": self.spec.thread_id}
-
-    def finish(self, status: RunStatus) -> bool:
-        """Take the one terminal transition; False if the run has already ended."""
-        if not self.status.can_become(status):
-            return False
-        self.status = status
-        return True
 
 
 class Runner:
@@ -107,51 +113,67 @@ class Runner:
         *,
         events: EventSink,
         tools: ToolCaller,
-        ledger: RunLedger,
+        book: RunBook,
         planner: Planner,
         agent_name: str,
         max_concurrent_runs: int,
         think_delay_s: float = 0.0,
         max_steps: int = DEFAULT_MAX_STEPS,
+        run_timeout_s: float = DEFAULT_RUN_TIMEOUT_S,
     ) -> None:
         self._events = events
         self._tools = tools
-        self._ledger = ledger
+        self._book = book
         self._planner = planner
         self._agent_name = agent_name
         self._slots = asyncio.Semaphore(max_concurrent_runs)
         self._think_delay_s = think_delay_s
         self._max_steps = max_steps
+        self._run_timeout_s = run_timeout_s
 
     def agent_id(self, run_id: str) -> str:
-        return f"{self._agent_name}_{run_id[:8]}"
+        return agent_id(self._agent_name, run_id)
 
-    async def run(self, spec: RunSpec) -> None:
-        """Drive one run to its one terminal event. Waits for a free slot first."""
-        run = _Run(spec, self.agent_id(spec.run_id))
+    async def run(self, spec: RunSpec, handle: RunHandle) -> Ending | None:
+        """Drive one run until it ends; say how. Waits for a free slot first."""
+        run = _Run(spec, self.agent_id(spec.run_id), handle)
         try:
             async with self._slots:
-                answer = await self._drive(run)
-            await self._complete(run, answer)
+                answer = await self._drive_within_budget(run)
+            return Ending.completed(answer)
         except asyncio.CancelledError:
-            # Today only shutdown cancels a run; issue 4's user cancel will end it as cancelled.
-            await self._fail(run, ErrorCode.AGENT_ERROR, SHUTDOWN_MESSAGE)
-            raise
+            if handle.reason is None:
+                raise  # not a stop this service asked for (the loop is closing): pass it on
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            return _stopped(handle.reason)
+        except LeaseLost:
+            log.warning("run %s: lease may have run out; leaving it to a sweeper", spec.run_id)
+            return None
         except AgentwireError as exc:
-            await self._fail(run, exc.code, exc.message)
+            return Ending.failed(exc.code, exc.message)
         except Exception:
             log.exception("run %s crashed", spec.run_id)
-            await self._fail(run, ErrorCode.AGENT_ERROR, "the agent hit an unexpected error")
+            return Ending.failed(ErrorCode.AGENT_ERROR, "the agent hit an unexpected error")
+
+    async def _drive_within_budget(self, run: _Run) -> str:
+        budget = asyncio.timeout(self._run_timeout_s)
+        try:
+            async with budget:
+                return await self._drive(run)
+        except TimeoutError:
+            if not budget.expired():
+                raise
+            raise AgentwireError(
+                f"the run did not finish within its {self._run_timeout_s:g}s budget",
+                ErrorCode.RUN_TIMEOUT,
+            ) from None
 
     async def _drive(self, run: _Run) -> str:
         """Publish agent_started, then follow the plan; return its answer."""
         plan = self._planner.start(run.spec.content, list(run.spec.history))
-        await self._publish(
-            run,
-            AgentStarted(
-                **run.ids(), data=AgentStartedData(agent_id=run.agent_id, message=plan.headline)
-            ),
-        )
+        started = AgentStartedData(agent_id=run.agent_id, message=plan.headline)
+        await self._publish(run, AgentStarted(**run.ids(), data=started), started_msg_id)
+        await self._book.mark_started(run.spec.run_id)
         observation: ToolObservation | None = None
         for _ in range(self._max_steps):
             step = await _resolved(plan.next_step(observation))
@@ -175,13 +197,8 @@ class Runner:
         if run.thoughts and self._think_delay_s:
             await asyncio.sleep(self._think_delay_s)
         run.thoughts += 1
-        await self._publish(
-            run,
-            AgentThinking(
-                **run.ids(),
-                data=AgentThinkingData(agent_id=run.agent_id, thought=thought, step=run.thoughts),
-            ),
-        )
+        data = AgentThinkingData(agent_id=run.agent_id, thought=thought, step=run.thoughts)
+        await self._publish(run, AgentThinking(**run.ids(), data=data))
 
     async def _call_tool(self, run: _Run, step: CallTool) -> ToolObservation:
         request = ToolCallRequest(
@@ -192,71 +209,37 @@ class Runner:
             tool_name=step.tool_name,
             parameters=step.parameters,
         )
-        reply = await self._tools.call(request)
+        call_id = request.tool_call_id
+        run.handle.check_lease()  # the tool runner publishes for this run: same fence as ours
+        # Recorded before the request goes out, so whoever ends this run can stop the call.
+        await self._book.open_call(call_id, run.spec.run_id, step.tool_name, step.parameters)
+        try:
+            reply = await self._tools.call(
+                request, lambda stage: self._book.call_stage(call_id, stage)
+            )
+        except ToolCallError as exc:
+            if exc.answered:
+                await self._book.close_call(call_id)
+            raise  # an unanswered call stays open: ending the run settles it
+        await self._book.close_call(call_id)
         return ToolObservation(step.tool_name, step.parameters, reply.result)
 
-    async def _complete(self, run: _Run, answer: str) -> None:
-        if not run.finish(RunStatus.COMPLETED):
-            return
-        try:
-            await self._publish(
-                run,
-                AgentCompleted(
-                    **run.ids(), data=AgentCompletedData(agent_id=run.agent_id, result=answer)
-                ),
-            )
-        except Exception as exc:
-            # The answer never reached the stream; a failure notice is the user's only ending now.
-            code = exc.code if isinstance(exc, AgentwireError) else ErrorCode.PUBLISH_FAILED
-            log.error("run %s: could not publish its answer: %r", run.spec.run_id, exc)
-            await self._announce_failure(run, code, "the answer could not be delivered")
-            await self._record(run, RunStatus.FAILED, error_code=code, error=str(exc))
-            return
-        await self._record(run, RunStatus.COMPLETED, result=answer)
-
-    async def _fail(self, run: _Run, code: str, message: str) -> None:
-        if not run.finish(RunStatus.FAILED):
-            return
-        log.warning("run %s failed: %s: %s", run.spec.run_id, code, message)
-        await self._announce_failure(run, code, message)
-        await self._record(run, RunStatus.FAILED, error_code=code, error=message)
-
-    async def _announce_failure(self, run: _Run, code: str, message: str) -> None:
-        """Best effort: if even this cannot be stored, the log is all that is left."""
-        try:
-            await self._publish(
-                run,
-                AgentFailed(
-                    **run.ids(),
-                    data=AgentFailedData(agent_id=run.agent_id, code=str(code), message=message),
-                ),
-            )
-        except Exception:
-            log.exception("run %s: could not publish agent_failed", run.spec.run_id)
-
-    async def _record(
-        self,
-        run: _Run,
-        status: RunStatus,
-        *,
-        result: str | None = None,
-        error_code: str | None = None,
-        error: str | None = None,
+    async def _publish(
+        self, run: _Run, event: AnyEvent, msg_id: Callable[[str], str] | None = None
     ) -> None:
-        # The user has their terminal event already; a database hiccup must not undo that.
-        try:
-            await self._ledger.finish_run(
-                run.spec.run_id,
-                status,
-                result=result,
-                error_code=None if error_code is None else str(error_code),
-                error_message=error,
-            )
-        except Exception:
-            log.exception("run %s: could not record its end as %s", run.spec.run_id, status)
+        run.handle.check_lease()
+        fixed_id = None if msg_id is None else msg_id(run.spec.run_id)
+        await self._events.publish(run.spec.user_id, event, msg_id=fixed_id)
 
-    async def _publish(self, run: _Run, event: AnyEvent) -> None:
-        await self._events.publish(run.spec.user_id, event)
+
+def _stopped(reason: StopReason) -> Ending | None:
+    match reason:
+        case StopReason.CANCELLED:
+            return Ending.cancelled(CANCEL_REASON)
+        case StopReason.SHUTDOWN:
+            return Ending.failed(ErrorCode.AGENT_STOPPED, SHUTDOWN_MESSAGE)
+        case StopReason.LEASE_LOST:
+            return None
 
 
 async def _resolved(step: Step | Awaitable[Step]) -> Step:

@@ -1,103 +1,231 @@
-"""Accepting runs: check the request, record the thread and run, answer at once, run it behind.
+"""The agent's answers to the gateway: submit, cancel, list threads, list runs.
 
-The submitter is waiting on a NATS request, so :meth:`AgentService.submit` only validates and
-writes two rows; the run itself goes to a background task. Every task is kept (by run id) until it
-ends, which is what lets :meth:`shutdown` finish or fail them, and what issue 4's cancel will use.
+Each answer is quick, because the gateway is waiting on a NATS request: submit writes the run and
+replies before any work, cancel records the cancel and broadcasts it, and the lists read rows.
+
+Submit, in order: a resent ``client_msg_id`` gets the original run back (nothing starts); a
+thread that is not the user's is ``thread_not_found``; the run is stored *queued* and promoted at
+once if its thread is free. A thread with a run going follows DOUBLE_TEXT_POLICY: ``queue`` (the
+run waits and starts when the thread's previous run has ended) or ``reject`` (``thread_busy``).
+
+Cancel: another user's run and a missing one get the same ``run_not_found``; a run that has
+ended answers with its final status (cancelling twice, or too late, is harmless); a queued run is
+ended here at once; a running one gets its cancel recorded (so it holds even if its owner has not
+started it yet) and broadcast to every agent process, and its owner stops it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from typing import Protocol
 
-from services.agent.repository import StoredRun, StoredThread
-from services.agent.runner import RunSpec
+from services.agent.control import StopReason
+from services.agent.models import RunStatus
+from services.agent.repository import DuplicateMessage, StoredRun, StoredThread
 from shared.errors import ErrorCode, InvalidId
 from shared.subjects import check_token
-from shared.wire.runs import RunRejected, RunRequest, RunStarted, SubmitReply
+from shared.wire.runs import (
+    CancelAccepted,
+    CancelReply,
+    CancelRequest,
+    ListRunsRequest,
+    ListThreadsRequest,
+    RunInfo,
+    RunList,
+    RunRejected,
+    RunRequest,
+    RunStarted,
+    SubmitReply,
+    ThreadInfo,
+    ThreadList,
+)
 
-__all__ = ["AgentService", "RunExecutor", "ThreadStore"]
+__all__ = ["AgentService", "CancelLedger", "DoubleTextPolicy", "LocalRuns", "RunStore"]
 
 log = logging.getLogger(__name__)
 
-# After the grace period, cancelled runs get this long to publish their agent_failed.
-_FAIL_TIMEOUT_S = 5.0
+NO_SUCH_RUN = RunRejected(code=ErrorCode.RUN_NOT_FOUND, message="no such run")
+NO_SUCH_THREAD = RunRejected(code=ErrorCode.THREAD_NOT_FOUND, message="no such thread")
+THREAD_BUSY = RunRejected(
+    code=ErrorCode.THREAD_BUSY, message="this thread already has a run going; wait for it to end"
+)
 
 
-class ThreadStore(Protocol):
+class DoubleTextPolicy(StrEnum):
+    QUEUE = "queue"
+    REJECT = "reject"
+
+
+class RunStore(Protocol):
     async def find_thread(self, thread_id: str, user_id: str) -> StoredThread | None: ...
-    async def create_thread(self, user_id: str, first_message: str) -> StoredThread: ...
-    async def thread_messages(self, thread_id: str) -> list[str]: ...
+    async def list_threads(self, user_id: str) -> list[StoredThread]: ...
+    async def list_runs(self, thread_id: str) -> list[StoredRun]: ...
+    async def get_run(self, run_id: str) -> StoredRun | None: ...
+    async def find_message(self, user_id: str, client_msg_id: str | None) -> StoredRun | None: ...
     async def create_run(
-        self, *, thread_id: str, user_id: str, content: str, client_msg_id: str | None = None
+        self,
+        *,
+        user_id: str,
+        content: str,
+        thread_id: str | None = None,
+        client_msg_id: str | None = None,
     ) -> StoredRun: ...
 
 
-class RunExecutor(Protocol):
-    async def run(self, spec: RunSpec) -> None: ...
+class CancelLedger(Protocol):
+    async def cancel_queued(self, run_id: str) -> bool: ...
+    async def request_cancel(self, run_id: str) -> bool: ...
+    async def drop_queued(self, run_id: str) -> bool: ...
+
+
+class LocalRuns(Protocol):
+    """The runs this process holds (:class:`services.agent.tasks.RunTasks`)."""
+
+    async def promote(self, thread_id: str) -> StoredRun | None: ...
+    def stop(self, run_id: str, reason: StopReason) -> bool: ...
+    def announce(self, run: StoredRun) -> None: ...
+
+
+Broadcast = Callable[[str], Awaitable[None]]  # tells every agent process to stop a run
 
 
 class AgentService:
-    def __init__(self, store: ThreadStore, runner: RunExecutor) -> None:
+    def __init__(
+        self,
+        *,
+        store: RunStore,
+        ledger: CancelLedger,
+        tasks: LocalRuns,
+        broadcast_cancel: Broadcast,
+        policy: DoubleTextPolicy = DoubleTextPolicy.QUEUE,
+    ) -> None:
         self._store = store
-        self._runner = runner
-        self._runs: dict[str, asyncio.Task[None]] = {}
-
-    @property
-    def running(self) -> int:
-        return len(self._runs)
+        self._ledger = ledger
+        self._tasks = tasks
+        self._broadcast_cancel = broadcast_cancel
+        self._policy = policy
 
     async def submit(self, request: RunRequest) -> SubmitReply:
-        """Start a run for ``request``, or say why not. Never reveals another user's thread."""
+        """Start (or queue) a run for ``request``, or say why not."""
         try:
-            _check_ids(request)
+            _check_ids(request.user_id, request.thread_id, request.client_msg_id)
         except InvalidId as exc:
             return RunRejected(code=exc.code, message=exc.message)
         if not request.content.strip():
             return RunRejected(code=ErrorCode.INVALID_REQUEST, message="the message is empty")
-        history: list[str] = []
-        if request.thread_id is None:
-            thread = await self._store.create_thread(request.user_id, request.content)
-        else:
-            found = await self._store.find_thread(request.thread_id, request.user_id)
-            if found is None:
-                return RunRejected(code=ErrorCode.THREAD_NOT_FOUND, message="no such thread")
-            thread, history = found, await self._store.thread_messages(found.id)
-        run = await self._store.create_run(
-            thread_id=thread.id,
-            user_id=request.user_id,
-            content=request.content,
-            client_msg_id=request.client_msg_id,
-        )
-        self._start(RunSpec(run.id, thread.id, request.user_id, request.content, tuple(history)))
-        return RunStarted(run_id=run.id, thread_id=thread.id)
+        original = await self._store.find_message(request.user_id, request.client_msg_id)
+        if original is not None:
+            return _started(original)
+        if request.thread_id is not None:
+            if await self._store.find_thread(request.thread_id, request.user_id) is None:
+                return NO_SUCH_THREAD
+        try:
+            run = await self._store.create_run(
+                user_id=request.user_id,
+                content=request.content,
+                thread_id=request.thread_id,
+                client_msg_id=request.client_msg_id,
+            )
+        except DuplicateMessage as duplicate:  # the same message, resent at the same moment
+            return _started(duplicate.original)
+        return await self._start_or_queue(run)
 
-    def _start(self, spec: RunSpec) -> None:
-        task = asyncio.create_task(self._runner.run(spec), name=f"run-{spec.run_id}")
-        self._runs[spec.run_id] = task
-        task.add_done_callback(lambda _: self._runs.pop(spec.run_id, None))
+    async def _start_or_queue(self, run: StoredRun) -> SubmitReply:
+        promoted = await self._tasks.promote(run.thread_id)
+        if promoted is not None and promoted.id == run.id:
+            return _started(run)
+        if self._policy is DoubleTextPolicy.REJECT and await self._ledger.drop_queued(run.id):
+            return THREAD_BUSY
+        return _started(run)  # queued: it starts when the thread's previous run has ended
 
-    async def shutdown(self, grace_s: float) -> None:
-        """Let running runs finish for ``grace_s``; cancel the rest, which then fail visibly."""
-        if not self._runs:
-            return
-        tasks = list(self._runs.values())
-        log.info("waiting up to %.1fs for %d run(s) to finish", grace_s, len(tasks))
-        _, pending = await asyncio.wait(tasks, timeout=grace_s)
-        if not pending:
-            return
-        log.warning("failing %d run(s) still going at shutdown", len(pending))
-        for task in pending:
-            task.cancel()
-        _, stuck = await asyncio.wait(pending, timeout=_FAIL_TIMEOUT_S)
-        if stuck:
-            log.error("%d run(s) could not publish agent_failed before shutdown", len(stuck))
+    async def cancel(self, request: CancelRequest) -> CancelReply:
+        try:
+            _check_ids(request.user_id, run_id=request.run_id)
+        except InvalidId as exc:
+            return RunRejected(code=exc.code, message=exc.message)
+        run = await self._store.get_run(request.run_id)
+        if run is None or run.user_id != request.user_id:
+            return NO_SUCH_RUN
+        if run.status.is_terminal:
+            return _accepted(run.id, run.status)
+        if run.status is RunStatus.QUEUED and await self._ledger.cancel_queued(run.id):
+            self._tasks.announce(run)
+            return _accepted(run.id)
+        if not await self._ledger.request_cancel(run.id):  # it ended while we looked
+            ended = await self._store.get_run(run.id)
+            return _accepted(run.id, ended.status if ended is not None else None)
+        self._tasks.stop(run.id, StopReason.CANCELLED)  # ours: no need to wait for the broadcast
+        await self._broadcast_cancel(run.id)
+        return _accepted(run.id)
+
+    def stop_local(self, run_id: str) -> None:
+        """A cancel broadcast: stop the run if this process holds it."""
+        self._tasks.stop(run_id, StopReason.CANCELLED)
+
+    async def list_threads(self, request: ListThreadsRequest) -> ThreadList | RunRejected:
+        try:
+            _check_ids(request.user_id)
+        except InvalidId as exc:
+            return RunRejected(code=exc.code, message=exc.message)
+        threads = await self._store.list_threads(request.user_id)
+        return ThreadList(threads=[_thread_info(thread) for thread in threads])
+
+    async def list_runs(self, request: ListRunsRequest) -> RunList | RunRejected:
+        try:
+            _check_ids(request.user_id, request.thread_id)
+        except InvalidId as exc:
+            return RunRejected(code=exc.code, message=exc.message)
+        if await self._store.find_thread(request.thread_id, request.user_id) is None:
+            return NO_SUCH_THREAD
+        runs = await self._store.list_runs(request.thread_id)
+        return RunList(thread_id=request.thread_id, runs=[_run_info(run) for run in runs])
 
 
-def _check_ids(request: RunRequest) -> None:
-    check_token(request.user_id, "user_id")
-    if request.thread_id is not None:
-        check_token(request.thread_id, "thread_id")
-    if request.client_msg_id is not None:
-        check_token(request.client_msg_id, "client_msg_id")
+def _check_ids(
+    user_id: str,
+    thread_id: str | None = None,
+    client_msg_id: str | None = None,
+    run_id: str | None = None,
+) -> None:
+    check_token(user_id, "user_id")
+    for value, what in ((thread_id, "thread_id"), (client_msg_id, "client_msg_id")):
+        if value is not None:
+            check_token(value, what)
+    if run_id is not None:
+        check_token(run_id, "run_id")
+
+
+def _started(run: StoredRun) -> RunStarted:
+    return RunStarted(run_id=run.id, thread_id=run.thread_id)
+
+
+def _accepted(run_id: str, status: RunStatus | None = None) -> CancelAccepted:
+    """``cancelling`` while the end is on its way; an ended run's own final status otherwise."""
+    state = "cancelling" if status is None or not status.is_terminal else status.value
+    return CancelAccepted(run_id=run_id, state=state)
+
+
+def _thread_info(thread: StoredThread) -> ThreadInfo:
+    return ThreadInfo(
+        thread_id=thread.id,
+        title=thread.title,
+        created_at=thread.created_at,
+        updated_at=thread.updated_at,
+    )
+
+
+def _run_info(run: StoredRun) -> RunInfo:
+    return RunInfo(
+        run_id=run.id,
+        thread_id=run.thread_id,
+        status=run.status.value,
+        content=run.content,
+        created_at=run.created_at,
+        finished_at=run.finished_at,
+        result=run.result,
+        error_code=run.error_code,
+        error_message=run.error_message,
+        client_msg_id=run.client_msg_id,
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from services.agent.service import DoubleTextPolicy
 from shared.settings import Env, NatsSettings, SettingsError
 from shared.subjects import is_safe_token
 
@@ -16,18 +17,26 @@ __all__ = [
     "DEFAULT_DATABASE_URL",
     "DEFAULT_LOG_LEVEL",
     "DEFAULT_MAX_CONCURRENT_RUNS",
+    "DEFAULT_RUN_LEASE_S",
+    "DEFAULT_RUN_TIMEOUT_S",
     "DEFAULT_SHUTDOWN_GRACE_S",
     "DEFAULT_THINK_DELAY_S",
     "DEFAULT_TOOL_CALL_TIMEOUT_S",
+    "DEFAULT_TOOL_HEARTBEAT_TIMEOUT_S",
     "AgentSettings",
 ]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///.data/agent.db"
 DEFAULT_AGENT_NAME = "infra_analyst"
 DEFAULT_MAX_CONCURRENT_RUNS = 64
-# A little above the tool runner's own per-tool limit, so a slow tool is reported by the runner
-# (tool_timeout in tool_completed) before the agent gives up waiting for the reply.
+# How long a call may wait for a tool runner to start it (to send its first heartbeat). Once it
+# runs, heartbeats and the runner's per-tool limit decide; a little above the runner's default
+# limit so that a runner sending no heartbeats still reports its own tool_timeout first.
 DEFAULT_TOOL_CALL_TIMEOUT_S = 35.0
+DEFAULT_TOOL_HEARTBEAT_TIMEOUT_S = 3.0
+# A killed agent's run is taken over RUN_LEASE_S after its last renewal, plus at most one tick.
+DEFAULT_RUN_LEASE_S = 3.0
+DEFAULT_RUN_TIMEOUT_S = 300.0
 DEFAULT_THINK_DELAY_S = 0.05
 DEFAULT_SHUTDOWN_GRACE_S = 5.0
 DEFAULT_LOG_LEVEL = "INFO"
@@ -44,6 +53,10 @@ class AgentSettings:
     think_delay_s: float = DEFAULT_THINK_DELAY_S
     shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S
     log_level: str = DEFAULT_LOG_LEVEL
+    tool_heartbeat_timeout_s: float = DEFAULT_TOOL_HEARTBEAT_TIMEOUT_S
+    run_lease_s: float = DEFAULT_RUN_LEASE_S
+    run_timeout_s: float = DEFAULT_RUN_TIMEOUT_S
+    double_text_policy: DoubleTextPolicy = DoubleTextPolicy.QUEUE
 
     @classmethod
     def from_env(cls, env: Env) -> AgentSettings:
@@ -57,6 +70,12 @@ class AgentSettings:
             think_delay_s=env.float("THINK_DELAY_S", DEFAULT_THINK_DELAY_S),
             shutdown_grace_s=env.float("AGENT_SHUTDOWN_GRACE_S", DEFAULT_SHUTDOWN_GRACE_S),
             log_level=env.str("LOG_LEVEL", DEFAULT_LOG_LEVEL).upper(),
+            tool_heartbeat_timeout_s=env.float(
+                "TOOL_HEARTBEAT_TIMEOUT_S", DEFAULT_TOOL_HEARTBEAT_TIMEOUT_S
+            ),
+            run_lease_s=env.float("RUN_LEASE_S", DEFAULT_RUN_LEASE_S),
+            run_timeout_s=env.float("RUN_TIMEOUT_S", DEFAULT_RUN_TIMEOUT_S),
+            double_text_policy=_policy(env.str("DOUBLE_TEXT_POLICY", DoubleTextPolicy.QUEUE)),
         )
         settings._check()
         return settings
@@ -75,6 +94,28 @@ class AgentSettings:
             _refuse("AGENT_SHUTDOWN_GRACE_S", "zero or more", self.shutdown_grace_s)
         if self.log_level not in _LOG_LEVELS:
             _refuse("LOG_LEVEL", f"one of {', '.join(_LOG_LEVELS)}", self.log_level)
+        for name, value in (
+            ("TOOL_HEARTBEAT_TIMEOUT_S", self.tool_heartbeat_timeout_s),
+            ("RUN_LEASE_S", self.run_lease_s),
+            ("RUN_TIMEOUT_S", self.run_timeout_s),
+        ):
+            if not value > 0:
+                _refuse(name, "positive", value)
+
+    @property
+    def supervise_every_s(self) -> float:
+        """Renew, sweep and promote three times per lease: a lease outlives two missed renewals."""
+        return self.run_lease_s / 3
+
+
+def _policy(raw: str) -> DoubleTextPolicy:
+    try:
+        return DoubleTextPolicy(raw.lower())
+    except ValueError:
+        choices = ", ".join(policy.value for policy in DoubleTextPolicy)
+        raise SettingsError(
+            f"environment variable DOUBLE_TEXT_POLICY must be one of {choices}, got {raw!r}"
+        ) from None
 
 
 def _refuse(name: str, requirement: str, got: object) -> None:

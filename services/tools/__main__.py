@@ -1,7 +1,8 @@
 """``python -m services.tools``: run the tool runner until SIGTERM or SIGINT.
 
 Exit status: 0 after a clean stop, 2 when the environment is misconfigured (the message names
-the variable). The ready line on stdout tells a supervisor that calls are being taken.
+the variable; a per-tool override naming no known tool counts). The ready line on stdout tells a
+supervisor that calls are being taken.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ async def serve(
 ) -> None:
     """Take tool calls until ``stop`` is set, then finish the calls in flight and return."""
     metrics.sample()  # build the sample now rather than during the first call
-    node = ToolRunnerNode(settings, registry or builtin_registry())
+    node = ToolRunnerNode(settings, registry or builtin_registry(settings.slow_task_dir))
     if not await _unless_stopped(node.start(), stop):
         return
     try:
@@ -69,7 +70,11 @@ def main() -> int:
         print(f"tools: {exc}", file=sys.stderr)
         return 2
     configure("tools", settings.log_level)
-    asyncio.run(_run(settings))
+    try:
+        asyncio.run(_run(settings))
+    except SettingsError as exc:  # found only against the registry, such as an unknown tool name
+        print(f"tools: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

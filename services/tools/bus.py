@@ -3,6 +3,10 @@
 Calls arrive on ``tools.call.*`` in queue group ``tools``, so every running tool runner shares
 the load. A call waits for one of ``TOOL_CONCURRENCY`` slots before its task starts; while all
 slots are busy further calls stay queued in the subscription rather than piling up as tasks.
+
+Cancels arrive on ``tools.control.cancel.*`` with no queue group: every runner hears every
+cancel, and only the one holding the call answers, once the call has ended. Heartbeats go out on
+``tools.heartbeat.<tool_call_id>`` from the moment a call is taken until its reply.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from services.tools.registry import Registry
-from services.tools.runner import ToolRunner
+from services.tools.publisher import Publisher
+from services.tools.registry import Registry, UnknownTool
+from services.tools.runner import Heartbeat, ToolRunner
 from services.tools.settings import ToolsSettings
 from shared import subjects
-from shared.bus import EventPublisher, connect, ensure_events_stream, until_subscribed
+from shared.bus import connect, ensure_events_stream, until_subscribed
 from shared.errors import ErrorCode
+from shared.settings import SettingsError
 from shared.wire.tools import ToolCallFailed, ToolCallReply, decode_tool_call, encode
 
 __all__ = ["ToolCallSubscription", "ToolRunnerNode", "handle_tool_call"]
@@ -48,9 +54,15 @@ class ToolCallSubscription:
         self._runner = runner
         self._slots = asyncio.Semaphore(concurrency)
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._cancels: set[asyncio.Task[None]] = set()
         self._sub: Subscription | None = None
+        self._cancel_sub: Subscription | None = None
 
     async def start(self) -> None:
+        # Cancels first: a runner taking calls must already hear them being cancelled.
+        self._cancel_sub = await self._nc.subscribe(
+            subjects.tool_control_cancel_wildcard(), cb=self._on_cancel
+        )
         self._sub = await self._nc.subscribe(
             subjects.tool_call_wildcard(), queue=subjects.TOOLS_QUEUE, cb=self._on_message
         )
@@ -63,6 +75,25 @@ class ToolCallSubscription:
             await sub.drain()  # returns once every queued call has been handed a slot
         if self._in_flight:
             await asyncio.wait(set(self._in_flight))
+        if self._cancel_sub is not None:  # kept until now: calls in flight stay cancellable
+            sub, self._cancel_sub = self._cancel_sub, None
+            await sub.unsubscribe()
+        if self._cancels:
+            await asyncio.wait(set(self._cancels))
+
+    async def _on_cancel(self, msg: Msg) -> None:
+        # A task per cancel: waiting for one call to end must not hold up the next cancel.
+        task = asyncio.create_task(self._cancel(msg))
+        self._cancels.add(task)
+        task.add_done_callback(self._cancels.discard)
+
+    async def _cancel(self, msg: Msg) -> None:
+        tool_call_id = msg.subject.rsplit(".", 1)[-1]
+        try:
+            if await self._runner.cancel(tool_call_id) and msg.reply:
+                await msg.respond(b"")
+        except Exception:
+            log.exception("cancel of tool call %s was not answered", tool_call_id)
 
     async def _on_message(self, msg: Msg) -> None:
         await self._slots.acquire()
@@ -91,12 +122,17 @@ class ToolRunnerNode:
         self._calls: ToolCallSubscription | None = None
 
     async def start(self) -> None:
+        self._apply_limits()
         nc = await connect(self._settings.nats, name="agentwire-tools")
         try:
             js = nc.jetstream()
             await ensure_events_stream(js, self._settings.nats)
             runner = ToolRunner(
-                self._registry, EventPublisher(js), timeout_s=self._settings.tool_timeout_s
+                self._registry,
+                Publisher(js),
+                timeout_s=self._settings.tool_timeout_s,
+                heartbeat=_heartbeat(nc),
+                heartbeat_interval_s=self._settings.heartbeat_interval_s,
             )
             calls = ToolCallSubscription(nc, runner, concurrency=self._settings.tool_concurrency)
             await calls.start()
@@ -106,6 +142,17 @@ class ToolRunnerNode:
         self._nc, self._calls = nc, calls
         log.info("taking calls for %s", ", ".join(self._registry.names()))
 
+    def _apply_limits(self) -> None:
+        settings = self._settings
+        for variable, limits in (
+            ("TOOL_TIMEOUT_OVERRIDES", {"timeouts": settings.timeout_overrides}),
+            ("TOOL_CONCURRENCY_OVERRIDES", {"concurrency": settings.concurrency_overrides}),
+        ):
+            try:
+                self._registry.limit(**limits)
+            except UnknownTool as exc:
+                raise SettingsError(f"environment variable {variable}: {exc.message}") from None
+
     async def stop(self) -> None:
         """Finish the calls in flight (their events and replies need the connection), then close."""
         if self._calls is not None:
@@ -114,3 +161,10 @@ class ToolRunnerNode:
         if self._nc is not None:
             nc, self._nc = self._nc, None
             await nc.drain()
+
+
+def _heartbeat(nc: NATS) -> Heartbeat:
+    async def beat(tool_call_id: str, payload: bytes) -> None:
+        await nc.publish(subjects.tool_heartbeat(tool_call_id), payload)
+
+    return beat

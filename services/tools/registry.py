@@ -1,15 +1,17 @@
 """Which tools exist, what parameters each takes, and turning a call's raw parameters into them.
 
 A :class:`Tool` is a name, a one-line description, a :class:`Parameters` Struct and an async
-function taking that Struct. The Struct is the one source of truth for the parameters: it
-validates the call (``msgspec.convert``, whose messages name the offending field) and it
-generates the JSON Schema :meth:`Registry.describe` hands to whoever plans the calls.
+function taking that Struct, optionally with its own time and concurrency limits (which beat the
+runner's ``TOOL_TIMEOUT_S``; the environment can set both, see :meth:`Registry.limit`).
+The Struct is the one source of truth for the parameters: it validates the call
+(``msgspec.convert``, whose messages name the offending field) and it generates the JSON Schema
+:meth:`Registry.describe` hands to whoever plans the calls.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
@@ -48,6 +50,8 @@ class Tool:
     description: str
     parameters: type[Parameters]
     run: Callable[[Any], Awaitable[Any]]
+    timeout_s: float | None = None  # None: the runner's TOOL_TIMEOUT_S
+    concurrency: int | None = None  # None: only the runner's TOOL_CONCURRENCY applies
 
     def validate(self, raw: dict[str, Any]) -> Parameters:
         """The call's parameters as this tool's Struct, defaults filled in."""
@@ -82,6 +86,17 @@ class Registry:
         except KeyError:
             known = ", ".join(sorted(self._tools)) or "none"
             raise UnknownTool(f"no tool named {name!r} (known tools: {known})") from None
+
+    def limit(
+        self,
+        timeouts: dict[str, float] | None = None,
+        concurrency: dict[str, int] | None = None,
+    ) -> None:
+        """Give named tools their own time or concurrency limit; an unknown name is UnknownTool."""
+        for name, timeout_s in (timeouts or {}).items():
+            self._tools[name] = replace(self.get(name), timeout_s=timeout_s)
+        for name, calls in (concurrency or {}).items():
+            self._tools[name] = replace(self.get(name), concurrency=calls)
 
     def names(self) -> list[str]:
         return sorted(self._tools)

@@ -2,20 +2,31 @@
 
 The lifecycle of a call, and what the user sees at each step::
 
-    validate ──fail──> reply error                       (no event: nothing ran)
+    cancelled before it arrived ──> reply cancelled             (no event: nothing ran)
+    validate ──fail──> reply error                              (no event: nothing ran)
        │
-    publish tool_executing ──fail──> reply publish_failed (nothing ran)
+    wait for the tool's own concurrency slot ──cancelled──> reply cancelled (no event)
        │
-    run under TOOL_TIMEOUT_S ──raised / timed out──> outcome carries a ToolError
+    publish tool_executing ──fail──> reply publish_failed       (nothing ran)
        │
+    run under the tool's time limit
+       │  ──raised / timed out / cancelled──> outcome carries a ToolError
     publish tool_completed (result, or result None + error)
        │
     reply ok / error
 
+From the moment a call is taken until its reply, the runner heartbeats to the caller on
+``tools.heartbeat.<tool_call_id>``: an empty payload while the call waits, ``running`` once its
+``tool_executing`` is stored (and one such beat at once), so the agent can tell a dead runner
+from a slow tool and knows whether the user has seen the call start.
+
 Once ``tool_executing`` is stored, ``tool_completed`` is published whatever the tool did,
-including when the runner itself is cancelled mid-call, so a user never watches a tool that
-never ends. The lifecycle is this module's control flow rather than a state enum: nothing
-outside :meth:`ToolRunner.call` can drive a call from one step to the next.
+including when the call is cancelled (error code ``cancelled``) or the runner itself is cancelled
+mid-call, so a user never watches a tool that never ends. Both events carry fixed Nats-Msg-Ids
+(``tool_executing:<id>``, ``tool_completed:<id>``): when this runner is gone the agent publishes
+what is missing of the pair under the same ids, and the stream keeps whichever came first.
+The lifecycle is this module's control flow rather than a state enum: nothing outside
+:meth:`ToolRunner.call` can drive a call from one step to the next.
 """
 
 from __future__ import annotations
@@ -24,11 +35,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import msgspec
 
+from services.tools.calls import InFlight, InFlightCall
 from services.tools.registry import Parameters, Registry, Tool, ToolFailed
 from shared.errors import AgentwireError, ErrorCode
 from shared.subjects import check_token
@@ -42,15 +55,37 @@ from shared.wire.events import (
 )
 from shared.wire.tools import ToolCallFailed, ToolCallReply, ToolCallRequest, ToolCallSucceeded
 
-__all__ = ["EventSink", "Outcome", "ToolRunner"]
+__all__ = [
+    "RUNNING_BEAT",
+    "EventSink",
+    "Heartbeat",
+    "Outcome",
+    "ToolRunner",
+    "completed_msg_id",
+    "executing_msg_id",
+]
 
 log = logging.getLogger(__name__)
 
+# Sends one "still working on <tool_call_id>" to whoever made the call, with its payload.
+Heartbeat = Callable[[str, bytes], Awaitable[None]]
+RUNNING_BEAT = b"running"  # the payload once tool_executing is stored; empty before
+
 
 class EventSink(Protocol):
-    """Where events go: :class:`shared.bus.EventPublisher` in service, a list in unit tests."""
+    """Where events go: :class:`services.tools.publisher.Publisher` in service, a list in tests."""
 
-    async def publish(self, user_id: str, event: AnyEvent) -> int: ...
+    async def publish(self, user_id: str, event: AnyEvent, *, msg_id: str | None = None) -> int: ...
+
+
+def executing_msg_id(tool_call_id: str) -> str:
+    """The Nats-Msg-Id of a call's tool_executing, shared with the agent (see the docstring)."""
+    return f"tool_executing:{tool_call_id}"
+
+
+def completed_msg_id(tool_call_id: str) -> str:
+    """The Nats-Msg-Id of a call's tool_completed, shared with the agent (see the docstring)."""
+    return f"tool_completed:{tool_call_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +103,48 @@ class Outcome:
 
 
 class ToolRunner:
-    def __init__(self, registry: Registry, events: EventSink, *, timeout_s: float) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        events: EventSink,
+        *,
+        timeout_s: float,
+        heartbeat: Heartbeat | None = None,
+        heartbeat_interval_s: float = 1.0,
+    ) -> None:
         self._registry = registry
         self._events = events
         self._timeout_s = timeout_s
+        self._heartbeat = heartbeat
+        self._heartbeat_interval_s = heartbeat_interval_s
+        self._in_flight = InFlight()
+        self._tool_slots: dict[str, asyncio.Semaphore] = {}
 
     async def call(self, request: ToolCallRequest) -> ToolCallReply:
+        call = self._in_flight.take(request.tool_call_id)
+        if call is None:
+            return _cancelled(request.tool_name).reply()
+        beating = asyncio.create_task(self._beat(request.tool_call_id, call))
         try:
             tool, params = self._validate(request)
-            return await self._execute(request, tool, params)
+            held = await self._wait_turn(tool, call)
+            try:
+                if call.cancel_requested:  # while it waited for its turn: nothing was shown yet
+                    return _cancelled(tool.name).reply()
+                return await self._execute(request, tool, params, call)
+            finally:
+                if held is not None:
+                    held.release()
         except AgentwireError as exc:  # invalid call, or an event JetStream would not store
             log.info("tool call %r refused: %s", request.tool_call_id, exc.message)
             return ToolCallFailed(code=exc.code, message=exc.message)
+        finally:
+            beating.cancel()
+            self._in_flight.release(request.tool_call_id, call)
+
+    async def cancel(self, tool_call_id: str) -> bool:
+        """Stop a call held here and wait for its end; False if this runner does not hold it."""
+        return await self._in_flight.cancel(tool_call_id)
 
     def _validate(self, request: ToolCallRequest) -> tuple[Tool, Parameters]:
         check_token(request.user_id, "user_id")
@@ -89,19 +154,42 @@ class ToolRunner:
         tool = self._registry.get(request.tool_name)
         return tool, tool.validate(request.parameters)
 
+    async def _wait_turn(self, tool: Tool, call: InFlightCall) -> asyncio.Semaphore | None:
+        """Wait for one of the tool's own slots; a cancel ends the wait. Returns the slot held."""
+        if tool.concurrency is None:
+            return None
+        slots = self._tool_slots.get(tool.name)
+        if slots is None:
+            slots = self._tool_slots[tool.name] = asyncio.Semaphore(tool.concurrency)
+        call.work = waiting = asyncio.ensure_future(slots.acquire())
+        try:
+            await waiting
+        except asyncio.CancelledError:
+            if waiting.done() and not waiting.cancelled():
+                slots.release()  # granted just as we were cancelled: give it back
+            if _only_the_tool_was_cancelled(call):
+                return None
+            raise
+        finally:
+            call.work = None
+        return slots
+
     async def _execute(
-        self, request: ToolCallRequest, tool: Tool, params: Parameters
+        self, request: ToolCallRequest, tool: Tool, params: Parameters, call: InFlightCall
     ) -> ToolCallReply:
         data = ToolExecutingData(
             tool_call_id=request.tool_call_id,
             tool_name=tool.name,
             parameters=msgspec.to_builtins(params),
         )
-        await self._publish(
-            request, ToolExecuting(run_id=request.run_id, thread_id=request.thread_id, data=data)
+        executing = ToolExecuting(run_id=request.run_id, thread_id=request.thread_id, data=data)
+        await self._events.publish(
+            request.user_id, executing, msg_id=executing_msg_id(request.tool_call_id)
         )
+        call.running = True
+        await self._send_beat(request.tool_call_id, call)  # the caller learns it at once
         try:
-            outcome = await self._run(tool, params)
+            outcome = await self._run(tool, params, call)
         except asyncio.CancelledError:
             stopped = ToolError(
                 code=ErrorCode.TOOL_FAILED,
@@ -113,20 +201,32 @@ class ToolRunner:
         await self._publish_completed(request, tool, outcome)
         return outcome.reply()
 
-    async def _run(self, tool: Tool, params: Parameters) -> Outcome:
+    async def _run(self, tool: Tool, params: Parameters, call: InFlightCall) -> Outcome:
+        limit = tool.timeout_s or self._timeout_s
         started = time.perf_counter()
-        deadline = asyncio.timeout(self._timeout_s)
+        if call.cancel_requested:  # cancelled while tool_executing was being stored
+            return _cancelled(tool.name)
+        call.work = work = asyncio.ensure_future(tool.run(params))
+        deadline = asyncio.timeout(limit)
         try:
             async with deadline:
-                result = msgspec.to_builtins(await tool.run(params))
+                result = msgspec.to_builtins(await work)
+        except asyncio.CancelledError:
+            if not _only_the_tool_was_cancelled(call):
+                raise  # this task itself is being cancelled: not ours to swallow
+            return _cancelled(tool.name, _ms_since(started))
         except Exception as exc:
-            error = self._tool_error(tool, exc, timed_out=deadline.expired())
+            error = self._tool_error(tool, limit, exc, timed_out=deadline.expired())
             return Outcome(duration_ms=_ms_since(started), error=error)
+        finally:
+            work.cancel()  # a no-op once it has finished; otherwise the tool must not live on
         return Outcome(result=result, duration_ms=_ms_since(started))
 
-    def _tool_error(self, tool: Tool, exc: Exception, *, timed_out: bool) -> ToolError:
+    def _tool_error(
+        self, tool: Tool, limit: float, exc: Exception, *, timed_out: bool
+    ) -> ToolError:
         if timed_out:
-            message = f"{tool.name} did not finish within {self._timeout_s:g}s"
+            message = f"{tool.name} did not finish within {limit:g}s"
             return ToolError(code=ErrorCode.TOOL_TIMEOUT, message=message)
         if isinstance(exc, ToolFailed):
             return ToolError(code=ErrorCode.TOOL_FAILED, message=exc.message)
@@ -134,6 +234,21 @@ class ToolRunner:
         log.exception("tool %s raised", tool.name)
         message = f"{tool.name} failed unexpectedly ({type(exc).__name__})"
         return ToolError(code=ErrorCode.TOOL_FAILED, message=message)
+
+    async def _beat(self, tool_call_id: str, call: InFlightCall) -> None:
+        """Tell the caller every interval that the call is alive: a caller that stops hearing
+        this knows the runner is gone (killed, cut off) and fails the call instead of waiting."""
+        while True:
+            await self._send_beat(tool_call_id, call)
+            await asyncio.sleep(self._heartbeat_interval_s)
+
+    async def _send_beat(self, tool_call_id: str, call: InFlightCall) -> None:
+        if self._heartbeat is None:
+            return
+        try:
+            await self._heartbeat(tool_call_id, RUNNING_BEAT if call.running else b"")
+        except Exception as exc:  # NATS away for a moment: the next beat may get through
+            log.warning("heartbeat for tool call %s not sent: %r", tool_call_id, exc)
 
     async def _publish_completed(
         self, request: ToolCallRequest, tool: Tool, outcome: Outcome
@@ -145,12 +260,21 @@ class ToolRunner:
             duration_ms=outcome.duration_ms,
             error=outcome.error,
         )
-        await self._publish(
-            request, ToolCompleted(run_id=request.run_id, thread_id=request.thread_id, data=data)
+        event = ToolCompleted(run_id=request.run_id, thread_id=request.thread_id, data=data)
+        await self._events.publish(
+            request.user_id, event, msg_id=completed_msg_id(request.tool_call_id)
         )
 
-    async def _publish(self, request: ToolCallRequest, event: AnyEvent) -> None:
-        await self._events.publish(request.user_id, event)
+
+def _cancelled(tool_name: str, duration_ms: float = 0.0) -> Outcome:
+    error = ToolError(code=ErrorCode.CANCELLED, message=f"{tool_name} was cancelled")
+    return Outcome(duration_ms=duration_ms, error=error)
+
+
+def _only_the_tool_was_cancelled(call: InFlightCall) -> bool:
+    """A cancel request cancels the tool's own task; a shutdown cancels the task running us."""
+    task = asyncio.current_task()
+    return call.cancel_requested and (task is None or task.cancelling() == 0)
 
 
 def _ms_since(started: float) -> float:

@@ -1,8 +1,16 @@
-"""The tools agentwire ships, all computing from the metrics sample in :mod:`.metrics`."""
+"""The tools agentwire ships: three computing from the metrics sample in :mod:`.metrics`, and
+``slow_task``, a long-running tool for watching cancellation and timeouts work."""
 
 from __future__ import annotations
 
-from services.tools.builtin import analyze_performance, detect_anomalies, estimate_savings
+from pathlib import Path
+
+from services.tools.builtin import (
+    analyze_performance,
+    detect_anomalies,
+    estimate_savings,
+    slow_task,
+)
 from services.tools.registry import Registry, Tool
 
 __all__ = ["BUILTIN_TOOLS", "builtin_registry"]
@@ -14,6 +22,6 @@ BUILTIN_TOOLS: tuple[Tool, ...] = (
 )
 
 
-def builtin_registry() -> Registry:
+def builtin_registry(slow_task_dir: Path | None = None) -> Registry:
     """A fresh registry of the built-in tools (fresh, so a test can add its own to it)."""
-    return Registry(BUILTIN_TOOLS)
+    return Registry((*BUILTIN_TOOLS, slow_task.tool(slow_task_dir)))

@@ -1,15 +1,28 @@
-"""Fixtures: the agent in-process on a real nats-server, a stand-in tool runner, event feeds."""
+"""Fixtures: the agent in-process on a real nats-server, a stand-in or a real tool runner, feeds.
+
+``start_agent`` and ``start_tools`` start more nodes with their own settings; every node they
+start is stopped after the test. Several agents started in one test share one database, as the
+agent processes of one deployment do.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nats.aio.client import Client as NATS
+from nats.aio.subscription import Subscription
+from nats.errors import NoRespondersError
 
 from services.agent.node import AgentNode
 from services.agent.settings import AgentSettings
+from services.tools.builtin import builtin_registry
+from services.tools.bus import ToolRunnerNode
+from services.tools.settings import ToolsSettings
 from shared import subjects
 from shared.settings import NatsSettings
 from tests.component.agent.support import EventFeed, ToolRunnerStandIn, Watch
@@ -41,10 +54,70 @@ async def tool_runner(nc: NATS) -> AsyncIterator[ToolRunnerStandIn]:
 
 
 @pytest.fixture
-def watch(nc: NATS) -> Watch:
+async def watch(nc: NATS) -> AsyncIterator[Watch]:
     """Start reading a user's live events (before submitting, so none is missed)."""
+    feeds: list[Subscription] = []
 
     async def watch_user(user_id: str) -> EventFeed:
-        return EventFeed(await nc.subscribe(subjects.live_user_events(user_id)))
+        feeds.append(await nc.subscribe(subjects.live_user_events(user_id)))
+        return EventFeed(feeds[-1])
 
-    return watch_user
+    yield watch_user
+    for sub in feeds:  # unread events would otherwise hold up the client's drain
+        await sub.unsubscribe()
+
+
+StartAgent = Callable[..., Awaitable[AgentNode]]
+StartTools = Callable[..., Awaitable[ToolRunnerNode]]
+
+
+@pytest.fixture
+async def start_agent(agent_settings: AgentSettings) -> AsyncIterator[StartAgent]:
+    """Start an agent node with some settings changed (``run_lease_s=1``, say)."""
+    nodes: list[AgentNode] = []
+
+    async def start(**changes: Any) -> AgentNode:
+        node = AgentNode(dataclasses.replace(agent_settings, **changes))
+        nodes.append(node)
+        await node.start()
+        return node
+
+    yield start
+    for node in reversed(nodes):
+        await node.stop()
+
+
+@pytest.fixture
+def progress_dir(tmp_path: Path) -> Path:
+    """Where the real tool runner's slow_task records its steps."""
+    return tmp_path / "progress"
+
+
+@pytest.fixture
+async def start_tools(nats_url: str, progress_dir: Path, nc: NATS) -> AsyncIterator[StartTools]:
+    """Start a real tool runner (the built-in tools, slow_task included) in this event loop."""
+    nodes: list[ToolRunnerNode] = []
+
+    async def start(**changes: Any) -> ToolRunnerNode:
+        settings = ToolsSettings(nats=NatsSettings(url=nats_url), heartbeat_interval_s=0.25)
+        node = ToolRunnerNode(
+            dataclasses.replace(settings, **changes), builtin_registry(progress_dir)
+        )
+        nodes.append(node)
+        await node.start()
+        await _served(nc, subjects.tool_call("slow_task"))
+        return node
+
+    yield start
+    for node in reversed(nodes):
+        await node.stop()
+
+
+async def _served(nc: NATS, subject: str) -> None:
+    """Until the server routes ``subject`` to a responder (another connection's fresh SUB)."""
+    for _ in range(100):
+        try:
+            await nc.request(subject, b"", timeout=5)  # malformed: refused, publishes nothing
+            return
+        except NoRespondersError:
+            await asyncio.sleep(0.02)

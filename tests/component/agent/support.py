@@ -33,7 +33,19 @@ from shared.wire.events import (
 )
 from tests.unit.agent.test_planner import DEFAULT_RESULTS, SAVINGS
 
-__all__ = ["REQUIRED", "EventFeed", "Received", "ToolRunnerStandIn", "Watch", "new_user", "submit"]
+__all__ = [
+    "REQUIRED",
+    "EventFeed",
+    "Received",
+    "ToolRunnerStandIn",
+    "Watch",
+    "assert_one_run_well_formed",
+    "cancel",
+    "list_runs",
+    "list_threads",
+    "new_user",
+    "submit",
+]
 
 # What a browser must find in each event's data (the seed report's fields, plus the pairing id).
 REQUIRED = {
@@ -43,6 +55,7 @@ REQUIRED = {
     "tool_completed": {"tool_name", "result", "timestamp", "tool_call_id"},
     "agent_completed": {"agent_id", "result", "timestamp"},
     "agent_failed": {"agent_id", "code", "message", "timestamp"},
+    "agent_cancelled": {"agent_id", "reason", "timestamp"},
 }
 
 
@@ -132,6 +145,18 @@ class EventFeed:
     def __init__(self, sub: Subscription) -> None:
         self._sub = sub
 
+    async def until(
+        self, found: Callable[[Received], bool], timeout_s: float = 10.0
+    ) -> list[Received]:
+        """Every event up to and including the first one ``found`` accepts."""
+        received: list[Received] = []
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not received or not found(received[-1]):
+            left = deadline - asyncio.get_running_loop().time()
+            assert left > 0, f"not found; got {[r.type for r in received]}"
+            received.append(_received(await self._sub.next_msg(timeout=left)))
+        return received
+
     async def until_terminal(self, timeout_s: float = 10.0) -> list[Received]:
         received: list[Received] = []
         deadline = asyncio.get_running_loop().time() + timeout_s
@@ -161,6 +186,46 @@ def _received(msg: Msg) -> Received:
 async def submit(nc: NATS, **fields: Any) -> runs.SubmitReply:
     msg = await nc.request(subjects.run_submit(), runs.encode(runs.RunRequest(**fields)), timeout=5)
     return runs.decode_submit_reply(msg.data)
+
+
+async def cancel(nc: NATS, user_id: str, run_id: str) -> runs.CancelReply:
+    request = runs.CancelRequest(user_id=user_id, run_id=run_id)
+    msg = await nc.request(subjects.run_cancel(), runs.encode(request), timeout=5)
+    return runs.decode_cancel_reply(msg.data)
+
+
+async def list_threads(nc: NATS, user_id: str) -> runs.ThreadList | runs.RunRejected:
+    request = runs.ListThreadsRequest(user_id=user_id)
+    msg = await nc.request(subjects.thread_list(), runs.encode(request), timeout=5)
+    return runs.decode_thread_list_reply(msg.data)
+
+
+async def list_runs(nc: NATS, user_id: str, thread_id: str) -> runs.RunList | runs.RunRejected:
+    request = runs.ListRunsRequest(user_id=user_id, thread_id=thread_id)
+    msg = await nc.request(subjects.run_list(), runs.encode(request), timeout=5)
+    return runs.decode_run_list_reply(msg.data)
+
+
+def assert_one_run_well_formed(events: list[Received], run_id: str) -> None:
+    """The per-run contract: agent_started first; every tool_executing followed (not
+    necessarily at once) by its tool_completed; exactly one terminal event, and it is last."""
+    kinds = [e.type for e in events]
+    assert all(e.frame["run_id"] == run_id for e in events), kinds
+    assert kinds and kinds[0] == "agent_started", kinds
+    assert sum(k in TERMINAL_TYPES for k in kinds) == 1 and kinds[-1] in TERMINAL_TYPES, kinds
+    for event in events:
+        assert REQUIRED[event.type] <= event.data.keys(), event.frame
+    seqs = [e.seq for e in events]
+    assert seqs == sorted(set(seqs)), seqs
+    open_calls: set[str] = set()
+    for event in events:
+        call_id = event.data.get("tool_call_id")
+        if event.type == "tool_executing":
+            open_calls.add(call_id)
+        elif event.type == "tool_completed":
+            assert call_id in open_calls, f"tool_completed without tool_executing: {kinds}"
+            open_calls.remove(call_id)
+    assert not open_calls, f"tool calls never completed: {kinds}"
 
 
 Watch = Callable[[str], Awaitable[EventFeed]]

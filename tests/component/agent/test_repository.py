@@ -1,4 +1,4 @@
-"""Threads and runs on a real SQLite file: ownership, history, and the one-way run lifecycle."""
+"""Threads and run records on a real SQLite file: ownership, history, listing, idempotency."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from services.agent.models import RunStatus
-from services.agent.repository import AgentRepository, create_tables, open_engine
+from services.agent.repository import (
+    AgentRepository,
+    DuplicateMessage,
+    create_tables,
+    open_engine,
+)
 
 
 @pytest.fixture
@@ -40,24 +45,55 @@ async def test_thread_history_is_its_messages_oldest_first(repository: AgentRepo
     assert await repository.thread_messages(thread.id) == ["first", "second", "third"]
 
 
-async def test_a_run_finishes_once_and_keeps_its_outcome(repository: AgentRepository) -> None:
-    thread = await repository.create_thread("alice", "q")
-    run = await repository.create_run(thread_id=thread.id, user_id="alice", content="q")
-    assert run.status is RunStatus.RUNNING
+async def test_a_follow_up_hears_only_the_messages_before_it(
+    repository: AgentRepository,
+) -> None:
+    first = await repository.create_run(user_id="alice", content="first")
+    second = await repository.create_run(user_id="alice", content="2nd", thread_id=first.thread_id)
+    await repository.create_run(user_id="alice", content="third", thread_id=first.thread_id)
 
-    first = await repository.finish_run(run.id, RunStatus.COMPLETED, result="42 ms")
-    second = await repository.finish_run(run.id, RunStatus.FAILED, error_code="agent_error")
-
-    assert (first, second) == (True, False)
-    stored = await repository.get_run(run.id)
-    assert stored is not None
-    assert (stored.status, stored.result, stored.error_code) == (RunStatus.COMPLETED, "42 ms", None)
-    assert stored.finished_at is not None
+    assert await repository.thread_messages(first.thread_id, before_run=second.id) == ["first"]
+    assert await repository.thread_messages(first.thread_id, before_run=first.id) == []
 
 
-async def test_a_run_cannot_be_finished_as_running(repository: AgentRepository) -> None:
-    with pytest.raises(ValueError, match="running"):
-        await repository.finish_run("any", RunStatus.RUNNING)
+async def test_a_new_run_waits_queued_in_a_new_thread_titled_after_it(
+    repository: AgentRepository,
+) -> None:
+    run = await repository.create_run(user_id="alice", content="why is the api slow?")
+
+    assert run.status is RunStatus.QUEUED
+    thread = await repository.find_thread(run.thread_id, "alice")
+    assert thread is not None and thread.title == "why is the api slow?"
+
+
+async def test_a_resent_client_msg_id_names_the_original_run_and_adds_nothing(
+    repository: AgentRepository,
+) -> None:
+    original = await repository.create_run(user_id="alice", content="hi", client_msg_id="m1")
+
+    with pytest.raises(DuplicateMessage) as caught:
+        await repository.create_run(user_id="alice", content="hi", client_msg_id="m1")
+
+    assert caught.value.original.id == original.id
+    assert [t.id for t in await repository.list_threads("alice")] == [original.thread_id]
+    other = await repository.create_run(user_id="bob", content="hi", client_msg_id="m1")
+    assert other.id != original.id  # the id is unique per user, not across users
+
+
+async def test_threads_are_listed_most_recently_used_first_and_only_to_their_owner(
+    repository: AgentRepository,
+) -> None:
+    older = await repository.create_run(user_id="alice", content="older")
+    newer = await repository.create_run(user_id="alice", content="newer")
+    await repository.create_run(user_id="mallory", content="mine")
+    await repository.create_run(user_id="alice", content="again", thread_id=older.thread_id)
+
+    threads = await repository.list_threads("alice")
+
+    assert [t.id for t in threads] == [older.thread_id, newer.thread_id]
+    assert threads[0].updated_at > threads[0].created_at
+    runs = await repository.list_runs(older.thread_id)
+    assert [r.content for r in runs] == ["older", "again"]
 
 
 def test_an_unusable_database_url_is_refused_without_echoing_it() -> None:

@@ -45,12 +45,12 @@ def assert_well_formed_run(events: list[Received], started: RunStarted) -> None:
 
 
 async def finished_run(repository: AgentRepository | None, run_id: str) -> RunStatus:
-    """The run's recorded status once it is no longer running (it is written after the event)."""
+    """The run's recorded status once its end is announced (marked just after the event)."""
     assert repository is not None
     for _ in range(100):
         run = await repository.get_run(run_id)
         assert run is not None
-        if run.status is not RunStatus.RUNNING:
+        if run.status.is_terminal and run.announced:
             return run.status
         await asyncio.sleep(0.02)
     raise AssertionError("the run is still recorded as running")
@@ -209,7 +209,7 @@ async def test_stopping_the_agent_fails_the_runs_still_in_flight(
 
     events = await feed.until_terminal()
     assert events[-1].type == "agent_failed"
-    assert events[-1].data["code"] == "agent_error"
+    assert events[-1].data["code"] == "agent_stopped"
     assert "stopped" in events[-1].data["message"]
 
 

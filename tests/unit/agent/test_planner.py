@@ -15,6 +15,7 @@ from services.agent.planner import (
     Step,
     Think,
     ToolObservation,
+    slow_task_parameters,
 )
 
 
@@ -234,3 +235,20 @@ def test_a_result_that_is_not_an_object_is_refused(result: Any) -> None:
 
     with pytest.raises(ValueError, match="analyze_performance"):
         plan.next_step(ToolObservation(step.tool_name, step.parameters, result))
+
+
+def test_a_message_naming_slow_task_runs_just_that_tool_with_its_settings() -> None:
+    plan = InfraAnalystPlanner().start("please run slow_task seconds=2.5 steps=5 label=job-1", [])
+
+    steps = drive(plan, {"slow_task": {"steps": 5, "seconds": 2.5}})
+
+    assert [(c.tool_name, c.parameters) for c in calls(steps)] == [
+        ("slow_task", {"seconds": 2.5, "steps": 5, "label": "job-1"})
+    ]
+    assert answer(steps) == "slow_task finished: 5 steps in 2.5s."
+    assert plan.headline.startswith("Starting slow_task")
+
+
+def test_slow_task_parameters_are_read_only_from_a_message_naming_it() -> None:
+    assert slow_task_parameters("why is the api slow?") is None
+    assert slow_task_parameters("slow_task") == {}

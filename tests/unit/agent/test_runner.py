@@ -1,126 +1,98 @@
-"""One run, driven with in-memory fakes for the event stream, the tools and the run records.
+"""One run, driven with in-memory fakes for the event stream, the tools and the run ledger.
 
-These pin down the promise users depend on whatever breaks: agent_started first, exactly one
-terminal event, and it is last.
+The runner publishes agent_started first and says how the run ended; it never publishes the
+terminal event itself (closing does, see test_closing). These pin down every way a run can end.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+import time
 from typing import Any
 
 import pytest
 
-from services.agent.models import RunStatus
+from services.agent.closing import started_msg_id
+from services.agent.control import RunHandle, StopReason
+from services.agent.models import CallStage, Ending, RunStatus
 from services.agent.planner import CallTool, Finish, InfraAnalystPlanner, Plan, Step, Think
 from services.agent.runner import Runner, RunSpec
 from services.agent.toolclient import ToolCallError
-from shared.errors import ErrorCode, PublishFailed
-from shared.wire.events import TERMINAL_TYPES, AgentThinking, AnyEvent
-from shared.wire.tools import ToolCallRequest, ToolCallSucceeded
-from tests.unit.agent.test_planner import DEFAULT_RESULTS
+from shared.errors import ErrorCode
+from shared.wire.events import TERMINAL_TYPES, AgentThinking
+from tests.unit.agent.fakes import Ledger, Stream, Tools
 
 SPEC = RunSpec(run_id="0123456789abcdef", thread_id="t1", user_id="u1", content="how is latency?")
 
 
-@dataclass
-class Stream:
-    events: list[AnyEvent] = field(default_factory=list)
-    refuse: set[str] = field(default_factory=set)  # event types to fail with PublishFailed
-
-    async def publish(self, user_id: str, event: AnyEvent) -> int:
-        tag = type(event).__struct_config__.tag
-        if tag in self.refuse:
-            raise PublishFailed("stream unavailable")
-        self.events.append(event)
-        return len(self.events)
-
-    @property
-    def types(self) -> list[str]:
-        return [str(type(e).__struct_config__.tag) for e in self.events]
-
-
-@dataclass
-class Tools:
-    results: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_RESULTS))
-    errors: dict[str, ToolCallError] = field(default_factory=dict)
-    hang: bool = False
-    calls: list[ToolCallRequest] = field(default_factory=list)
-    called: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def call(self, request: ToolCallRequest) -> ToolCallSucceeded:
-        self.calls.append(request)
-        self.called.set()
-        if self.hang:
-            await asyncio.Event().wait()
-        if request.tool_name in self.errors:
-            raise self.errors[request.tool_name]
-        return ToolCallSucceeded(result=self.results[request.tool_name], duration_ms=1.0)
-
-
-@dataclass
-class Ledger:
-    finished: list[tuple[str, RunStatus, dict[str, Any]]] = field(default_factory=list)
-
-    async def finish_run(self, run_id: str, status: RunStatus, **fields: Any) -> bool:
-        self.finished.append((run_id, status, fields))
-        return True
-
-
-def runner(stream: Stream, tools: Tools, ledger: Ledger, planner: Any = None) -> Runner:
+def runner(
+    stream: Stream, tools: Tools, ledger: Ledger, planner: Any = None, **options: Any
+) -> Runner:
     return Runner(
         events=stream,
         tools=tools,
-        ledger=ledger,
+        book=ledger,
         planner=planner or InfraAnalystPlanner(),
         agent_name="infra_analyst",
-        max_concurrent_runs=4,
+        max_concurrent_runs=options.pop("max_concurrent_runs", 4),
+        **options,
     )
 
 
-def assert_one_terminal_event_last(stream: Stream) -> None:
-    assert stream.types[0] == "agent_started", stream.types
-    assert sum(t in TERMINAL_TYPES for t in stream.types) == 1, stream.types
-    assert stream.types[-1] in TERMINAL_TYPES
+def handle(run_id: str = SPEC.run_id) -> RunHandle:
+    return RunHandle(run_id, lease_s=60)
 
 
-async def test_a_run_thinks_calls_tools_and_completes_with_an_answer() -> None:
+async def run_task(runner: Runner, tools: Tools, spec: RunSpec = SPEC) -> tuple[Any, RunHandle]:
+    """Start the run and return once it is inside its first tool call."""
+    stop = handle(spec.run_id)
+    stop.task = asyncio.create_task(runner.run(spec, stop))
+    await tools.called.wait()
+    return stop.task, stop
+
+
+async def test_a_run_thinks_calls_tools_and_ends_completed_with_the_answer() -> None:
     stream, tools, ledger = Stream(), Tools(), Ledger()
 
-    await runner(stream, tools, ledger).run(SPEC)
+    ending = await runner(stream, tools, ledger).run(SPEC, handle())
 
-    assert_one_terminal_event_last(stream)
-    assert stream.types[-1] == "agent_completed"
-    assert stream.types.count("agent_thinking") >= 2
+    assert ending is not None and ending.status is RunStatus.COMPLETED
+    assert ending.result is not None and "412.3" in ending.result
+    assert stream.types[0] == "agent_started" and stream.msg_ids[0] == started_msg_id(SPEC.run_id)
+    assert not set(stream.types) & TERMINAL_TYPES  # closing publishes the end
+    assert ledger.started == [SPEC.run_id]
     assert [c.tool_name for c in tools.calls] == ["analyze_performance", "detect_anomalies"]
     assert all(c.run_id == SPEC.run_id and c.user_id == "u1" for c in tools.calls)
     assert len({c.tool_call_id for c in tools.calls}) == 2
-    assert {e.data.agent_id for e in stream.events} == {"infra_analyst_01234567"}
+    assert ledger.calls == {}  # every call was answered and closed
     steps = [e.data.step for e in stream.events if isinstance(e, AgentThinking)]
     assert steps == list(range(1, len(steps) + 1))
-    assert ledger.finished == [
-        (
-            SPEC.run_id,
-            RunStatus.COMPLETED,
-            {"result": stream.events[-1].data.result, "error_code": None, "error_message": None},
-        )
-    ]
 
 
-async def test_a_tool_error_ends_the_run_with_agent_failed_carrying_its_code() -> None:
+async def test_a_tool_error_ends_the_run_failed_with_its_code_and_closes_the_call() -> None:
     stream, ledger = Stream(), Ledger()
     tools = Tools(
         errors={"detect_anomalies": ToolCallError("period too long", ErrorCode.INVALID_PARAMETERS)}
     )
 
-    await runner(stream, tools, ledger).run(SPEC)
+    ending = await runner(stream, tools, ledger).run(SPEC, handle())
 
-    assert_one_terminal_event_last(stream)
-    failed = stream.events[-1]
-    assert (failed.data.code, failed.data.message) == ("invalid_parameters", "period too long")
-    assert ledger.finished[0][1] is RunStatus.FAILED
-    assert ledger.finished[0][2]["error_code"] == "invalid_parameters"
+    assert ending == Ending.failed("invalid_parameters", "period too long")
+    assert ledger.calls == {}
+
+
+async def test_a_lost_tool_runner_fails_the_run_and_leaves_its_call_open_for_closing() -> None:
+    lost = ToolCallError("no heartbeat", ErrorCode.TOOL_LOST, answered=False)
+    ledger = Ledger()
+
+    ending = await runner(Stream(), Tools(errors={"analyze_performance": lost}), ledger).run(
+        SPEC, handle()
+    )
+
+    assert ending is not None and ending.error_code == "tool_lost"
+    (call,) = ledger.calls.values()
+    assert (call.tool_name, call.stage) == ("analyze_performance", CallStage.RUNNING)
+    assert call.parameters == {"metric": "latency_ms", "period": "7d"}
 
 
 class ExplodingPlanner:
@@ -136,12 +108,12 @@ class ExplodingPlan:
 
 
 async def test_a_planner_crash_is_reported_not_silenced() -> None:
-    stream, ledger = Stream(), Ledger()
+    stream = Stream()
 
-    await runner(stream, Tools(), ledger, ExplodingPlanner()).run(SPEC)
+    ending = await runner(stream, Tools(), Ledger(), ExplodingPlanner()).run(SPEC, handle())
 
-    assert stream.types == ["agent_started", "agent_failed"]
-    assert stream.events[-1].data.code == "agent_error"
+    assert stream.types == ["agent_started"]
+    assert ending is not None and ending.error_code == "agent_error"
 
 
 class EndlessPlanner:
@@ -156,13 +128,19 @@ class EndlessPlan:
         return Think("hmm")
 
 
-async def test_a_plan_that_never_finishes_is_stopped_with_agent_failed() -> None:
-    stream = Stream()
+async def test_a_plan_that_never_finishes_is_stopped_as_agent_error() -> None:
+    ending = await runner(Stream(), Tools(), Ledger(), EndlessPlanner()).run(SPEC, handle())
 
-    await runner(stream, Tools(), Ledger(), EndlessPlanner()).run(SPEC)
+    assert ending is not None and ending.error_code == "agent_error"
 
-    assert_one_terminal_event_last(stream)
-    assert stream.events[-1].data.code == "agent_error"
+
+async def test_a_run_over_its_time_budget_fails_as_run_timeout() -> None:
+    ending = await runner(
+        Stream(), Tools(), Ledger(), EndlessPlanner(), think_delay_s=0.02, run_timeout_s=0.1
+    ).run(SPEC, handle())
+
+    assert ending is not None and ending.error_code == "run_timeout"
+    assert "0.1s" in (ending.error_message or "")
 
 
 class AsyncPlanner:
@@ -185,63 +163,85 @@ class AsyncPlan:
 async def test_a_planner_with_awaitable_steps_runs_unchanged() -> None:
     stream = Stream()
 
-    await runner(stream, Tools(), Ledger(), AsyncPlanner()).run(SPEC)
+    ending = await runner(stream, Tools(), Ledger(), AsyncPlanner()).run(SPEC, handle())
 
-    assert stream.types == ["agent_started", "agent_thinking", "agent_completed"]
-    assert stream.events[-1].data.result == "done: 42"
-
-
-async def test_a_thought_the_stream_will_not_take_fails_the_run_once() -> None:
-    stream, ledger = Stream(refuse={"agent_thinking"}), Ledger()
-
-    await runner(stream, Tools(), ledger).run(SPEC)
-
-    assert stream.types == ["agent_started", "agent_failed"]
-    assert stream.events[-1].data.code == "publish_failed"
-    assert len(ledger.finished) == 1
+    assert stream.types == ["agent_started", "agent_thinking"]
+    assert ending == Ending.completed("done: 42")
 
 
-async def test_an_answer_the_stream_will_not_take_becomes_agent_failed() -> None:
-    stream, ledger = Stream(refuse={"agent_completed"}), Ledger()
+async def test_a_thought_the_stream_will_not_take_fails_the_run() -> None:
+    stream = Stream(refuse={"agent_thinking"})
 
-    await runner(stream, Tools(), ledger).run(SPEC)
+    ending = await runner(stream, Tools(), Ledger()).run(SPEC, handle())
 
-    assert_one_terminal_event_last(stream)
-    assert stream.events[-1].data.code == "publish_failed"
-    assert [status for _, status, _ in ledger.finished] == [RunStatus.FAILED]
+    assert stream.types == ["agent_started"]
+    assert ending is not None and ending.error_code == "publish_failed"
 
 
-async def test_a_run_cancelled_mid_tool_ends_with_agent_failed() -> None:
-    stream, ledger, tools = Stream(), Ledger(), Tools(hang=True)
-    task = asyncio.create_task(runner(stream, tools, ledger).run(SPEC))
-    await tools.called.wait()
+@pytest.mark.parametrize(
+    ("reason", "status", "code"),
+    [
+        (StopReason.CANCELLED, RunStatus.CANCELLED, None),
+        (StopReason.SHUTDOWN, RunStatus.FAILED, "agent_stopped"),
+    ],
+)
+async def test_a_run_stopped_mid_tool_ends_as_its_stop_reason_says(
+    reason: StopReason, status: RunStatus, code: str | None
+) -> None:
+    ledger, tools = Ledger(), Tools(hang=True)
+    task, stop = await run_task(runner(Stream(), tools, ledger), tools)
+
+    assert stop.stop(reason)
+    ending = await task
+
+    assert ending is not None and (ending.status, ending.error_code) == (status, code)
+    assert not task.cancelled()  # the run ended normally: its task goes on to close it
+    assert [c.stage for c in ledger.calls.values()] == [CallStage.RUNNING]  # for closing
+
+
+async def test_a_run_whose_lease_was_taken_ends_silently() -> None:
+    stream, tools = Stream(), Tools(hang=True)
+    task, stop = await run_task(runner(stream, tools, Ledger()), tools)
+    published = list(stream.types)
+
+    stop.stop(StopReason.LEASE_LOST)
+
+    assert await task is None
+    assert stream.types == published
+
+
+async def test_a_run_that_cannot_be_sure_of_its_lease_publishes_nothing_more() -> None:
+    stream, stop = Stream(), handle()
+    stop.valid_until = time.monotonic() - 1  # renewals stopped getting through
+
+    assert await runner(stream, Tools(), Ledger()).run(SPEC, stop) is None
+    assert stream.events == []
+
+
+async def test_a_cancel_nobody_asked_for_is_passed_on() -> None:
+    tools = Tools(hang=True)
+    task, _ = await run_task(runner(Stream(), tools, Ledger()), tools)
 
     task.cancel()
+
     with pytest.raises(asyncio.CancelledError):
         await task
 
-    assert_one_terminal_event_last(stream)
-    assert stream.events[-1].data.code == "agent_error"
-    assert [status for _, status, _ in ledger.finished] == [RunStatus.FAILED]
-
 
 async def test_runs_beyond_the_concurrency_limit_wait_for_a_slot() -> None:
-    stream, tools = Stream(), Tools(hang=True)
-    limited = Runner(
-        events=stream,
-        tools=tools,
-        ledger=Ledger(),
-        planner=InfraAnalystPlanner(),
-        agent_name="a",
-        max_concurrent_runs=1,
+    tools = Tools(hang=True)
+    limited = runner(Stream(), tools, Ledger(), max_concurrent_runs=1)
+    first, first_handle = await run_task(limited, tools)
+    second_handle = handle("second")
+    second = asyncio.create_task(
+        limited.run(RunSpec("second", "t1", "u1", "latency"), second_handle)
     )
-    first = asyncio.create_task(limited.run(SPEC))
-    second = asyncio.create_task(limited.run(RunSpec("second", "t1", "u1", "latency")))
+    second_handle.task = second
     for _ in range(20):
         await asyncio.sleep(0)
 
     assert len(tools.calls) == 1  # the second run has not started
-    for task in (first, second):
-        task.cancel()
-    await asyncio.gather(first, second, return_exceptions=True)
-    assert stream.types.count("agent_failed") == 2
+    first_handle.stop(StopReason.SHUTDOWN)
+    second_handle.stop(StopReason.SHUTDOWN)
+    endings = await asyncio.gather(first, second)
+    assert [e.error_code for e in endings if e is not None] == ["agent_stopped", "agent_stopped"]

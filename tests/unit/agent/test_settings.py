@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.agent.service import DoubleTextPolicy
 from services.agent.settings import AgentSettings
 from shared.settings import Env, SettingsError
 
@@ -17,6 +18,9 @@ def test_defaults_match_the_documented_ones() -> None:
     assert settings.tool_call_timeout_s == 35.0
     assert settings.think_delay_s == 0.05
     assert settings.log_level == "INFO"
+    assert (settings.run_lease_s, settings.supervise_every_s) == (3.0, 1.0)
+    assert (settings.tool_heartbeat_timeout_s, settings.run_timeout_s) == (3.0, 300.0)
+    assert settings.double_text_policy is DoubleTextPolicy.QUEUE
 
 
 def test_every_setting_comes_from_its_variable() -> None:
@@ -31,6 +35,10 @@ def test_every_setting_comes_from_its_variable() -> None:
                 "THINK_DELAY_S": "0",
                 "AGENT_SHUTDOWN_GRACE_S": "2",
                 "LOG_LEVEL": "debug",
+                "TOOL_HEARTBEAT_TIMEOUT_S": "2",
+                "RUN_LEASE_S": "1.5",
+                "RUN_TIMEOUT_S": "60",
+                "DOUBLE_TEXT_POLICY": "Reject",
             }
         )
     )
@@ -40,6 +48,9 @@ def test_every_setting_comes_from_its_variable() -> None:
     assert (settings.agent_name, settings.max_concurrent_runs) == ("analyst_2", 8)
     assert (settings.tool_call_timeout_s, settings.think_delay_s) == (1.5, 0.0)
     assert (settings.shutdown_grace_s, settings.log_level) == (2.0, "DEBUG")
+    assert (settings.tool_heartbeat_timeout_s, settings.run_lease_s) == (2.0, 1.5)
+    assert settings.run_timeout_s == 60.0
+    assert settings.double_text_policy is DoubleTextPolicy.REJECT
 
 
 @pytest.mark.parametrize(
@@ -51,6 +62,10 @@ def test_every_setting_comes_from_its_variable() -> None:
         ("THINK_DELAY_S", "-1"),
         ("AGENT_NAME", "infra.analyst"),
         ("LOG_LEVEL", "chatty"),
+        ("TOOL_HEARTBEAT_TIMEOUT_S", "0"),
+        ("RUN_LEASE_S", "-3"),
+        ("RUN_TIMEOUT_S", "soon"),
+        ("DOUBLE_TEXT_POLICY", "interrupt"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(variable: str, value: str) -> None:

@@ -77,7 +77,9 @@ def test_unknown_tool_is_refused_listing_the_known_ones() -> None:
         builtin_registry().get("summon_dragons")
     assert caught.value.code == ErrorCode.UNKNOWN_TOOL
     assert "'summon_dragons'" in caught.value.message
-    assert "analyze_performance, detect_anomalies, estimate_savings" in caught.value.message
+    assert "analyze_performance, detect_anomalies, estimate_savings, slow_task" in (
+        caught.value.message
+    )
 
 
 async def _noop(params: Parameters) -> None:
@@ -104,7 +106,12 @@ def test_builtin_registries_are_independent() -> None:
 
 def test_describe_gives_a_planner_each_tool_and_its_schema() -> None:
     described = {tool["name"]: tool for tool in builtin_registry().describe()}
-    assert list(described) == ["analyze_performance", "detect_anomalies", "estimate_savings"]
+    assert list(described) == [
+        "analyze_performance",
+        "detect_anomalies",
+        "estimate_savings",
+        "slow_task",
+    ]
     for tool in described.values():
         assert tool["description"] and "\n" not in tool["description"]
         schema = tool["parameters"]
@@ -114,3 +121,27 @@ def test_describe_gives_a_planner_each_tool_and_its_schema() -> None:
     assert period["pattern"] == r"^[1-9][0-9]{0,2}[hd]$" and period["default"] == "7d"
     z = described["detect_anomalies"]["parameters"]["properties"]["z_threshold"]
     assert (z["minimum"], z["maximum"], z["default"]) == (1.0, 10.0, 3.0)
+
+
+def test_limits_give_named_tools_their_own_timeout_and_concurrency() -> None:
+    registry = builtin_registry()
+
+    registry.limit(timeouts={"slow_task": 600}, concurrency={"slow_task": 2})
+
+    assert (registry.get("slow_task").timeout_s, registry.get("slow_task").concurrency) == (600, 2)
+    assert registry.get("analyze_performance").timeout_s is None
+
+
+def test_a_limit_for_a_tool_that_does_not_exist_is_refused() -> None:
+    with pytest.raises(UnknownTool, match="summon_dragons"):
+        builtin_registry().limit(timeouts={"summon_dragons": 1})
+
+
+def test_slow_task_takes_seconds_steps_and_an_optional_label() -> None:
+    assert msgspec.to_builtins(validate("slow_task", {"seconds": 1, "steps": 4})) == {
+        "seconds": 1.0,
+        "steps": 4,
+        "label": None,
+    }
+    assert "`$.seconds`" in refusal("slow_task", {"seconds": 601})
+    assert "`$.label`" in refusal("slow_task", {"label": "../etc/passwd"})

@@ -18,14 +18,16 @@ from shared.wire.tools import ToolCallFailed, ToolCallRequest, ToolCallSucceeded
 class RecordingSink:
     def __init__(self) -> None:
         self.events: list[tuple[str, AnyEvent]] = []
+        self.msg_ids: list[str | None] = []
 
-    async def publish(self, user_id: str, event: AnyEvent) -> int:
+    async def publish(self, user_id: str, event: AnyEvent, *, msg_id: str | None = None) -> int:
         self.events.append((user_id, event))
+        self.msg_ids.append(msg_id)
         return len(self.events)
 
 
 class RefusingSink:
-    async def publish(self, user_id: str, event: AnyEvent) -> int:
+    async def publish(self, user_id: str, event: AnyEvent, *, msg_id: str | None = None) -> int:
         raise PublishFailed("could not store event: NoRespondersError()")
 
 

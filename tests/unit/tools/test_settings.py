@@ -43,3 +43,38 @@ def test_a_bad_value_is_refused_naming_its_variable(name: str, value: str) -> No
 def test_settings_are_frozen() -> None:
     with pytest.raises(AttributeError):
         settings().tool_timeout_s = 1  # type: ignore[misc]
+
+
+def test_per_tool_limits_heartbeat_and_progress_folder_are_read() -> None:
+    s = settings(
+        TOOL_TIMEOUT_OVERRIDES="slow_task=600, analyze_performance=2.5",
+        TOOL_CONCURRENCY_OVERRIDES="slow_task=2",
+        TOOL_HEARTBEAT_INTERVAL_S="0.5",
+        SLOW_TASK_DIR="/tmp/progress",
+    )
+    assert s.timeout_overrides == {"slow_task": 600.0, "analyze_performance": 2.5}
+    assert s.concurrency_overrides == {"slow_task": 2}
+    assert (s.heartbeat_interval_s, str(s.slow_task_dir)) == (0.5, "/tmp/progress")
+
+
+def test_new_settings_default_to_no_overrides_and_one_second_heartbeats() -> None:
+    s = settings()
+    assert (s.timeout_overrides, s.concurrency_overrides) == ({}, {})
+    assert (s.heartbeat_interval_s, s.slow_task_dir) == (1.0, None)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TOOL_TIMEOUT_OVERRIDES", "slow_task"),
+        ("TOOL_TIMEOUT_OVERRIDES", "slow_task=soon"),
+        ("TOOL_TIMEOUT_OVERRIDES", "slow_task=0"),
+        ("TOOL_TIMEOUT_OVERRIDES", "=5"),
+        ("TOOL_CONCURRENCY_OVERRIDES", "slow_task=1.5"),
+        ("TOOL_CONCURRENCY_OVERRIDES", "slow_task=0"),
+        ("TOOL_HEARTBEAT_INTERVAL_S", "0"),
+    ],
+)
+def test_a_malformed_override_is_refused_naming_its_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        settings(**{name: value})

@@ -1,0 +1,214 @@
+"""Ending a run for good: record how it ended, settle its tool calls, announce the end.
+
+Whoever holds a run ends it the same way: its owner when the run stops, a sweeper when the owner
+died, the cancel handler for a run cancelled while queued::
+
+    finish (owner) / take over (sweeper)  the guarded write that makes this process the one
+    settle every open tool call           stop it at the tool runner; a call the user may have
+                                          seen start gets its tool_completed (error) if no
+                                          runner ended it (see _settle)
+    agent_started, if never published     so that every run begins with agent_started
+    the terminal event                    agent_completed | agent_failed | agent_cancelled
+    mark announced                        the run no longer occupies its thread
+
+Every step may be repeated: ``agent_started``, the terminal event and an agent-made
+``tool_executing`` / ``tool_completed`` carry fixed Nats-Msg-Ids (below; the tool runner uses the
+same ones for its own), so a second copy is a duplicate the stream drops (within its 120 s
+window). If this process dies half-way, its lease runs out and the next sweeper does it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from services.agent.ledger import StoredCall
+from services.agent.models import CANCEL_REASON, CallStage, Ending, RunStatus
+from services.agent.repository import StoredRun
+from shared.errors import ErrorCode
+from shared.wire.events import (
+    AgentCancelled,
+    AgentCancelledData,
+    AgentCompleted,
+    AgentCompletedData,
+    AgentFailed,
+    AgentFailedData,
+    AgentStarted,
+    AgentStartedData,
+    AnyEvent,
+    ToolCompleted,
+    ToolCompletedData,
+    ToolError,
+    ToolExecuting,
+    ToolExecutingData,
+)
+
+__all__ = [
+    "CANCEL_REASON",
+    "LOST_MESSAGE",
+    "Closer",
+    "EventSink",
+    "agent_id",
+    "started_msg_id",
+    "terminal_msg_id",
+    "tool_completed_msg_id",
+    "tool_executing_msg_id",
+]
+
+log = logging.getLogger(__name__)
+
+LOST_MESSAGE = "the agent working on this run stopped responding"
+NEVER_STARTED = "This run ended before work on it began"
+
+
+def agent_id(agent_name: str, run_id: str) -> str:
+    return f"{agent_name}_{run_id[:8]}"
+
+
+def started_msg_id(run_id: str) -> str:
+    return f"agent_started:{run_id}"
+
+
+def terminal_msg_id(run_id: str) -> str:
+    return f"terminal:{run_id}"
+
+
+def tool_executing_msg_id(tool_call_id: str) -> str:
+    # The tool runner's own ids for the same events (services.tools.runner.executing_msg_id,
+    # completed_msg_id): whichever copy is stored first, the other is dropped as a duplicate.
+    return f"tool_executing:{tool_call_id}"
+
+
+def tool_completed_msg_id(tool_call_id: str) -> str:
+    return f"tool_completed:{tool_call_id}"
+
+
+class EventSink(Protocol):
+    async def publish(self, user_id: str, event: AnyEvent, *, msg_id: str | None = None) -> int: ...
+
+
+class ToolStopper(Protocol):
+    async def cancel(self, tool_call_id: str) -> bool: ...
+
+
+class EndingLedger(Protocol):
+    async def finish(self, run_id: str, ending: Ending) -> bool: ...
+    async def get_run(self, run_id: str) -> StoredRun | None: ...
+    async def open_calls(self, run_id: str) -> list[StoredCall]: ...
+    async def close_call(self, call_id: str) -> None: ...
+    async def mark_started(self, run_id: str) -> None: ...
+    async def mark_announced(self, run_id: str) -> None: ...
+
+
+class Closer:
+    def __init__(
+        self, *, ledger: EndingLedger, events: EventSink, tools: ToolStopper, agent_name: str
+    ) -> None:
+        self._ledger = ledger
+        self._events = events
+        self._tools = tools
+        self._agent_name = agent_name
+
+    async def close(self, run_id: str, ending: Ending) -> None:
+        """The owner's end of a run: nothing happens if the run is no longer ours to end."""
+        if await self._ledger.finish(run_id, ending):
+            await self.announce(run_id)
+
+    async def recover(self, run_id: str) -> StoredRun | None:
+        """End a run this process has just taken over from a holder that stopped renewing."""
+        run = await self._ledger.get_run(run_id)
+        if run is None:
+            return None
+        if run.status is RunStatus.RUNNING:
+            ending = (
+                Ending.cancelled(CANCEL_REASON)
+                if run.cancel_requested
+                else Ending.failed(ErrorCode.AGENT_LOST, LOST_MESSAGE)
+            )
+            log.warning("run %s taken over: ending it as %s", run_id, ending.status)
+            await self._ledger.finish(run_id, ending)
+        await self.announce(run_id)
+        return run
+
+    async def announce(self, run_id: str) -> None:
+        """Publish what is missing of an ended run's last events, in order, then mark it."""
+        run = await self._ledger.get_run(run_id)
+        if run is None or run.announced or not run.status.is_terminal:
+            return
+        for call in await self._ledger.open_calls(run_id):
+            await self._settle(run, call)
+        if run.started_at is None:
+            started = AgentStartedData(agent_id=self._agent_id(run), message=NEVER_STARTED)
+            await self._publish(
+                run, AgentStarted(**_ids(run), data=started), started_msg_id(run.id)
+            )
+            await self._ledger.mark_started(run.id)
+        await self._publish(run, self._terminal(run), terminal_msg_id(run.id))
+        await self._ledger.mark_announced(run.id)
+
+    async def _settle(self, run: StoredRun, call: StoredCall) -> None:
+        """Stop the call where it is. A runner that held it ends it and answers; if none did, a
+        call the user may have seen start is ended here.
+
+        A *running* call's tool_executing is stored, so it only needs its tool_completed. A
+        *taken* call's may have been stored just before its runner died (the "running"
+        heartbeat never left), so it is published again under the runner's own id: the stream
+        keeps one copy either way, and the pair is whole. A call never taken showed nothing.
+        """
+        answered = await self._tools.cancel(call.id)
+        if not answered and call.stage is not CallStage.REQUESTED:
+            if call.stage is CallStage.TAKEN:
+                await self._publish(run, _executing(run, call), tool_executing_msg_id(call.id))
+            await self._publish(run, _completed(run, call), tool_completed_msg_id(call.id))
+        await self._ledger.close_call(call.id)
+
+    def _terminal(self, run: StoredRun) -> AnyEvent:
+        agent = self._agent_id(run)
+        match run.status:
+            case RunStatus.COMPLETED:
+                done = AgentCompletedData(agent_id=agent, result=run.result or "")
+                return AgentCompleted(**_ids(run), data=done)
+            case RunStatus.CANCELLED:
+                reason = run.error_message or CANCEL_REASON
+                return AgentCancelled(
+                    **_ids(run), data=AgentCancelledData(agent_id=agent, reason=reason)
+                )
+            case _:
+                failed = AgentFailedData(
+                    agent_id=agent,
+                    code=run.error_code or ErrorCode.AGENT_ERROR,
+                    message=run.error_message or "the run failed",
+                )
+                return AgentFailed(**_ids(run), data=failed)
+
+    def _agent_id(self, run: StoredRun) -> str:
+        return agent_id(self._agent_name, run.id)
+
+    async def _publish(self, run: StoredRun, event: AnyEvent, msg_id: str) -> None:
+        await self._events.publish(run.user_id, event, msg_id=msg_id)
+
+
+def _ids(run: StoredRun) -> dict[str, str]:
+    return {"run_id": run.id, "thread_id": run.thread_id}
+
+
+def _executing(run: StoredRun, call: StoredCall) -> ToolExecuting:
+    data = ToolExecutingData(
+        tool_call_id=call.id, tool_name=call.tool_name, parameters=call.parameters
+    )
+    return ToolExecuting(**_ids(run), data=data)
+
+
+def _completed(run: StoredRun, call: StoredCall) -> ToolCompleted:
+    data = ToolCompletedData(
+        tool_call_id=call.id, tool_name=call.tool_name, result=None, error=_error(run)
+    )
+    return ToolCompleted(**_ids(run), data=data)
+
+
+def _error(run: StoredRun) -> ToolError:
+    """The error a tool call gets when its run ended around it."""
+    if run.status is RunStatus.CANCELLED:
+        return ToolError(code=ErrorCode.CANCELLED, message="the run was cancelled")
+    code = run.error_code or ErrorCode.AGENT_ERROR
+    return ToolError(code=code, message=run.error_message or "the run ended first")
