@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 
 import nats
 from nats.aio.client import Client as NATS
@@ -39,14 +40,25 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-async def connect(settings: NatsSettings, name: str) -> NATS:
-    """Connect and stay connected: reconnect for ever, with the callbacks logging each change."""
+async def connect(
+    settings: NatsSettings,
+    name: str,
+    *,
+    on_reconnected: Callable[[], Awaitable[None]] | None = None,
+) -> NATS:
+    """Connect and stay connected: reconnect for ever, with the callbacks logging each change.
+
+    ``on_reconnected`` runs after each reconnect (after the log line). nats-py awaits it inside
+    its reconnect, so it must not block: start work, do not wait for it.
+    """
 
     async def on_disconnected() -> None:
         log.info("nats disconnected")
 
-    async def on_reconnected() -> None:
+    async def reconnected() -> None:
         log.info("nats reconnected")
+        if on_reconnected is not None:
+            await on_reconnected()
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats error: %s", exc)
@@ -61,7 +73,7 @@ async def connect(settings: NatsSettings, name: str) -> NATS:
         connect_timeout=2,
         allow_reconnect=True,
         disconnected_cb=on_disconnected,
-        reconnected_cb=on_reconnected,
+        reconnected_cb=reconnected,
         error_cb=on_error,
         user=settings.user,
         password=settings.password,
@@ -165,11 +177,18 @@ class EventPublisher:
         self._ack_timeout_s = ack_timeout_s
         self._give_up_after_s = give_up_after_s
 
-    async def publish(self, user_id: str, event: AnyEvent) -> int:
-        """Store ``event`` in ``user_id``'s stream; return its sequence number."""
+    async def publish(self, user_id: str, event: AnyEvent, *, msg_id: str | None = None) -> int:
+        """Store ``event`` in ``user_id``'s stream; return its sequence number.
+
+        ``msg_id`` names the event for the stream's duplicate window: give the same id when two
+        different publishers may store the same event (a run's ending, from its owner or from a
+        sweeper that took it over; a ``tool_completed``, from the tool runner or from the agent),
+        and only the first copy is kept. Without it each event gets a fresh id, which still
+        protects a retry after a lost ack. A duplicate returns the first copy's sequence.
+        """
         subject = subjects.user_events(user_id)
         payload = encode_event(event)
-        headers = {"Nats-Msg-Id": uuid.uuid4().hex}
+        headers = {"Nats-Msg-Id": msg_id or uuid.uuid4().hex}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._give_up_after_s
         delay = 0.05

@@ -12,7 +12,6 @@ planner.py        the Planner interface and the built-in deterministic InfraAnal
 understanding.py  what a message (and its thread) asks: metric, period, services, intent
 narration.py      the built-in planner's thoughts and answer, worded from tool results
 toolclient.py     one tool call over NATS: heartbeats watched, failure codes, cancelling it
-publisher.py      events stored with fixed message ids, so a second copy is dropped
 repository.py     threads and run records (SQLAlchemy); ledger.py a run's lifecycle in the
                   shared database: claims, leases, endings, open tool calls; models.py the tables
 node.py           the process lifecycle; __main__.py runs it; settings.py configures it

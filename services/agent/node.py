@@ -23,7 +23,6 @@ from services.agent.bus import broadcaster, subscribe_control, subscribe_request
 from services.agent.closing import Closer
 from services.agent.ledger import RunLedger
 from services.agent.planner import InfraAnalystPlanner, Planner
-from services.agent.publisher import Publisher
 from services.agent.repository import AgentRepository, create_tables, open_engine
 from services.agent.runner import Runner
 from services.agent.service import AgentService
@@ -31,7 +30,7 @@ from services.agent.settings import AgentSettings
 from services.agent.supervision import Supervisor
 from services.agent.tasks import RunTasks
 from services.agent.toolclient import ToolClient
-from shared.bus import connect, ensure_events_stream
+from shared.bus import EventPublisher, connect, ensure_events_stream
 from shared.settings import SettingsError
 
 __all__ = ["AgentNode", "instance_id"]
@@ -86,7 +85,7 @@ class AgentNode:
 
     def _run_tasks(self, nc: NATS, ledger: RunLedger, repository: AgentRepository) -> RunTasks:
         settings = self.settings
-        events = Publisher(nc.jetstream())
+        events = EventPublisher(nc.jetstream())
         tools = ToolClient(
             nc,
             timeout_s=settings.tool_call_timeout_s,

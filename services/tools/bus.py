@@ -19,12 +19,11 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from services.tools.publisher import Publisher
 from services.tools.registry import Registry, UnknownTool
 from services.tools.runner import Heartbeat, ToolRunner
 from services.tools.settings import ToolsSettings
 from shared import subjects
-from shared.bus import connect, ensure_events_stream, until_subscribed
+from shared.bus import EventPublisher, connect, ensure_events_stream, until_subscribed
 from shared.errors import ErrorCode
 from shared.settings import SettingsError
 from shared.wire.tools import ToolCallFailed, ToolCallReply, decode_tool_call, encode
@@ -129,7 +128,7 @@ class ToolRunnerNode:
             await ensure_events_stream(js, self._settings.nats)
             runner = ToolRunner(
                 self._registry,
-                Publisher(js),
+                EventPublisher(js),
                 timeout_s=self._settings.tool_timeout_s,
                 heartbeat=_heartbeat(nc),
                 heartbeat_interval_s=self._settings.heartbeat_interval_s,

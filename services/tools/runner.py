@@ -73,7 +73,7 @@ RUNNING_BEAT = b"running"  # the payload once tool_executing is stored; empty be
 
 
 class EventSink(Protocol):
-    """Where events go: :class:`services.tools.publisher.Publisher` in service, a list in tests."""
+    """Where events go: :class:`shared.bus.EventPublisher` in service, a list in tests."""
 
     async def publish(self, user_id: str, event: AnyEvent, *, msg_id: str | None = None) -> int: ...
 
