@@ -100,6 +100,8 @@ class Stack:
             full_env |= {"NATS_USER": name, "NATS_PASSWORD": self.nats_passwords[name]}
         full_env |= env or {}
         label = label or name
+        if label in self.services and self.services[label].alive():
+            label = f"{label}-{sum(k.startswith(label) for k in self.services) + 1}"
         proc = ServiceProcess(name=name, env=full_env, sink=self.sink, label=label).start()
         self.services[label] = proc
         return proc

@@ -1,4 +1,5 @@
-"""The whole stack as real processes on the test's nats-server: one stack per test module."""
+"""The whole stack as real processes: one stack per test module, on its own nats-server with one
+NATS user per service, so every end-to-end test runs under the production permission table."""
 
 from __future__ import annotations
 
@@ -22,12 +23,11 @@ class LogSink:
 
 
 @pytest.fixture(scope="module")
-def stack(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("stack")
     running = Stack(
         data_dir=data_dir,
         sink=LogSink(data_dir),
-        nats_url=nats_url,
         extra_env={"THINK_DELAY_S": "0.01", "LOG_LEVEL": "INFO"},
     )
     try:
