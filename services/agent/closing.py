@@ -41,6 +41,10 @@ from shared.wire.events import (
     ToolError,
     ToolExecuting,
     ToolExecutingData,
+    started_msg_id,
+    terminal_msg_id,
+    tool_completed_msg_id,
+    tool_executing_msg_id,
 )
 
 __all__ = [
@@ -49,10 +53,6 @@ __all__ = [
     "Closer",
     "EventSink",
     "agent_id",
-    "started_msg_id",
-    "terminal_msg_id",
-    "tool_completed_msg_id",
-    "tool_executing_msg_id",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,24 +63,6 @@ NEVER_STARTED = "This run ended before work on it began"
 
 def agent_id(agent_name: str, run_id: str) -> str:
     return f"{agent_name}_{run_id[:8]}"
-
-
-def started_msg_id(run_id: str) -> str:
-    return f"agent_started:{run_id}"
-
-
-def terminal_msg_id(run_id: str) -> str:
-    return f"terminal:{run_id}"
-
-
-def tool_executing_msg_id(tool_call_id: str) -> str:
-    # The tool runner's own ids for the same events (services.tools.runner.executing_msg_id,
-    # completed_msg_id): whichever copy is stored first, the other is dropped as a duplicate.
-    return f"tool_executing:{tool_call_id}"
-
-
-def tool_completed_msg_id(tool_call_id: str) -> str:
-    return f"tool_completed:{tool_call_id}"
 
 
 class EventSink(Protocol):

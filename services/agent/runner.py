@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from services.agent.closing import CANCEL_REASON, agent_id, started_msg_id
+from services.agent.closing import CANCEL_REASON, agent_id
 from services.agent.control import LeaseLost, RunHandle, StopReason
 from services.agent.models import CallStage, Ending
 from services.agent.planner import CallTool, Finish, Planner, Step, Think, ToolObservation
@@ -41,6 +41,7 @@ from shared.wire.events import (
     AgentThinking,
     AgentThinkingData,
     AnyEvent,
+    started_msg_id,
 )
 from shared.wire.tools import ToolCallRequest, ToolCallSucceeded
 

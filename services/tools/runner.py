@@ -52,6 +52,8 @@ from shared.wire.events import (
     ToolError,
     ToolExecuting,
     ToolExecutingData,
+    tool_completed_msg_id,
+    tool_executing_msg_id,
 )
 from shared.wire.tools import ToolCallFailed, ToolCallReply, ToolCallRequest, ToolCallSucceeded
 
@@ -61,8 +63,6 @@ __all__ = [
     "Heartbeat",
     "Outcome",
     "ToolRunner",
-    "completed_msg_id",
-    "executing_msg_id",
 ]
 
 log = logging.getLogger(__name__)
@@ -76,16 +76,6 @@ class EventSink(Protocol):
     """Where events go: :class:`shared.bus.EventPublisher` in service, a list in tests."""
 
     async def publish(self, user_id: str, event: AnyEvent, *, msg_id: str | None = None) -> int: ...
-
-
-def executing_msg_id(tool_call_id: str) -> str:
-    """The Nats-Msg-Id of a call's tool_executing, shared with the agent (see the docstring)."""
-    return f"tool_executing:{tool_call_id}"
-
-
-def completed_msg_id(tool_call_id: str) -> str:
-    """The Nats-Msg-Id of a call's tool_completed, shared with the agent (see the docstring)."""
-    return f"tool_completed:{tool_call_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +174,7 @@ class ToolRunner:
         )
         executing = ToolExecuting(run_id=request.run_id, thread_id=request.thread_id, data=data)
         await self._events.publish(
-            request.user_id, executing, msg_id=executing_msg_id(request.tool_call_id)
+            request.user_id, executing, msg_id=tool_executing_msg_id(request.tool_call_id)
         )
         call.running = True
         await self._send_beat(request.tool_call_id, call)  # the caller learns it at once
@@ -262,7 +252,7 @@ class ToolRunner:
         )
         event = ToolCompleted(run_id=request.run_id, thread_id=request.thread_id, data=data)
         await self._events.publish(
-            request.user_id, event, msg_id=completed_msg_id(request.tool_call_id)
+            request.user_id, event, msg_id=tool_completed_msg_id(request.tool_call_id)
         )
 
 

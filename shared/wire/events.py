@@ -36,6 +36,10 @@ __all__ = [
     "decode_event",
     "encode_event",
     "now",
+    "started_msg_id",
+    "terminal_msg_id",
+    "tool_completed_msg_id",
+    "tool_executing_msg_id",
 ]
 
 
@@ -139,6 +143,28 @@ AnyEvent = (
 )
 
 TERMINAL_TYPES = frozenset({"agent_completed", "agent_failed", "agent_cancelled"})
+
+# Fixed Nats-Msg-Ids for the events that two different publishers may store: a run's first and
+# last event (its owner, or a sweeper that took the run over) and a tool call's two events (the
+# tool runner, or the agent settling a call whose runner died). Whichever copy reaches the stream
+# first is kept; the stream's duplicate window drops the other. Both services build them here.
+
+
+def started_msg_id(run_id: str) -> str:
+    return f"agent_started:{run_id}"
+
+
+def terminal_msg_id(run_id: str) -> str:
+    return f"terminal:{run_id}"
+
+
+def tool_executing_msg_id(tool_call_id: str) -> str:
+    return f"tool_executing:{tool_call_id}"
+
+
+def tool_completed_msg_id(tool_call_id: str) -> str:
+    return f"tool_completed:{tool_call_id}"
+
 
 encode_event = msgspec.json.Encoder().encode
 decode_event = msgspec.json.Decoder(AnyEvent).decode

@@ -12,14 +12,13 @@ from typing import Any
 
 import pytest
 
-from services.agent.closing import started_msg_id
 from services.agent.control import RunHandle, StopReason
 from services.agent.models import CallStage, Ending, RunStatus
 from services.agent.planner import CallTool, Finish, InfraAnalystPlanner, Plan, Step, Think
 from services.agent.runner import Runner, RunSpec
 from services.agent.toolclient import ToolCallError
 from shared.errors import ErrorCode
-from shared.wire.events import TERMINAL_TYPES, AgentThinking
+from shared.wire.events import TERMINAL_TYPES, AgentThinking, started_msg_id
 from tests.unit.agent.fakes import Ledger, Stream, Tools
 
 SPEC = RunSpec(run_id="0123456789abcdef", thread_id="t1", user_id="u1", content="how is latency?")

@@ -9,8 +9,8 @@ from pathlib import Path
 from services.tools.builtin import builtin_registry
 from services.tools.builtin.slow_task import progress_path
 from services.tools.registry import Parameters, Registry, Tool
-from services.tools.runner import RUNNING_BEAT, ToolRunner, completed_msg_id
-from shared.wire.events import ToolCompleted, ToolExecuting
+from services.tools.runner import RUNNING_BEAT, ToolRunner
+from shared.wire.events import ToolCompleted, ToolExecuting, tool_completed_msg_id
 from shared.wire.tools import ToolCallFailed, ToolCallSucceeded
 from tests.unit.tools.test_runner import RecordingSink, request
 
@@ -48,7 +48,7 @@ async def test_a_cancelled_call_stops_its_tool_and_completes_as_cancelled(tmp_pa
     completed = sink.events[-1][1]
     assert isinstance(completed, ToolCompleted)
     assert completed.data.error is not None and completed.data.error.code == "cancelled"
-    assert sink.msg_ids[-1] == completed_msg_id("c1")
+    assert sink.msg_ids[-1] == tool_completed_msg_id("c1")
     await asyncio.sleep(0.3)  # three more steps' worth of time: none of them happens
     assert progress.read_text() == steps_when_cancelled
 
