@@ -1,4 +1,9 @@
-"""The whole stack on one machine: nats-server (embedded unless given), keys, four services."""
+"""The whole stack on one machine: nats-server (embedded unless given), keys, four services.
+
+Auth signs with a key ring (``<data>/keys/ring``, ``JWT_KEYS_DIR``): rotate by adding a key with
+``devstack.keys.add_ring_key`` and retire with ``retire_ring_key``, no restart. Gateways get the
+public keys from auth over NATS, so they need no key file.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devstack.keys import ensure_keypair
+from devstack.keys import ensure_key_ring
 from devstack.natsauth import OPERATOR, authorization_block, ensure_credentials
 from devstack.natsd import EmbeddedNats, free_port
 from devstack.processes import ServiceProcess
@@ -41,6 +46,10 @@ class Stack:
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
     @property
+    def key_ring_dir(self) -> Path:
+        return self.data_dir / "keys" / "ring"
+
+    @property
     def auth_url(self) -> str:
         return f"http://127.0.0.1:{self.auth_port}"
 
@@ -53,14 +62,13 @@ class Stack:
         return f"http://127.0.0.1:{self.gateway_port}"
 
     def env(self) -> dict[str, str]:
-        keys = ensure_keypair(self.data_dir / "keys")
+        ensure_key_ring(self.key_ring_dir)
         assert self.nats_url is not None
         return {
             "NATS_URL": self.nats_url,
             "AUTH_PORT": str(self.auth_port),
             "GATEWAY_PORT": str(self.gateway_port),
-            "JWT_PRIVATE_KEY_FILE": str(keys.private_path),
-            "JWT_PUBLIC_KEY_FILE": str(keys.public_path),
+            "JWT_KEYS_DIR": str(self.key_ring_dir),
             "AUTH_DATABASE_URL": f"sqlite+aiosqlite:///{self.data_dir / 'auth.db'}",
             "AGENT_DATABASE_URL": f"sqlite+aiosqlite:///{self.data_dir / 'agent.db'}",
             **self.extra_env,

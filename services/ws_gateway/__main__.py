@@ -1,7 +1,7 @@
 """``python -m services.ws_gateway``: the gateway as a process.
 
 Exit status: 0 after a normal stop (SIGTERM/SIGINT, sockets told to reconnect with 4000);
-2 when a setting is missing or malformed, or the public key cannot be read.
+2 when a setting is malformed, or the optional public key file cannot be read.
 """
 
 from __future__ import annotations

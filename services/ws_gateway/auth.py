@@ -18,10 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from services.ws_gateway.settings import GatewaySettings
-from shared.tokens import TokenVerifier, load_public_key
-
-__all__ = ["BEARER_SUBPROTOCOL_PREFIX", "SUBPROTOCOL", "Handshake", "read_handshake", "verifier"]
+__all__ = ["BEARER_SUBPROTOCOL_PREFIX", "SUBPROTOCOL", "Handshake", "read_handshake"]
 
 SUBPROTOCOL = "agentwire.v1"
 BEARER_SUBPROTOCOL_PREFIX = "bearer."
@@ -59,12 +56,3 @@ def _from_subprotocols(offered: list[str]) -> str | None:
         if entry.startswith(BEARER_SUBPROTOCOL_PREFIX):
             return entry[len(BEARER_SUBPROTOCOL_PREFIX) :] or None
     return None
-
-
-def verifier(settings: GatewaySettings) -> TokenVerifier:
-    """The token verifier, with the auth service's public key (read once, at start-up)."""
-    return TokenVerifier(
-        load_public_key(settings.jwt_public_key_file),
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-    )

@@ -8,12 +8,16 @@ A session never does I/O; it returns these, and the transport carries them out:
     Replay(generation, ..)  read the user's stored events after ``after_seq`` from the stream;
                             answer: replay_gap? , replayed* , then replay_done (or
                             replay_failed), each carrying ``generation``
-    Close(code, reason)     close the socket with this code (the session is already CLOSING)
+    Authenticate(token)     verify a fresh token the client sent (``auth`` frame); answer:
+                            reauthenticated / reauth_refused
+    Close(code, reason, last_frame)
+                            close the socket with this code (the session is already CLOSING),
+                            after writing ``last_frame`` (if any) in place of the dropped queue
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from shared.errors import CloseCode
@@ -21,6 +25,7 @@ from shared.wire.runs import CancelRequest, ListRunsRequest, ListThreadsRequest,
 
 __all__ = [
     "AgentQuery",
+    "Authenticate",
     "Close",
     "Command",
     "Replay",
@@ -72,9 +77,16 @@ class Replay:
 
 
 @dataclass(frozen=True, slots=True)
+class Authenticate:
+    token: str = field(repr=False)  # a command in a log line or traceback must not carry it
+
+
+@dataclass(frozen=True, slots=True)
 class Close:
     code: CloseCode
     reason: str
+    # Why, for a client that reads frames rather than close reasons; the queue is dropped.
+    last_frame: bytes | None = None
 
 
-Command = Send | Submit | Request | Replay | Close
+Command = Send | Submit | Request | Replay | Authenticate | Close

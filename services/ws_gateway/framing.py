@@ -32,6 +32,8 @@ _ID_FIELDS = frozenset({"thread_id", "client_msg_id", "run_id"})
 # msgspec names the failing field at the end of its message: "... - at `$.thread_id`".
 _FAILING_FIELD = re.compile(r"- at `\$\.([A-Za-z_]+)")
 
+_TOO_DEEP = "JSON nested too deeply"
+
 AgentReply = runs.CancelAccepted | runs.ThreadList | runs.RunList | runs.RunRejected
 
 
@@ -60,6 +62,10 @@ def parse_client_frame(raw: bytes) -> AnyClientFrame | bytes:
         return error_frame(ErrorCode.INVALID_FRAME, str(exc))
     except msgspec.DecodeError as exc:
         return error_frame(ErrorCode.INVALID_JSON, str(exc))
+    except RecursionError:
+        # msgspec skips an unknown field's value recursively: deep enough nesting (a few
+        # thousand brackets fit in one frame) overflows the stack instead of a DecodeError.
+        return error_frame(ErrorCode.INVALID_JSON, _TOO_DEEP)
     if head.type not in CLIENT_FRAME_TYPES:
         expected = ", ".join(sorted(CLIENT_FRAME_TYPES))
         return error_frame(
@@ -68,6 +74,8 @@ def parse_client_frame(raw: bytes) -> AnyClientFrame | bytes:
         )
     try:
         return frames.decode_client_frame(raw)
+    except RecursionError:
+        return error_frame(ErrorCode.INVALID_JSON, _TOO_DEEP)
     except msgspec.DecodeError as exc:
         message = str(exc)
         failing = _FAILING_FIELD.search(message)

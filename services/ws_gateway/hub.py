@@ -45,6 +45,7 @@ from nats.aio.subscription import Subscription
 
 from services.ws_gateway.transport import Connection
 from shared import bus, subjects
+from shared.wire.revocation import Revocation
 
 __all__ = ["Hub", "NewestSeq"]
 
@@ -83,6 +84,11 @@ class Hub:
         users = self._users.values() if user_id is None else [self._users.get(user_id, _User())]
         for user in users:
             yield from tuple(user.connections)
+
+    def count(self, user_id: str) -> int:
+        """How many sockets ``user_id`` has here."""
+        user = self._users.get(user_id)
+        return len(user.connections) if user is not None else 0
 
     def __len__(self) -> int:
         """How many users have at least one socket here."""
@@ -155,6 +161,16 @@ class Hub:
             for conn in tuple(user.connections):
                 _safely(_beat, conn, user.last_seq)
 
+    def revoke(self, revocation: Revocation) -> None:
+        """Close the sockets of ``revocation.user_id`` whose token it covers."""
+        for conn in self.connections(revocation.user_id):
+            _safely(_revoke, conn, revocation)
+
+    def expire(self, now: float) -> None:
+        """One tick of the expiry timer (wall-clock ``now``) for every socket here."""
+        for conn in self.connections():
+            _safely(_expire, conn, now)
+
     async def close(self) -> None:
         for task in tuple(self._lookups):
             task.cancel()
@@ -207,6 +223,14 @@ class Hub:
 
 def _repair(conn: Connection) -> None:
     conn.execute(conn.session.repair())
+
+
+def _revoke(conn: Connection, revocation: Revocation) -> None:
+    conn.execute(conn.session.revoke(revocation))
+
+
+def _expire(conn: Connection, now: float) -> None:
+    conn.execute(conn.session.expiry(now))
 
 
 def _beat(conn: Connection, newest_seq: int) -> None:

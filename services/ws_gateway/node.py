@@ -2,8 +2,13 @@
 
 The node is every connection's :class:`~services.ws_gateway.transport.Backend`: submissions and
 agent requests go to the :class:`~services.ws_gateway.agents.AgentClient`, replays to the
-:class:`~services.ws_gateway.replay.Replayer`. It also runs the gateway's one heartbeat timer
-(not one per socket), and after NATS reconnects it asks every socket to repair from the stream.
+:class:`~services.ws_gateway.replay.Replayer`, fresh tokens to the
+:class:`~services.ws_gateway.authority.Authority`. It runs the gateway's timers, one each for
+all sockets (not one per socket): heartbeats, and token expiry (which also forgets old
+revocations). After NATS reconnects it asks every socket to repair from the stream.
+
+A user over ``MAX_CONNECTIONS_PER_USER`` sockets on this gateway has the new one closed with
+``TOO_MANY_REQUESTS`` (4429); the limit is per gateway process.
 
 On stop every socket is told to reconnect (``CloseCode.SERVER_RESTART``) before NATS is drained:
 the client resumes with ``after_seq`` on any gateway, so a rolling restart loses nothing.
@@ -14,13 +19,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator
 from enum import Enum, auto
 
 import nats.errors
 from nats.aio.client import Client as NATS
 
 from services.ws_gateway.agents import AgentClient
+from services.ws_gateway.authority import Authority, TokenRevoked
 from services.ws_gateway.eventlog import EventLog
 from services.ws_gateway.hub import Hub
 from services.ws_gateway.replay import Replayer
@@ -28,14 +35,20 @@ from services.ws_gateway.session import NO_AGENT_MESSAGE, Replay, Request
 from services.ws_gateway.settings import GatewaySettings
 from services.ws_gateway.transport import Connection
 from shared import bus
-from shared.errors import CloseCode, ErrorCode
+from shared.errors import CloseCode, ErrorCode, Unauthorized
+from shared.tokens import AccessClaims
 from shared.wire import runs
+from shared.wire.revocation import Revocation
 
-__all__ = ["RESTART_REASON", "Node", "NodeState"]
+__all__ = ["RESTART_REASON", "TOO_MANY_CONNECTIONS_REASON", "Node", "NodeState"]
 
 log = logging.getLogger(__name__)
 
 RESTART_REASON = "server restarting, reconnect"
+TOO_MANY_CONNECTIONS_REASON = "too many connections"
+# Expiry is checked once a second for every socket: a close lands at most a second after the
+# grace, and 10,000 sockets cost one cheap comparison each.
+_EXPIRY_TICK_S = 1.0
 
 
 class NodeState(Enum):
@@ -53,7 +66,9 @@ class Node:
         self._hub: Hub | None = None
         self._agents: AgentClient | None = None
         self._replayer: Replayer | None = None
-        self._heartbeat: asyncio.Task[None] | None = None
+        self._timers: list[asyncio.Task[None]] = []
+        self._auth_tasks: set[asyncio.Task[None]] = set()
+        self.authority = Authority(settings, self._revoked)
 
     @property
     def state(self) -> NodeState:
@@ -74,16 +89,19 @@ class Node:
     async def start(self) -> None:
         if self._state is not NodeState.NEW:
             raise RuntimeError(f"cannot start a node that is {self._state.name}")
-        nc = self._nc = await bus.connect(self.settings.nats, name="agentwire-gateway")
-        _on_reconnect(nc, self._repair)
+        nc = self._nc = await bus.connect(
+            self.settings.nats, name="agentwire-gateway", on_reconnected=self._repair
+        )
         await bus.ensure_events_stream(nc.jetstream(), self.settings.nats)
+        await self.authority.start(nc)
         event_log = EventLog(nc, timeout_s=self.settings.submit_timeout_s)
         await event_log.start()
         self._hub = Hub(nc, event_log)
         self._agents = AgentClient(nc, self.settings.submit_timeout_s)
         self._replayer = Replayer(event_log, page_events=self.settings.replay_page_events)
         if self.settings.heartbeat_interval_s > 0:
-            self._heartbeat = asyncio.create_task(self._beat(), name="gateway-heartbeat")
+            self._timers.append(asyncio.create_task(self._beat(), name="gateway-heartbeat"))
+        self._timers.append(asyncio.create_task(self._expire(), name="gateway-expiry"))
         self._state = NodeState.RUNNING
         log.info("gateway node running on %s", self.settings.nats.url)
 
@@ -92,9 +110,9 @@ class Node:
         if self._state in (NodeState.STOPPING, NodeState.STOPPED):
             return
         self._state = NodeState.STOPPING
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            await asyncio.gather(self._heartbeat, return_exceptions=True)
+        for task in (*self._timers, *self._auth_tasks):
+            task.cancel()
+        await asyncio.gather(*self._timers, *self._auth_tasks, return_exceptions=True)
         await self.close_sockets()
         if self._agents is not None:
             await self._agents.cancel_all()
@@ -129,13 +147,37 @@ class Node:
             yield conn
             return
         hub = self.hub
-        await hub.join(conn)
+        if hub.count(conn.user_id) >= self.settings.max_connections_per_user:
+            conn.close(CloseCode.TOO_MANY_REQUESTS, TOO_MANY_CONNECTIONS_REASON)
+            yield conn
+            return
+        await hub.join(conn)  # no await between the count and the join: the limit holds
         try:
             yield conn
         finally:
             await hub.leave(conn)
 
+    async def authenticate(self, token: str | None) -> AccessClaims:
+        """A handshake's token: its claims, or Unauthorized / TokenRevoked saying why not."""
+        return await self.authority.verify(token)
+
     # The connections' backend
+
+    def reauthenticate(self, conn: Connection, token: str) -> None:
+        """Verify a socket's fresh token without blocking its reader."""
+        task = asyncio.create_task(self._reauthenticate(conn, token), name="ws-reauth")
+        self._auth_tasks.add(task)
+        task.add_done_callback(self._auth_tasks.discard)
+
+    async def _reauthenticate(self, conn: Connection, token: str) -> None:
+        try:
+            claims = await self.authority.verify(token)
+        except TokenRevoked as exc:
+            conn.execute(conn.session.reauth_refused(CloseCode.SESSION_REVOKED, exc.message))
+        except Unauthorized as exc:
+            conn.execute(conn.session.reauth_refused(CloseCode.UNAUTHORIZED, exc.message[:120]))
+        else:
+            conn.execute(conn.session.reauthenticated(claims))
 
     def submit(self, conn: Connection, request: runs.RunRequest) -> None:
         """Submit a run for ``conn`` without blocking its reader."""
@@ -169,23 +211,18 @@ class Node:
             await asyncio.sleep(self.settings.heartbeat_interval_s)
             self.hub.heartbeat()
 
+    async def _expire(self) -> None:
+        """The one expiry timer: warn sockets whose token is near its end, close expired ones."""
+        while True:
+            await asyncio.sleep(_EXPIRY_TICK_S)
+            self.hub.expire(time.time())
+            self.authority.revocations.prune()
+
+    def _revoked(self, revocation: Revocation) -> None:
+        if self._hub is not None:
+            self._hub.revoke(revocation)
+
     async def _repair(self) -> None:
         if self._hub is not None and self._state is NodeState.RUNNING:
             log.info("nats reconnected: %d users' sockets check the stream", len(self._hub))
             self._hub.repair()
-
-
-def _on_reconnect(nc: NATS, callback: Callable[[], Awaitable[None]]) -> None:
-    """Chain ``callback`` after the reconnected callback ``shared.bus.connect`` installed.
-
-    nats-py takes callbacks only at connect time, and ``bus.connect`` installs its own (logging);
-    chaining keeps both. The callback must not block: nats-py awaits it inside its reconnect.
-    """
-    installed = nc._reconnected_cb  # nats-py 2.16's attribute (the version is pinned)
-
-    async def reconnected() -> None:
-        if installed is not None:
-            await installed()
-        await callback()
-
-    nc._reconnected_cb = reconnected

@@ -14,17 +14,22 @@ Lifecycle (guarded; anything that arrives after OPEN is ignored)::
 
 Whatever would take the backlog over its limits closes the session with ``SLOW_CONSUMER``
 instead (the commands it would have sent are dropped with the transport's queue).
+
+What the socket may still do is the :mod:`~services.ws_gateway.guard`'s: its credentials (renewed
+by ``auth`` frames, expired by the gateway's timer, matched against revocations) and its rate.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import time
 from collections.abc import Callable
 from enum import Enum, auto
 from typing import Concatenate, ParamSpec
 
 from services.ws_gateway.commands import (
+    Authenticate,
     Close,
     Command,
     Replay,
@@ -44,9 +49,23 @@ from services.ws_gateway.framing import (
     run_accepted_frame,
     with_seq,
 )
+from services.ws_gateway.guard import Credentials, Due, RateLimiter, RateLimits, Verdict
 from services.ws_gateway.outbox import BacklogFull, Limits, Outbox
 from shared.errors import CloseCode, ErrorCode
-from shared.wire.frames import Cancel, ListRuns, ListThreads, Ping, Resume, SendMessage
+from shared.tokens import AccessClaims
+from shared.wire.frames import (
+    Auth,
+    AuthOk,
+    Cancel,
+    ListRuns,
+    ListThreads,
+    Ping,
+    Resume,
+    SendMessage,
+    TokenExpiring,
+    encode_frame,
+)
+from shared.wire.revocation import Revocation
 from shared.wire.runs import (
     CancelRequest,
     ListRunsRequest,
@@ -57,10 +76,13 @@ from shared.wire.runs import (
 )
 
 __all__ = [
+    "EXPIRED_REASON",
+    "FLOOD_REASON",
     "MAX_SEQ",
     "NO_AGENT_MESSAGE",
     "REPLAY_FAILED_REASON",
     "SLOW_CONSUMER_REASON",
+    "Authenticate",
     "Close",
     "Command",
     "InvalidTransition",
@@ -79,6 +101,9 @@ __all__ = [
 NO_AGENT_MESSAGE = "no agent is available to take this message; try again shortly"
 SLOW_CONSUMER_REASON = "client too slow to keep up; reconnect to resume"
 REPLAY_FAILED_REASON = "event log unavailable; reconnect to resume"
+EXPIRED_REASON = "token expired"
+FLOOD_REASON = "too many messages"
+OTHER_USER_REASON = "token of another user"
 MAX_SEQ = 2**63 - 1  # JetStream sequences are uint64; this also fits every JSON reader
 _AFTER_SEQ = re.compile(r"[0-9]{1,19}")
 
@@ -122,12 +147,22 @@ def _while_open(
 class Session:
     """The per-connection state machine; ``user_id`` comes from the verified token only."""
 
-    def __init__(self, user_id: str, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        user_id: str,
+        limits: Limits | None = None,
+        *,
+        credentials: Credentials | None = None,
+        rate: RateLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._user_id = user_id
         self._limits = limits or Limits()
         self._state = State.OPEN
         self._out = Outbox(self._limits)
         self._cursor = Cursor(self._out)
+        self._credentials = credentials or Credentials(None)
+        self._rate = RateLimiter(rate or RateLimits(), clock)
 
     @property
     def user_id(self) -> str:
@@ -169,6 +204,12 @@ class Session:
     @_while_open
     def receive(self, data: str | bytes) -> list[Command]:
         """Handle one client frame; a bad one gets an error frame and the session stays OPEN."""
+        match self._rate.admit():
+            case Verdict.REFUSE:
+                message = "too many messages; slow down (this frame was dropped)"
+                return self._out.send(error_frame(ErrorCode.RATE_LIMITED, message))
+            case Verdict.ABUSE:
+                return self.close(CloseCode.TOO_MANY_REQUESTS, FLOOD_REASON)
         raw = data.encode() if isinstance(data, str) else data
         limit = self._limits.max_frame_bytes
         if len(raw) > limit:
@@ -193,6 +234,8 @@ class Session:
             case ListRuns(thread_id=thread_id):
                 query = ListRunsRequest(user_id=user_id, thread_id=thread_id)
                 return [Request(RequestKind.LIST_RUNS, query)]
+            case Auth(token=token):
+                return [Authenticate(token)]
         raise AssertionError(f"unhandled client frame {frame!r}")  # pragma: no cover
 
     def _submit(self, frame: SendMessage) -> list[Command]:
@@ -204,6 +247,50 @@ class Session:
             client_msg_id=frame.client_msg_id,
         )
         return [Submit(request)]
+
+    # Credentials
+
+    @_while_open
+    def reauthenticated(self, claims: AccessClaims) -> list[Command]:
+        """A fresh token was verified: the socket lives on, unless it is another user's."""
+        if claims.user_id != self._user_id:
+            message = "the token in an auth frame must be the same user's as the socket's"
+            return self._refuse(CloseCode.UNAUTHORIZED, OTHER_USER_REASON, message)
+        self._credentials.renew(claims)
+        return self._out.send(encode_frame(AuthOk(expires_at=int(claims.expires_at))))
+
+    @_while_open
+    def reauth_refused(self, code: CloseCode, reason: str) -> list[Command]:
+        """The token in an ``auth`` frame was refused (invalid, expired or revoked): close."""
+        error = ErrorCode.SESSION_REVOKED if code is CloseCode.SESSION_REVOKED else None
+        return self._refuse(code, reason, reason, error)
+
+    @_while_open
+    def expiry(self, now: float) -> list[Command]:
+        """A tick of the gateway's expiry timer (wall-clock ``now``): warn, or close."""
+        match self._credentials.due(now):
+            case Due.WARN:
+                expires_at = int(self._credentials.expires_at or 0)
+                grace_s = int(self._credentials.grace_s)
+                return self._out.send(
+                    encode_frame(TokenExpiring(expires_at=expires_at, grace_s=grace_s))
+                )
+            case Due.EXPIRED:
+                return self.close(CloseCode.UNAUTHORIZED, EXPIRED_REASON)
+        return []
+
+    @_while_open
+    def revoke(self, revocation: Revocation) -> list[Command]:
+        """A revocation for this user: close if it covers the token the socket holds."""
+        if not self._credentials.revoked_by(revocation):
+            return []
+        return self.close(CloseCode.SESSION_REVOKED, f"session revoked: {revocation.reason}"[:80])
+
+    def _refuse(
+        self, code: CloseCode, reason: str, message: str, error: ErrorCode | None = None
+    ) -> list[Command]:
+        frame = error_frame(error or ErrorCode.UNAUTHORIZED, message)
+        return self.close(code, reason, last_frame=frame)
 
     # Agent replies
 
@@ -317,13 +404,15 @@ class Session:
 
     # Lifecycle
 
-    def close(self, code: CloseCode, reason: str) -> list[Command]:
+    def close(
+        self, code: CloseCode, reason: str, *, last_frame: bytes | None = None
+    ) -> list[Command]:
         """Start closing (server side). The transport drops whatever it still had queued."""
         if self._state is not State.OPEN:
             return []
         self._move(State.CLOSING)
         self._forget()
-        return [Close(code, reason)]
+        return [Close(code, reason, last_frame)]
 
     def closed(self) -> None:
         """The socket is gone, whoever closed it."""

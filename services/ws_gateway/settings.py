@@ -6,6 +6,9 @@ class attribute is replaced by a slot descriptor, so ``cls.port`` would not be t
 Two size limits, on purpose: ``MAX_FRAME_BYTES`` is what the gateway will *interpret* (a bigger
 frame gets an ``error`` frame and the socket stays open), ``MAX_MESSAGE_BYTES`` is what the
 transport will even *read* (uvicorn's ``ws_max_size``: bigger closes the socket with 1009).
+
+The gateway gets its verification keys from the auth service over NATS; ``JWT_PUBLIC_KEY_FILE``
+is an optional seed for the time before the auth service first answers.
 """
 
 from __future__ import annotations
@@ -13,6 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.ws_gateway.guard import (
+    DEFAULT_MESSAGE_BURST,
+    DEFAULT_MESSAGES_PER_SECOND,
+    DEFAULT_RATE_LIMIT_CLOSE_AFTER,
+    RateLimits,
+)
+from services.ws_gateway.revocations import DEFAULT_REMEMBER_S
 from services.ws_gateway.session import Limits
 from shared.settings import Env, NatsSettings, SettingsError
 
@@ -23,6 +33,7 @@ __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_ISSUER",
     "DEFAULT_LOG_LEVEL",
+    "DEFAULT_MAX_CONNECTIONS_PER_USER",
     "DEFAULT_MAX_FRAME_BYTES",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DEFAULT_PORT",
@@ -30,6 +41,8 @@ __all__ = [
     "DEFAULT_SEND_QUEUE_MAX_BYTES",
     "DEFAULT_SEND_QUEUE_MAX_FRAMES",
     "DEFAULT_SUBMIT_TIMEOUT_S",
+    "DEFAULT_TOKEN_EXPIRY_GRACE_S",
+    "DEFAULT_TOKEN_EXPIRY_WARNING_S",
     "DEFAULT_WS_PING_INTERVAL_S",
     "DEFAULT_WS_PING_TIMEOUT_S",
     "GatewaySettings",
@@ -55,12 +68,19 @@ DEFAULT_HEARTBEAT_INTERVAL_S = 15.0
 # The most stored events one replay read asks for (the send queue's room caps it further).
 DEFAULT_REPLAY_PAGE_EVENTS = 256
 DEFAULT_LOG_LEVEL = "INFO"
+DEFAULT_MAX_CONNECTIONS_PER_USER = 20
+# A socket whose token expired unrenewed is closed this long after exp (clocks drift, and a
+# client refreshing right at exp should not lose its socket); warned this long before exp.
+DEFAULT_TOKEN_EXPIRY_GRACE_S = 30.0
+DEFAULT_TOKEN_EXPIRY_WARNING_S = 60.0
+DEFAULT_JWKS_MIN_REFRESH_INTERVAL_S = 5.0
+DEFAULT_JWKS_MAX_AGE_S = 300.0
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 @dataclass(frozen=True, slots=True)
 class GatewaySettings:
-    jwt_public_key_file: Path
+    jwt_public_key_file: Path | None = None
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     jwt_issuer: str = DEFAULT_ISSUER
@@ -76,13 +96,25 @@ class GatewaySettings:
     heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
     replay_page_events: int = DEFAULT_REPLAY_PAGE_EVENTS
     log_level: str = DEFAULT_LOG_LEVEL
+    # Empty: the gateway's own origin on loopback only (see app.origin_allowed); "*": any.
+    allowed_origins: tuple[str, ...] = ()
+    max_connections_per_user: int = DEFAULT_MAX_CONNECTIONS_PER_USER
+    messages_per_second: float = DEFAULT_MESSAGES_PER_SECOND
+    message_burst: int = DEFAULT_MESSAGE_BURST
+    rate_limit_close_after: int = DEFAULT_RATE_LIMIT_CLOSE_AFTER
+    token_expiry_grace_s: float = DEFAULT_TOKEN_EXPIRY_GRACE_S
+    token_expiry_warning_s: float = DEFAULT_TOKEN_EXPIRY_WARNING_S
+    revocation_memory_s: float = DEFAULT_REMEMBER_S
+    jwks_min_refresh_interval_s: float = DEFAULT_JWKS_MIN_REFRESH_INTERVAL_S
+    jwks_max_age_s: float = DEFAULT_JWKS_MAX_AGE_S
     nats: NatsSettings = field(default_factory=NatsSettings)
 
     @classmethod
     def from_env(cls, env: Env) -> GatewaySettings:
         """Build the settings; a missing or malformed variable raises SettingsError naming it."""
+        public_key_file = env.optional("JWT_PUBLIC_KEY_FILE")
         settings = cls(
-            jwt_public_key_file=Path(env.str("JWT_PUBLIC_KEY_FILE")),
+            jwt_public_key_file=Path(public_key_file) if public_key_file else None,
             host=env.str("GATEWAY_HOST", DEFAULT_HOST),
             port=env.int("GATEWAY_PORT", DEFAULT_PORT),
             jwt_issuer=env.str("JWT_ISSUER", DEFAULT_ISSUER),
@@ -98,6 +130,20 @@ class GatewaySettings:
             heartbeat_interval_s=env.float("HEARTBEAT_INTERVAL_S", DEFAULT_HEARTBEAT_INTERVAL_S),
             replay_page_events=env.int("REPLAY_PAGE_EVENTS", DEFAULT_REPLAY_PAGE_EVENTS),
             log_level=env.str("LOG_LEVEL", DEFAULT_LOG_LEVEL).upper(),
+            allowed_origins=_origins(env.optional("ALLOWED_ORIGINS") or ""),
+            max_connections_per_user=env.int(
+                "MAX_CONNECTIONS_PER_USER", DEFAULT_MAX_CONNECTIONS_PER_USER
+            ),
+            messages_per_second=env.float("MESSAGES_PER_SECOND", DEFAULT_MESSAGES_PER_SECOND),
+            message_burst=env.int("MESSAGE_BURST", DEFAULT_MESSAGE_BURST),
+            rate_limit_close_after=env.int(
+                "RATE_LIMIT_CLOSE_AFTER", DEFAULT_RATE_LIMIT_CLOSE_AFTER
+            ),
+            token_expiry_grace_s=env.float("TOKEN_EXPIRY_GRACE_S", DEFAULT_TOKEN_EXPIRY_GRACE_S),
+            token_expiry_warning_s=env.float(
+                "TOKEN_EXPIRY_WARNING_S", DEFAULT_TOKEN_EXPIRY_WARNING_S
+            ),
+            revocation_memory_s=env.float("REVOCATION_MEMORY_S", DEFAULT_REMEMBER_S),
             nats=NatsSettings.from_env(env),
         )
         settings._check()
@@ -112,6 +158,14 @@ class GatewaySettings:
             max_queued_bytes=self.send_queue_max_bytes,
         )
 
+    @property
+    def rate_limits(self) -> RateLimits:
+        return RateLimits(
+            messages_per_second=self.messages_per_second,
+            burst=self.message_burst,
+            close_after=self.rate_limit_close_after,
+        )
+
     def _check(self) -> None:
         """Refuse values that would only fail later, at the first connection."""
         if not 0 <= self.port < 65536:  # 0 = any free port (tests)
@@ -124,9 +178,20 @@ class GatewaySettings:
             ("SEND_QUEUE_MAX_BYTES", self.send_queue_max_bytes),
             ("CLOSE_TIMEOUT_S", self.close_timeout_s),
             ("REPLAY_PAGE_EVENTS", self.replay_page_events),
+            ("MAX_CONNECTIONS_PER_USER", self.max_connections_per_user),
+            ("MESSAGES_PER_SECOND", self.messages_per_second),
+            ("MESSAGE_BURST", self.message_burst),
+            ("RATE_LIMIT_CLOSE_AFTER", self.rate_limit_close_after),
+            ("REVOCATION_MEMORY_S", self.revocation_memory_s),
         ):
             if value <= 0:
                 _refuse(name, "must be positive", value)
+        for name, value in (
+            ("TOKEN_EXPIRY_GRACE_S", self.token_expiry_grace_s),
+            ("TOKEN_EXPIRY_WARNING_S", self.token_expiry_warning_s),
+        ):
+            if value < 0:
+                _refuse(name, "must be 0 or positive", value)
         if self.heartbeat_interval_s < 0:
             _refuse(
                 "HEARTBEAT_INTERVAL_S", "must be 0 (off) or positive", self.heartbeat_interval_s
@@ -145,6 +210,13 @@ class GatewaySettings:
     @property
     def ws_ping_timeout(self) -> float | None:
         return self.ws_ping_timeout_s if self.ws_ping_timeout_s > 0 else None
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """``ALLOWED_ORIGINS``: comma-separated origins, compared as browsers send them."""
+    return tuple(
+        origin.strip().rstrip("/").lower() for origin in value.split(",") if origin.strip()
+    )
 
 
 def _refuse(name: str, rule: str, value: object) -> None:

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from litestar.exceptions import WebSocketDisconnect
 
 from services.ws_gateway.session import (
+    Authenticate,
     Close,
     Command,
     Replay,
@@ -61,6 +62,9 @@ class Backend(Protocol):
 
     async def replay(self, conn: Connection, replay: Replay) -> None:
         """Read the stream and feed the session (runs as the connection's replay task)."""
+
+    def reauthenticate(self, conn: Connection, token: str) -> None:
+        """Verify a fresh token without blocking; report with session.reauthenticated/_refused."""
 
 
 class Socket(Protocol):
@@ -115,6 +119,8 @@ class Connection:
                     self._backend.request(self, command)
                 case Replay():
                     self._start_replay(command)
+                case Authenticate(token=token):
+                    self._backend.reauthenticate(self, token)
                 case Close():
                     self._begin_close(command)
         self._room.set()  # a submission may have been answered: a replay may go on
@@ -140,6 +146,8 @@ class Connection:
 
     def _begin_close(self, command: Close) -> None:
         self._queue.clear()  # the client resumes from its last seq; no need to flush
+        if command.last_frame is not None:
+            self._queue.append(command.last_frame)  # the one frame that says why
         self._closing = command
         self._wake.set()
         self._room.set()
@@ -196,7 +204,8 @@ class Connection:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
-                while self._queue and self._closing is None:
+                # Once closing, only the close's own last frame is left in the queue.
+                while self._queue:
                     frame = self._queue.popleft()
                     # ASGI text frames are str; the bytes are UTF-8 JSON from our own encoders.
                     await self._socket.send_text(frame.decode())

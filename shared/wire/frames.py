@@ -1,8 +1,10 @@
 """Client <-> gateway WebSocket frames other than the agent events (those live in ``events``).
 
-Client -> server: ``message``, ``ping``, ``resume``, ``cancel``, ``list_threads``, ``list_runs``.
+Client -> server: ``message``, ``ping``, ``resume``, ``cancel``, ``list_threads``, ``list_runs``,
+``auth``.
 Server -> client: ``run_accepted``, ``error``, ``pong``, ``resume_gap``, ``caught_up``,
-``heartbeat``, ``cancel_accepted``, ``threads``, ``runs``, and every event from ``events``.
+``heartbeat``, ``cancel_accepted``, ``threads``, ``runs``, ``auth_ok``, ``token_expiring``, and
+every event from ``events``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ __all__ = [
     "CLIENT_FRAME_TYPES",
     "MAX_CONTENT_CHARS",
     "AnyClientFrame",
+    "Auth",
+    "AuthOk",
     "Cancel",
     "CancelAccepted",
     "CaughtUp",
@@ -36,6 +40,7 @@ __all__ = [
     "Runs",
     "SendMessage",
     "Threads",
+    "TokenExpiring",
     "decode_client_frame",
     "decode_frame_head",
     "encode_frame",
@@ -85,8 +90,19 @@ class ListRuns(ClientFrame, tag="list_runs"):
     thread_id: SafeId
 
 
-AnyClientFrame = SendMessage | Ping | Resume | Cancel | ListThreads | ListRuns
-CLIENT_FRAME_TYPES = frozenset({"message", "ping", "resume", "cancel", "list_threads", "list_runs"})
+class Auth(ClientFrame, tag="auth"):
+    """A fresh access token for this socket, before the one it opened with expires."""
+
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=8192)]
+
+    def __repr__(self) -> str:  # a frame that ends up in a log line must not carry the token
+        return "Auth(token=...)"
+
+
+AnyClientFrame = SendMessage | Ping | Resume | Cancel | ListThreads | ListRuns | Auth
+CLIENT_FRAME_TYPES = frozenset(
+    {"message", "ping", "resume", "cancel", "list_threads", "list_runs", "auth"}
+)
 
 
 class ServerFrame(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
@@ -135,6 +151,20 @@ class Heartbeat(ServerFrame, tag="heartbeat"):
 class CancelAccepted(ServerFrame, tag="cancel_accepted"):
     run_id: str
     state: str  # cancelling | completed | failed | cancelled
+
+
+class AuthOk(ServerFrame, tag="auth_ok"):
+    """The socket's new token was taken; it is now valid until ``expires_at`` (unix seconds)."""
+
+    expires_at: int
+
+
+class TokenExpiring(ServerFrame, tag="token_expiring"):
+    """The socket's token expires at ``expires_at``; send ``auth`` with a fresh one, or the
+    socket is closed (4401) ``grace_s`` seconds after that."""
+
+    expires_at: int
+    grace_s: int
 
 
 class Threads(ServerFrame, tag="threads"):

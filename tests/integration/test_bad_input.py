@@ -9,7 +9,9 @@ import jwt
 import pytest
 import websockets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from devstack.keys import ring_key_ids
 from devstack.stack import Stack
 from tests.integration.client import connect, new_account, read_run, recv_json, send
 
@@ -92,10 +94,9 @@ async def test_unauthenticated_sockets_are_closed_with_4401(
 
 
 async def test_expired_token_is_refused_with_a_reason(stack: Stack) -> None:
-    key = stack.data_dir / "keys" / "jwt_ed25519.pem"
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    private = load_pem_private_key(key.read_bytes(), password=None)
+    # Signed with the auth service's real signing key: only the expiry is wrong.
+    kid = ring_key_ids(stack.key_ring_dir)[-1]
+    private = load_pem_private_key((stack.key_ring_dir / f"{kid}.pem").read_bytes(), password=None)
     now = int(time.time())
     token = jwt.encode(
         {
@@ -103,10 +104,12 @@ async def test_expired_token_is_refused_with_a_reason(stack: Stack) -> None:
             "iss": "agentwire-auth",
             "aud": "agentwire",
             "iat": now - 600,
+            "nbf": now - 600,
             "exp": now - 300,
         },
         private,
         algorithm="EdDSA",
+        headers={"kid": kid},
     )
     code, reason = await _close_of(stack.ws_url, {"Authorization": f"Bearer {token}"})
     assert code == 4401 and reason is not None and "expired" in reason

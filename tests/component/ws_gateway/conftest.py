@@ -1,8 +1,10 @@
 """A real gateway for each test: uvicorn on a free loopback port, a real nats-server, real keys.
 
 ``start_gateway(**env)`` serves the gateway inside the test's loop; ``sign(user_id)`` makes an
-access token the way the auth service does; ``FakeAgent`` answers run submissions on NATS and
-publishes a short run through the shared EventPublisher, like the real agent would.
+access token the way the auth service does (EdDSA, a ``kid``); ``FakeAuth`` publishes the key
+set on NATS like the auth service (``auth.jwks``, ``auth.jwks.changed``, ``auth.revoked.*``);
+``FakeAgent`` answers run submissions on NATS and publishes a short run through the shared
+EventPublisher, like the real agent would.
 """
 
 from __future__ import annotations
@@ -27,19 +29,77 @@ from nats.aio.subscription import Subscription
 from websockets.asyncio.client import ClientConnection, connect
 
 from devstack.keys import KeyPair, ensure_keypair
+from services.auth.keys import load_private_key, thumbprint_kid
 from services.ws_gateway.app import GatewayServer, create_server
 from services.ws_gateway.settings import GatewaySettings
 from shared import subjects
 from shared.bus import EventPublisher
 from shared.settings import Env
+from shared.tokens import jwk_for
 from shared.wire import events, runs
+from shared.wire.keys import Jwks, encode_jwks
+from shared.wire.revocation import Revocation, encode_revocation
 
 ISSUER = "agentwire-auth"
 AUDIENCE = "agentwire"
 
 
 class Sign(Protocol):
-    def __call__(self, user_id: str, *, ttl_s: float = 300, pair: KeyPair | None = None) -> str: ...
+    def __call__(
+        self,
+        user_id: str,
+        *,
+        ttl_s: float = 300,
+        pair: KeyPair | None = None,
+        session_id: str | None = None,
+        issued_at: int | None = None,
+    ) -> str: ...
+
+
+def kid_of(pair: KeyPair) -> str:
+    return thumbprint_kid(load_private_key(pair.private_path))
+
+
+@dataclass
+class FakeAuth:
+    """The auth service's NATS side: answers ``auth.jwks`` with the published pairs' keys."""
+
+    nc: NATS
+    published: list[KeyPair] = field(default_factory=list)
+    fetches: int = 0
+    _sub: Subscription | None = None
+
+    def jwks(self) -> Jwks:
+        return Jwks(
+            keys=[
+                jwk_for(kid_of(pair), load_private_key(pair.private_path).public_key())
+                for pair in self.published
+            ]
+        )
+
+    async def start(self) -> FakeAuth:
+        self._sub = await self.nc.subscribe(subjects.auth_jwks(), cb=self._on_request)
+        await self.nc.flush()
+        return self
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+
+    async def announce(self) -> None:
+        """Publish the current set on ``auth.jwks.changed`` (a rotation or a retirement)."""
+        await self.nc.publish(subjects.auth_jwks_changed(), encode_jwks(self.jwks()))
+        await self.nc.flush()
+
+    async def revoke(self, revocation: Revocation) -> None:
+        await self.nc.publish(
+            subjects.auth_revoked(revocation.user_id), encode_revocation(revocation)
+        )
+        await self.nc.flush()
+
+    async def _on_request(self, msg: Msg) -> None:
+        self.fetches += 1
+        await msg.respond(encode_jwks(self.jwks()))
 
 
 @dataclass
@@ -75,25 +135,43 @@ def keys(tmp_path: Path) -> KeyPair:
 
 @pytest.fixture
 def sign(keys: KeyPair) -> Sign:
-    def make(user_id: str, *, ttl_s: float = 300, pair: KeyPair | None = None) -> str:
-        key = load_pem_private_key((pair or keys).private_path.read_bytes(), password=None)
-        now = int(time.time())
+    def make(
+        user_id: str,
+        *,
+        ttl_s: float = 300,
+        pair: KeyPair | None = None,
+        session_id: str | None = None,
+        issued_at: int | None = None,
+    ) -> str:
+        pair = pair or keys
+        key = load_pem_private_key(pair.private_path.read_bytes(), password=None)
+        now = int(time.time()) if issued_at is None else issued_at
         claims = {
             "sub": user_id,
+            "sid": session_id or f"s-{uuid.uuid4().hex[:12]}",
             "iss": ISSUER,
             "aud": AUDIENCE,
             "iat": now,
             "nbf": now - 1,
             "exp": now + int(ttl_s),
+            "jti": uuid.uuid4().hex,
         }
-        return jwt.encode(claims, key, algorithm="EdDSA")  # type: ignore[arg-type]
+        headers = {"kid": kid_of(pair)}
+        return jwt.encode(claims, key, algorithm="EdDSA", headers=headers)  # type: ignore[arg-type]
 
     return make
 
 
 @pytest.fixture
+async def auth(nc: NATS, keys: KeyPair) -> AsyncIterator[FakeAuth]:
+    fake = await FakeAuth(nc, [keys]).start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
 async def start_gateway(
-    nats_url: str, keys: KeyPair
+    nats_url: str, auth: FakeAuth
 ) -> AsyncIterator[Callable[..., Awaitable[RunningGateway]]]:
     running: list[RunningGateway] = []
 
@@ -102,7 +180,6 @@ async def start_gateway(
         settings = GatewaySettings.from_env(
             Env(
                 {
-                    "JWT_PUBLIC_KEY_FILE": str(keys.public_path),
                     "NATS_URL": nats_url,
                     "GATEWAY_PORT": "0",
                     "CLOSE_TIMEOUT_S": "3",

@@ -130,21 +130,6 @@ async def test_process_prints_ready_and_exits_0_on_sigterm_after_closing_with_40
     assert returncode == 0
 
 
-def test_process_without_a_public_key_setting_exits_2_naming_it(nats_url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "JWT_PUBLIC_KEY_FILE"}
-    result = subprocess.run(
-        [sys.executable, "-m", "services.ws_gateway"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-
-    assert result.returncode == 2
-    assert "JWT_PUBLIC_KEY_FILE" in result.stderr
-
-
 def test_process_with_an_unreadable_public_key_exits_2_naming_it(tmp_path: Path) -> None:
     env = {**os.environ, "JWT_PUBLIC_KEY_FILE": str(tmp_path / "missing.pem")}
     result = subprocess.run(

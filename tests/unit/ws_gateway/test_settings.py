@@ -46,9 +46,37 @@ def test_every_setting_comes_from_the_environment() -> None:
     assert (s.heartbeat_interval_s, s.replay_page_events) == (2.5, 64)
 
 
-def test_missing_public_key_file_is_named() -> None:
-    with pytest.raises(SettingsError, match="JWT_PUBLIC_KEY_FILE"):
-        GatewaySettings.from_env(Env({}))
+def test_no_public_key_file_is_needed_keys_come_over_nats() -> None:
+    assert GatewaySettings.from_env(Env({})).jwt_public_key_file is None
+
+
+def test_security_limits_have_the_documented_defaults() -> None:
+    s = GatewaySettings.from_env(Env({}))
+
+    assert s.allowed_origins == ()
+    assert s.max_connections_per_user == 20
+    assert (s.messages_per_second, s.message_burst, s.rate_limit_close_after) == (20, 40, 100)
+    assert (s.token_expiry_grace_s, s.token_expiry_warning_s) == (30, 60)
+    assert s.revocation_memory_s == 960
+
+
+def test_security_limits_come_from_the_environment() -> None:
+    s = settings(
+        ALLOWED_ORIGINS=" https://App.example.com/ , http://localhost:3000",
+        MAX_CONNECTIONS_PER_USER="3",
+        MESSAGES_PER_SECOND="2.5",
+        MESSAGE_BURST="5",
+        RATE_LIMIT_CLOSE_AFTER="9",
+        TOKEN_EXPIRY_GRACE_S="0",
+        TOKEN_EXPIRY_WARNING_S="10",
+        REVOCATION_MEMORY_S="60",
+    )
+
+    assert s.allowed_origins == ("https://app.example.com", "http://localhost:3000")
+    assert s.max_connections_per_user == 3
+    assert (s.rate_limits.messages_per_second, s.rate_limits.burst) == (2.5, 5)
+    assert s.rate_limits.close_after == 9
+    assert (s.token_expiry_grace_s, s.token_expiry_warning_s, s.revocation_memory_s) == (0, 10, 60)
 
 
 @pytest.mark.parametrize(
@@ -58,6 +86,9 @@ def test_missing_public_key_file_is_named() -> None:
         ("GATEWAY_PORT", "http"),
         ("SEND_QUEUE_MAX_BYTES", "0"),
         ("SUBMIT_TIMEOUT_S", "-1"),
+        ("MAX_CONNECTIONS_PER_USER", "0"),
+        ("MESSAGES_PER_SECOND", "0"),
+        ("TOKEN_EXPIRY_GRACE_S", "-1"),
         ("LOG_LEVEL", "LOUD"),
         ("MAX_MESSAGE_BYTES", "1000"),
         ("HEARTBEAT_INTERVAL_S", "-1"),
