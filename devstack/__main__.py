@@ -32,16 +32,20 @@ def up(data_dir: Path) -> int:
         gateway_port=int(os.environ.get("GATEWAY_PORT", "8002")),
     )
     stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    # Both explicitly: a shell that starts us in the background hands us SIGINT ignored, and
+    # Ctrl-C must still stop everything.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
     try:
         stack.start()
+        where = data_dir / "nats" / "credentials.json"
+        nats_note = f" (embedded; per-service NATS users in {where})" if stack.nats else ""
         print(
             f"\nagentwire is up\n"
-            f"  gateway            {stack.http_url}/ (health: /healthz)\n"
+            f"  chat UI            {stack.http_url}/\n"
             f"  WebSocket          {stack.ws_url}\n"
             f"  auth               {stack.auth_url}/auth/register, /auth/login\n"
-            f"  NATS               {stack.nats_url}"
-            f"{' (embedded, data in ' + str(data_dir / 'nats') + ')' if stack.nats else ''}\n"
+            f"  NATS               {stack.nats_url}{nats_note}\n"
             f"Ctrl-C stops everything.\n",
             flush=True,
         )
