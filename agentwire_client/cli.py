@@ -29,11 +29,12 @@ from typing import Any
 
 from rich.console import Console
 
-from agentwire_client.auth import login, register
+from agentwire_client.auth import login_pair, register
 from agentwire_client.client import Client
 from agentwire_client.errors import AgentwireError, AuthError
 from agentwire_client.protocol import TERMINAL_TYPES
 from agentwire_client.render import Timeline, raw
+from agentwire_client.session import Session
 
 __all__ = ["main", "parse_args"]
 
@@ -166,7 +167,8 @@ def _ignore_result(future: asyncio.Future[Any]) -> None:
         future.exception()  # retrieved, so asyncio does not log it
 
 
-async def _token(args: argparse.Namespace, err: Console) -> str:
+async def _login(args: argparse.Namespace, err: Console) -> Session:
+    """A session, so a chat left open past the token's 15 minutes renews it."""
     email = args.email or await asyncio.to_thread(input, "email: ")
     password = args.password or await asyncio.to_thread(getpass.getpass, "password: ")
     if args.register:
@@ -176,14 +178,14 @@ async def _token(args: argparse.Namespace, err: Console) -> str:
         except AuthError as exc:
             if exc.code != "email_taken":
                 raise
-    return await login(args.auth_url, email, password)
+    return Session.for_auth_url(args.auth_url, await login_pair(args.auth_url, email, password))
 
 
 async def _session(args: argparse.Namespace) -> int:
     err = Console(stderr=True, highlight=False)
     try:
-        token = await _token(args, err)
-        client = Client(args.ws_url, token, after_seq=args.after_seq)
+        session = await _login(args, err)
+        client = Client(args.ws_url, session, after_seq=args.after_seq)
         await client.connect()
     except (AgentwireError, OSError) as exc:
         err.print(f"[red]cannot start:[/] {exc}")

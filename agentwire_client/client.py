@@ -13,7 +13,15 @@ iterator yields every event once, in order: replayed duplicates are dropped by s
 stays silent past ``idle_timeout_s`` is pinged, and replaced if the pong does not come. Requests
 made while disconnected are sent on the next connection (a message keeps its ``client_msg_id``,
 so the server answers a resend with the original run). Close 4401 ends the client with
-:class:`Unauthorized`.
+:class:`Unauthorized`, 4403 (the session was ended elsewhere) with :class:`SessionRevoked`.
+
+Given a :class:`Session` instead of a token string, the client keeps its socket past the access
+token's lifetime: on ``token_expiring``, and at 80% of the lifetime, it refreshes the session and
+sends ``{"type": "auth", "token"}`` on the open socket; reconnects use the newest token; a 4401
+gets one refresh and a reconnect before the client gives up::
+
+    session = await Session.login(auth_url, email, password)
+    async with Client(ws_url, session) as client: ...
 
 Errors are in ``errors``; ``login`` and ``register`` in ``auth``.
 """
@@ -23,14 +31,23 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from agentwire_client.errors import AgentwireError, ConnectionLost, ServerError, Unauthorized
+from agentwire_client.errors import (
+    AgentwireError,
+    AuthError,
+    ConnectionLost,
+    ServerError,
+    SessionRevoked,
+    Unauthorized,
+)
 from agentwire_client.protocol import (
     SUBPROTOCOL,
     AfterClose,
@@ -42,6 +59,7 @@ from agentwire_client.protocol import (
     backoff_delay,
     is_event,
 )
+from agentwire_client.session import Session
 
 __all__ = ["Client", "Connector", "connect_with_header"]
 
@@ -49,6 +67,7 @@ Frame = dict[str, Any]
 Connector = Callable[[str, str], Awaitable[ClientConnection]]
 _END = object()
 _PING = json.dumps({"type": "ping"})
+_AUTH_REFUSED = frozenset({"unauthorized", "session_revoked"})  # error codes answering ``auth``
 
 
 async def connect_with_header(url: str, token: str) -> ClientConnection:
@@ -67,7 +86,7 @@ class Client:
     def __init__(
         self,
         ws_url: str,
-        token: str,
+        token: str | Session,
         *,
         after_seq: int | None = None,
         reconnect: bool = True,
@@ -77,9 +96,17 @@ class Client:
         pong_timeout_s: float = 10.0,
         request_timeout_s: float = 15.0,
         connector: Connector = connect_with_header,
+        renew_at: float = 0.8,
+        renew_retry_s: float = 5.0,
     ) -> None:
         self.ws_url = ws_url
-        self.token = token
+        self.session = token if isinstance(token, Session) else None
+        self._token = token if isinstance(token, str) else ""
+        self._renew_at = renew_at
+        self._renew_retry_s = renew_retry_s
+        self._renew_now = asyncio.Event()  # set by token_expiring
+        self._auth_sent = False  # an auth frame awaits its auth_ok (or its error)
+        self._auth_failed: Unauthorized | None = None  # the refresh was refused mid-socket
         self._reconnect = reconnect
         self._backoff = (backoff_base_s, backoff_max_s)
         self._idle_timeout_s = idle_timeout_s
@@ -97,6 +124,11 @@ class Client:
         self._drop_now = False
         self.state = "idle"
         self.connections = 0  # sockets opened so far (1 + reconnects)
+
+    @property
+    def token(self) -> str:
+        """The newest access token: what the next connect and the next ``auth`` frame use."""
+        return self.session.access_token if self.session else self._token
 
     @property
     def last_seq(self) -> int | None:
@@ -204,16 +236,29 @@ class Client:
 
     async def _run(self) -> None:
         attempt = 0
+        refreshed = False  # one refresh per 4401 until a socket is heard from: no loop
         while not self._closing:
             self.state = "connecting"
             code, reason, heard = await self._connect_once()
             if heard:
-                attempt = 0
+                attempt, refreshed = 0, False
             if self._closing:
                 return
+            if self._auth_failed is not None:
+                self._finish("unauthorized", self._auth_failed)
+                return
             action = after_close(code)
+            if action is AfterClose.UNAUTHORIZED and self.session and not refreshed:
+                refreshed = True  # most likely the token ran out while we were away
+                if await self._refresh_or_fail(reason):
+                    self._drop_now = True
+                    continue
+                return
             if action is AfterClose.UNAUTHORIZED:
                 self._finish("unauthorized", Unauthorized("unauthorized", reason))
+                return
+            if action is AfterClose.REVOKED:
+                self._finish("revoked", SessionRevoked("session_revoked", reason))
                 return
             if action is AfterClose.STOP or not self._reconnect:
                 self._finish("closed", ConnectionLost(f"closed_{code}", reason))
@@ -233,6 +278,7 @@ class Client:
             ws = await self._connector(self._seq.url(self.ws_url), self.token)
         except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
             return None, str(exc), False
+        renewer = asyncio.create_task(self._keep_token_fresh(ws)) if self.session else None
         try:
             await self._resend(ws)
             self._ws = ws
@@ -244,6 +290,51 @@ class Client:
             return ws.close_code, ws.close_reason or "", False
         finally:
             self._ws = None
+            self._auth_sent = False
+            if renewer is not None:
+                renewer.cancel()
+                await asyncio.gather(renewer, return_exceptions=True)
+
+    # Token renewal
+
+    async def _keep_token_fresh(self, ws: ClientConnection) -> None:
+        """While ``ws`` is open: renew at ``renew_at`` of the token's lifetime, or when warned."""
+        assert self.session is not None
+        self._renew_now.clear()
+        while True:
+            pair = self.session.pair
+            due = pair.expires_at - (1 - self._renew_at) * pair.lifetime_s - time.time()
+            try:
+                await asyncio.wait_for(self._renew_now.wait(), max(0.0, due))
+            except TimeoutError:
+                pass
+            self._renew_now.clear()
+            try:
+                # shielded: a socket closing mid-refresh must not lose a pair the auth service
+                # already rotated to (the spent token would then be reused: session revoked)
+                fresh = await asyncio.shield(self.session.refresh(pair.refresh_token))
+            except AuthError as exc:  # the session is over: end the client, do not reconnect
+                self._auth_failed = Unauthorized(exc.code, exc.message)
+                await ws.close()
+                return
+            except (httpx.HTTPError, OSError):  # auth unreachable: retry while the token works
+                await asyncio.sleep(self._renew_retry_s)
+                continue
+            self._auth_sent = True
+            await ws.send(json.dumps({"type": "auth", "token": fresh.access_token}))
+            self._renew_now.clear()  # a warning during the refresh was about the old token
+
+    async def _refresh_or_fail(self, reason: str) -> bool:
+        """After a 4401: True with a fresh token to reconnect with; else the client is ended."""
+        assert self.session is not None
+        try:
+            await self.session.refresh()
+            return True
+        except AuthError as exc:
+            self._finish("unauthorized", Unauthorized(exc.code, exc.message))
+        except (httpx.HTTPError, OSError) as exc:
+            self._finish("unauthorized", Unauthorized("unauthorized", f"{reason}; {exc}"))
+        return False
 
     async def _resend(self, ws: ClientConnection) -> None:
         """Requests still unanswered go out again (or for the first time) on a new socket."""
@@ -284,6 +375,16 @@ class Client:
             return
         if not isinstance(frame, dict) or not self._seq.accept(frame):
             return
+        kind = frame.get("type")
+        if kind == "token_expiring":
+            self._renew_now.set()
+        elif kind == "auth_ok":
+            self._auth_sent = False
+        elif kind == "error" and self._auth_sent:
+            if (frame.get("data") or {}).get("code") in _AUTH_REFUSED:
+                self._auth_sent = False  # our auth frame's answer, not a request's
+                self._frames.put_nowait(frame)
+                return
         request = None if is_event(frame) else self._requests.match(frame)
         if request is not None and not request.waiter.done():
             if frame.get("type") == "error":
@@ -296,7 +397,7 @@ class Client:
         self._frames.put_nowait(frame)
 
     def _finish(self, state: str, error: AgentwireError) -> None:
-        if self.state in ("closed", "unauthorized"):
+        if self.state in ("closed", "unauthorized", "revoked"):
             return
         self.state = state
         self._error = self._error or error

@@ -3,13 +3,21 @@
 AgentwireError (code, message)
  ├── AuthError        the auth service refused (email_taken, invalid_credentials, ...)
  ├── ServerError      an ``error`` frame answered a request
- ├── Unauthorized     the socket was closed with 4401: log in again
+ ├── Unauthorized     the socket was closed with 4401 (and a refresh did not help): log in again
+ │    └── SessionRevoked  closed with 4403: the session was ended (logout elsewhere, revoke)
  └── ConnectionLost   the socket closed for good (4400-4499, or reconnecting is off)
 """
 
 from __future__ import annotations
 
-__all__ = ["AgentwireError", "AuthError", "ConnectionLost", "ServerError", "Unauthorized"]
+__all__ = [
+    "AgentwireError",
+    "AuthError",
+    "ConnectionLost",
+    "ServerError",
+    "SessionRevoked",
+    "Unauthorized",
+]
 
 
 class AgentwireError(Exception):
@@ -28,6 +36,10 @@ class ServerError(AgentwireError):
 
 
 class Unauthorized(AgentwireError):
+    pass
+
+
+class SessionRevoked(Unauthorized):
     pass
 
 

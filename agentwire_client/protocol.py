@@ -52,12 +52,14 @@ class CloseCode:
     SERVER_RESTART = 4000
     SLOW_CONSUMER = 4008
     UNAUTHORIZED = 4401
+    REVOKED = 4403
 
 
 class AfterClose(Enum):
     RECONNECT = "reconnect"  # with backoff
     RECONNECT_NOW = "reconnect_now"  # the server is restarting: straight back
-    UNAUTHORIZED = "unauthorized"  # log in again first
+    UNAUTHORIZED = "unauthorized"  # refresh the token (once), or log in again
+    REVOKED = "revoked"  # the session was ended elsewhere: log in again
     STOP = "stop"  # 4400-4499 and 1008: change something first
 
 
@@ -65,6 +67,8 @@ def after_close(code: int | None) -> AfterClose:
     """What to do once a socket closed with ``code`` (None: it never opened)."""
     if code == CloseCode.UNAUTHORIZED:
         return AfterClose.UNAUTHORIZED
+    if code == CloseCode.REVOKED:
+        return AfterClose.REVOKED
     if code is not None and (code == CloseCode.POLICY or 4400 <= code <= 4499):
         return AfterClose.STOP
     if code == CloseCode.SERVER_RESTART:

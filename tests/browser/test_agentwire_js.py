@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.browser.conftest import STATIC_ORIGIN, _serve_static
+
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
@@ -32,6 +34,26 @@ window.start = async (options = {}) => {
   const {connect} = await import("/agentwire.js");
   return connect({url: "ws://gw/ws", token: "T", WebSocket: FakeSocket,
                   backoffBaseMs: 10, backoffMaxMs: 20, ...options});
+};
+// A token store over this origin's localStorage whose /auth/refresh is a stub: every call is
+// recorded in `refreshes`; pair n is A<n>/R<n> (n counts this page's calls).
+window.refreshes = [];
+window.startRenewing = async ({expiresIn = 900, refuse = false, ...options} = {}) => {
+  const {TokenStore} = await import("/tokens.js");
+  const {AgentwireError} = await import("/agentwire.js");
+  const tokens = new TokenStore({authUrl: "http://auth.test", refresh: async (url, spent) => {
+    refreshes.push(spent);
+    await sleep(80);  // long enough for a second tab to try too
+    if (refuse) throw new AgentwireError("invalid_refresh_token", "spent");
+    const n = refreshes.length;
+    return {access_token: "A" + n, refresh_token: "R" + n, expires_in: expiresIn,
+            refresh_expires_in: 1209600};
+  }});
+  if (!tokens.get()) {
+    tokens.save({access_token: "A0", refresh_token: "R0", expires_in: expiresIn,
+                 refresh_expires_in: 1209600});
+  }
+  return start({token: null, tokens, ...options});
 };
 true;  // not the function above: page.evaluate would call a function it is handed
 """
@@ -87,7 +109,9 @@ def test_reconnects_after_a_close_that_means_carry_on(page: Page, code: int) -> 
     assert result == [2, "connecting"]
 
 
-@pytest.mark.parametrize(("code", "signal"), [(4401, "unauthorized"), (4403, "closed")])
+@pytest.mark.parametrize(
+    ("code", "signal"), [(4401, "unauthorized"), (4403, "revoked"), (4409, "closed")]
+)
 def test_stops_after_a_close_that_means_change_something(
     page: Page, code: int, signal: str
 ) -> None:
@@ -173,3 +197,96 @@ def test_a_heartbeat_keeps_a_quiet_socket_alive_and_gives_a_resume_point(page: P
         """,
     )
     assert result == [1, 0, 17]
+
+
+# Renewing the token (docs/protocol.md, "Keeping a socket past its token's expiry")
+
+
+def test_token_expiring_refreshes_and_sends_the_new_token_on_the_open_socket(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const client = await startRenewing();
+        sockets[0].open();
+        sockets[0].deliver({type: "token_expiring", expires_at: 1, grace_s: 30});
+        sockets[0].deliver({type: "token_expiring", expires_at: 1, grace_s: 30});  // one refresh
+        await sleep(200);
+        sockets[0].deliver({type: "auth_ok", expires_at: 2});
+        sockets[0].drop(1006);
+        await sleep(100);
+        return [refreshes, sockets[0].sent, sockets[1].protocols[1], client.state];
+        """,
+    )
+    assert result == [
+        ["R0"],
+        [{"type": "auth", "token": "A1"}],
+        "bearer.A1",  # a reconnect uses the newest token
+        "connecting",
+    ]
+
+
+def test_the_token_is_renewed_before_the_server_warns(page: Page) -> None:
+    result = run(
+        page,
+        """
+        await startRenewing({expiresIn: 0.5});  // renewed at 80%: after 0.4 s
+        sockets[0].open();
+        await sleep(300);
+        const early = refreshes.length;
+        await sleep(400);
+        return [early, refreshes[0], sockets[0].sent[0]];
+        """,
+    )
+    assert result == [0, "R0", {"type": "auth", "token": "A1"}]
+
+
+def test_a_4401_gets_one_refresh_and_a_reconnect_then_gives_up(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const client = await startRenewing();
+        const heard = [];
+        client.on("unauthorized", (e) => heard.push(e.code));
+        sockets[0].open();
+        sockets[0].drop(4401, "token expired");
+        await sleep(200);
+        sockets[1].open();
+        sockets[1].drop(4401, "token expired");  // nothing heard since: no second refresh
+        await sleep(200);
+        return [refreshes, sockets.length, sockets[1].protocols[1], client.state, heard];
+        """,
+    )
+    assert result == [["R0"], 2, "bearer.A1", "unauthorized", [4401]]
+
+
+def test_a_refused_refresh_ends_the_client_as_unauthorized(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const client = await startRenewing({refuse: true});
+        const heard = [];
+        client.on("unauthorized", (e) => heard.push(e.reason));
+        sockets[0].open();
+        sockets[0].deliver({type: "token_expiring", expires_at: 1, grace_s: 30});
+        await sleep(200);
+        return [client.state, heard, sockets[0].closedWith[0], sockets.length];
+        """,
+    )
+    assert result == ["unauthorized", ["spent"], 1000, 1]
+
+
+def test_two_tabs_sharing_a_session_refresh_it_once(page: Page) -> None:
+    """Both tabs are warned at once; only one spends R0, the other takes its pair from storage."""
+    other = page.context.new_page()
+    other.route(f"{STATIC_ORIGIN}/**", _serve_static)
+    other.goto(f"{STATIC_ORIGIN}/blank")
+    other.evaluate(FAKE_SOCKET)
+    tabs = (page, other)
+    for tab in tabs:
+        run(tab, "window.client = await startRenewing(); sockets[0].open(); return true;")
+    for tab in tabs:
+        tab.evaluate("sockets[0].deliver({type: 'token_expiring', expires_at: 1, grace_s: 30})")
+    page.wait_for_timeout(600)
+    results = [run(tab, "return [refreshes, sockets[0].sent];") for tab in tabs]
+    assert sorted(len(refreshes) for refreshes, _ in results) == [0, 1]
+    assert [sent for _, sent in results] == [[{"type": "auth", "token": "A1"}]] * 2

@@ -178,3 +178,50 @@ def test_two_tabs_show_the_same_timeline(context: BrowserContext, app_url: str) 
     assert_nothing_doubled(second)
     thread = first.evaluate("window.agentwireApp.current")
     assert second.evaluate("window.agentwireApp.current") == thread, "the idle tab followed"
+
+
+def stored_session(page: Page) -> dict[str, Any]:
+    return page.evaluate("JSON.parse(localStorage.getItem('agentwire.session'))")
+
+
+def test_a_session_ended_elsewhere_closes_the_socket_and_shows_the_form(
+    context: BrowserContext, app_url: str, stack: Any
+) -> None:
+    """Logging the session out behind the page's back (another app did): 4403, sign-in form."""
+    page = context.new_page()
+    sign_up(page, app_url)
+    refresh_token = stored_session(page)["refreshToken"]
+    status = page.evaluate(
+        """async ([url, token]) => (await fetch(url + "/auth/logout", {method: "POST",
+             headers: {"content-type": "application/json"},
+             body: JSON.stringify({refresh_token: token})})).status""",
+        [stack.auth_url, refresh_token],
+    )
+    assert status == 204
+    page.wait_for_selector("#auth-view:not([hidden])", timeout=10_000)
+    assert "signed out" in page.locator("#auth-error").inner_text()
+    assert stored_session(page) is None
+
+
+def test_log_out_ends_the_session_at_the_auth_service(
+    context: BrowserContext, app_url: str, stack: Any
+) -> None:
+    page = context.new_page()
+    sign_up(page, app_url)
+    other = context.new_page()  # same profile: signed in too
+    other.goto(app_url)
+    wait_connected(other)
+    refresh_token = stored_session(page)["refreshToken"]
+    with page.expect_request(lambda r: r.url.endswith("/auth/logout")) as sent:
+        page.get_by_role("button", name="Log out").click()
+    assert sent.value.post_data_json == {"refresh_token": refresh_token}
+    page.wait_for_selector("#auth-view:not([hidden])")
+    other.wait_for_selector("#auth-view:not([hidden])", timeout=10_000)
+    assert "signed out" in other.locator("#auth-error").inner_text()
+    status = page.evaluate(
+        """async ([url, token]) => (await fetch(url + "/auth/refresh", {method: "POST",
+             headers: {"content-type": "application/json"},
+             body: JSON.stringify({refresh_token: token})})).status""",
+        [stack.auth_url, refresh_token],
+    )
+    assert status == 401

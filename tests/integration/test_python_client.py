@@ -1,7 +1,8 @@
 """agentwire_client.Client against the whole stack: runs, resume after a drop, cancel, lists.
 
 This module runs its own stack with slower thinking (0.4 s a step), so that a test can act in
-the middle of a run: drop the socket, or press Stop.
+the middle of a run: drop the socket, or press Stop. Its gateway warns of expiry 898 s ahead, so
+a fresh 900 s token is "expiring" after 2 s: the renewal test needs no 15-minute wait.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from agentwire_client import TERMINAL_TYPES, AuthError, Client, Unauthorized, login, register
+from agentwire_client import (
+    TERMINAL_TYPES,
+    AuthError,
+    Client,
+    Session,
+    Unauthorized,
+    login,
+    register,
+)
 from agentwire_client.client import connect_with_header
 from devstack.stack import Stack
 
@@ -34,7 +43,10 @@ def stack(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             out.write(line + "\n")
 
     running = Stack(
-        data_dir=data_dir, sink=sink, nats_url=nats_url, extra_env={"THINK_DELAY_S": "0.4"}
+        data_dir=data_dir,
+        sink=sink,
+        nats_url=nats_url,
+        extra_env={"THINK_DELAY_S": "0.4", "TOKEN_EXPIRY_WARNING_S": "898"},
     )
     try:
         running.start()
@@ -152,3 +164,24 @@ async def test_client_lists_threads_and_their_runs(stack: Stack) -> None:
     assert [(r["run_id"], r["status"], r["content"]) for r in runs] == [
         (accepted["run_id"], "completed", QUESTION)
     ]
+
+
+async def test_client_renews_its_token_on_the_open_socket(stack: Stack) -> None:
+    email = f"{uuid.uuid4().hex[:12]}@example.com"
+    await register(stack.auth_url, email, PASSWORD)
+    session = await Session.login(stack.auth_url, email, PASSWORD)
+    first = session.pair
+    async with Client(stack.ws_url, session) as client:
+        seen: list[str] = []
+        async with asyncio.timeout(15):
+            async for frame in client:
+                seen.append(frame["type"])
+                if frame["type"] == "auth_ok":
+                    break
+        accepted = await client.send(QUESTION)  # the renewed socket still works
+        events = await events_of_run(client, accepted["run_id"])
+
+    assert "token_expiring" in seen
+    assert session.refreshes >= 1 and session.pair.refresh_token != first.refresh_token
+    assert client.connections == 1, "renewed in place, not by reconnecting"
+    assert events[-1]["type"] == "agent_completed"

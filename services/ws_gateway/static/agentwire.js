@@ -3,13 +3,23 @@
 //   import { connect, login } from "./agentwire.js";
 //   const { access_token } = await login("http://127.0.0.1:8083", email, password);
 //   const client = connect({ url: "ws://127.0.0.1:8002/ws", token: access_token });
+//   // or, to keep the socket past the token's 15 minutes (tokens.js, shared by the tabs):
+//   const tokens = new TokenStore({ authUrl }); tokens.save(await login(authUrl, email, pw));
+//   const client = connect({ url, tokens });
 //   client.on("agent_thinking", (e) => console.log(e.data.thought));
 //   const { run_id } = await client.send("Why is the api slow this week?");
 //
 // The client reconnects by itself (exponential backoff with jitter) and resumes with
 // `?after_seq=<last seq>`; events are deduplicated by seq, so a listener sees each event once and
 // in order. A silent socket (no frame, heartbeat or pong) is treated as dead and replaced.
-// Close 4401 emits "unauthorized" and stops; other 4400-4499 and 1008 emit "closed" and stop.
+// Close 4401 emits "unauthorized" and stops; 4403 (session revoked: logged out elsewhere) emits
+// "revoked" and stops; other 4400-4499 and 1008 emit "closed" and stop.
+//
+// With `tokens` (an object with `get()` → {accessToken, refreshToken, expiresAt, lifetimeMs} and
+// `refresh(spentRefreshToken)` → the next such object, e.g. tokens.js's TokenStore) the client
+// renews its token: on `token_expiring`, and at 80% of the token's lifetime, it refreshes and
+// sends `{"type": "auth", token}` on the open socket; every (re)connect uses the newest token; a
+// 4401 gets one refresh and a reconnect. A refresh the auth service refuses emits "unauthorized".
 
 export const EVENT_TYPES = Object.freeze([
   "agent_started", "agent_thinking", "tool_executing", "tool_completed",
@@ -18,11 +28,12 @@ export const EVENT_TYPES = Object.freeze([
 export const TERMINAL_TYPES = new Set(["agent_completed", "agent_failed", "agent_cancelled"]);
 export const CloseCode = Object.freeze({
   NORMAL: 1000, GOING_AWAY: 1001, POLICY: 1008, TOO_BIG: 1009, INTERNAL: 1011,
-  SERVER_RESTART: 4000, SLOW_CONSUMER: 4008, UNAUTHORIZED: 4401,
+  SERVER_RESTART: 4000, SLOW_CONSUMER: 4008, UNAUTHORIZED: 4401, REVOKED: 4403,
 });
 const SUBPROTOCOL = "agentwire.v1";
 const DEFAULTS = {
   backoffBaseMs: 500, backoffMaxMs: 15000, idleMs: 25000, deadMs: 10000, requestTimeoutMs: 15000,
+  renewAt: 0.8, renewRetryMs: 5000,
 };
 
 /** Capped exponential backoff with "equal jitter": half fixed, half random. */
@@ -32,9 +43,10 @@ export function backoffDelay(attempt, baseMs = DEFAULTS.backoffBaseMs,
   return ceiling / 2 + random() * (ceiling / 2);
 }
 
-/** What to do after a close: "reconnect", "reconnect_now", "unauthorized" or "stop". */
+/** What to do after a close: "reconnect", "reconnect_now", "unauthorized", "revoked" or "stop". */
 export function closeAction(code) {
   if (code === CloseCode.UNAUTHORIZED) return "unauthorized";
+  if (code === CloseCode.REVOKED) return "revoked";
   if (code === CloseCode.POLICY || (code >= 4400 && code <= 4499)) return "stop";
   if (code === CloseCode.SERVER_RESTART) return "reconnect_now";
   return "reconnect";
@@ -49,13 +61,13 @@ export class AgentwireError extends Error {
   }
 }
 
-async function authPost(authUrl, path, email, password) {
+async function authPost(authUrl, path, payload) {
   const response = await fetch(new URL(path, authUrl), {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email, password }),
+    body: JSON.stringify(payload),
   });
-  const body = await response.json().catch(() => ({}));
+  const body = response.status === 204 ? {} : await response.json().catch(() => ({}));
   if (!response.ok) {
     const error = body.error || { code: "http_" + response.status, message: response.statusText };
     throw new AgentwireError(error.code, error.message);
@@ -65,10 +77,18 @@ async function authPost(authUrl, path, email, password) {
 
 /** `POST /auth/register` → `{user_id, email}`; throws AgentwireError (e.g. `email_taken`). */
 export const register = (authUrl, email, password) =>
-  authPost(authUrl, "/auth/register", email, password);
-/** `POST /auth/login` → `{access_token, token_type, expires_in}`. */
+  authPost(authUrl, "/auth/register", { email, password });
+/** `POST /auth/login` → `{access_token, token_type, expires_in, refresh_token,
+ * refresh_expires_in}`. */
 export const login = (authUrl, email, password) =>
-  authPost(authUrl, "/auth/login", email, password);
+  authPost(authUrl, "/auth/login", { email, password });
+/** `POST /auth/refresh` → the next token pair. Spends `refreshToken`: using it twice ends the
+ * whole session, so tabs must share one refresh (tokens.js does). */
+export const refresh = (authUrl, refreshToken) =>
+  authPost(authUrl, "/auth/refresh", { refresh_token: refreshToken });
+/** `POST /auth/logout`: ends the session (every tab's, every socket's: they close with 4403). */
+export const logout = (authUrl, refreshToken) =>
+  authPost(authUrl, "/auth/logout", { refresh_token: refreshToken });
 
 /** Open a client and start connecting; see AgentwireClient for the options. */
 export function connect(options) {
@@ -81,12 +101,18 @@ export class AgentwireClient {
   /**
    * @param {object} o
    * @param {string} o.url        the gateway's WebSocket URL, e.g. ws://127.0.0.1:8002/ws
-   * @param {string} o.token      an access token (sent as a subprotocol, never in the URL)
+   * @param {string} [o.token]   an access token (sent as a subprotocol, never in the URL)
+   * @param {object} [o.tokens]  instead of `token`: tokens to renew (see the top of this file)
    * @param {number} [o.afterSeq] resume after this seq on the first connect (default: live only)
    */
-  constructor({ url, token, afterSeq = null, WebSocket: Impl = globalThis.WebSocket, ...rest }) {
+  constructor({ url, token = null, tokens = null, afterSeq = null,
+    WebSocket: Impl = globalThis.WebSocket, ...rest }) {
     this.url = url;
-    this.token = token;
+    this.tokens = tokens;
+    this._token = token;
+    this._renewing = null; // the refresh in flight, shared by everything that asks for one
+    this._authRetried = false; // one refresh per 4401, not a loop
+    this._authSent = false; // an auth frame awaits its auth_ok (or its error)
     this.options = { ...DEFAULTS, ...rest };
     this._Impl = Impl;
     this._lastSeq = afterSeq;
@@ -95,7 +121,7 @@ export class AgentwireClient {
     this._state = "idle";
     this._ws = null;
     this._attempt = 0;
-    this._timers = { retry: null, idle: null, dead: null };
+    this._timers = { retry: null, idle: null, dead: null, renew: null };
     this._stopped = false;
     this._onOnline = () => { // the network is back: skip the rest of the backoff
       if (this._state === "reconnecting" && !this._ws) this._connect();
@@ -104,6 +130,8 @@ export class AgentwireClient {
   }
 
   get state() { return this._state; }
+  /** The newest access token: the store's (another tab may have refreshed it), or the given. */
+  get token() { return this.tokens ? this.tokens.get()?.accessToken ?? this._token : this._token; }
   get lastSeq() { return this._lastSeq; }
   /** The current WebSocket (or null): tests may close it to simulate a network drop. */
   get socket() { return this._ws; }
@@ -134,7 +162,7 @@ export class AgentwireClient {
 
   /** Replace the token (after logging in again) and reconnect if the client had stopped. */
   setToken(token) {
-    this.token = token;
+    this._token = token;
     if (this._state === "unauthorized" || this._state === "closed") this.open();
   }
 
@@ -167,6 +195,8 @@ export class AgentwireClient {
 
   _connect() {
     this._clearTimers();
+    const token = this.token;
+    if (!token) return this._unauthorized(4401, "no token");
     this._setState("connecting", { attempt: this._attempt });
     let url = this.url;
     if (this._lastSeq !== null) {
@@ -176,7 +206,7 @@ export class AgentwireClient {
     }
     let ws;
     try {
-      ws = new this._Impl(url, [SUBPROTOCOL, "bearer." + this.token]);
+      ws = new this._Impl(url, [SUBPROTOCOL, "bearer." + token]);
     } catch (err) {
       this._retry(1006, String(err));
       return;
@@ -191,6 +221,7 @@ export class AgentwireClient {
   _opened() {
     this._setState("open");
     this._touch();
+    this._scheduleRenew();
     for (const request of this._pending) this._write(request.frame);
   }
 
@@ -199,15 +230,78 @@ export class AgentwireClient {
     this._clearTimers();
     if (this._stopped) return;
     const action = closeAction(code);
-    if (action === "unauthorized") {
-      this._finish("unauthorized", new AgentwireError("unauthorized", reason || "unauthorized"));
-      this._emit("unauthorized", { code, reason });
+    if (action === "unauthorized" && this.tokens && !this._authRetried) {
+      // Most likely the token ran out (a sleeping laptop misses token_expiring): one refresh.
+      this._authRetried = true;
+      this._setState("reconnecting", { code, reason, delayMs: 0, attempt: this._attempt });
+      this._renew().then((ok) => {
+        if (this._stopped || this._ws) return;
+        if (ok) this._connect(); else this._retry(code, reason); // auth service down: back off
+      });
+    } else if (action === "unauthorized") {
+      this._unauthorized(code, reason);
+    } else if (action === "revoked") {
+      this._stopped = true;
+      this._finish("revoked", new AgentwireError("revoked", reason || "session revoked"));
+      this._emit("revoked", { code, reason });
     } else if (action === "stop") {
       this._finish("closed", new AgentwireError("closed", reason || `closed with ${code}`));
       this._emit("closed", { code, reason });
     } else {
       this._retry(code, reason, action === "reconnect_now");
     }
+  }
+
+  _unauthorized(code, reason) {
+    this._stopped = true;
+    const ws = this._detach();
+    if (ws) try { ws.close(CloseCode.NORMAL, "unauthorized"); } catch { /* gone */ }
+    this._clearTimers();
+    this._finish("unauthorized", new AgentwireError("unauthorized", reason || "unauthorized"));
+    this._emit("unauthorized", { code, reason });
+  }
+
+  // Token renewal
+
+  /** Refresh (once, however many ask) and hand the new token to the open socket. Resolves
+   * true when there is a usable token; false after giving up (then "unauthorized" was emitted). */
+  _renew() {
+    if (!this.tokens) return Promise.resolve(false);
+    if (this._renewing) return this._renewing;
+    const spent = this.tokens.get()?.refreshToken;
+    this._renewing = (async () => {
+      try {
+        const fresh = await this.tokens.refresh(spent);
+        if (this._ws && this._ws.readyState === 1) {
+          this._authSent = true;
+          this._write({ type: "auth", token: fresh.accessToken });
+        }
+        this._scheduleRenew();
+        return true;
+      } catch (err) {
+        if (err instanceof AgentwireError) { // the auth service said no: the session is over
+          this._unauthorized(4401, err.message);
+          return false;
+        } // the auth service is unreachable: try again soon, while the token still works
+        clearTimeout(this._timers.renew);
+        this._timers.renew = setTimeout(() => this._renew(), this.options.renewRetryMs);
+        return false;
+      } finally {
+        this._renewing = null;
+      }
+    })();
+    return this._renewing;
+  }
+
+  /** Renew at `renewAt` (80%) of the token's lifetime, before the server has to warn us. */
+  _scheduleRenew() {
+    clearTimeout(this._timers.renew);
+    const current = this.tokens?.get();
+    if (!current?.expiresAt || !current.lifetimeMs || this._stopped) return;
+    const at = current.expiresAt - (1 - this.options.renewAt) * current.lifetimeMs;
+    // setTimeout overflows past 2^31 ms; a re-check then is harmless
+    const delay = Math.min(Math.max(0, at - Date.now()), 2 ** 31 - 1);
+    this._timers.renew = setTimeout(() => this._renew(), delay);
   }
 
   _retry(code, reason, now = false) {
@@ -262,6 +356,7 @@ export class AgentwireClient {
     try { frame = JSON.parse(text); } catch { return; }
     this._attempt = 0; // the server is talking to us: the next outage starts a fresh backoff
     this._touch();
+    if (frame.type !== "error") this._authRetried = false; // the token was taken
     if (typeof frame.seq === "number" && frame.run_id !== undefined) {
       if (this._lastSeq !== null && frame.seq <= this._lastSeq) { this.duplicates += 1; return; }
       this._lastSeq = frame.seq;
@@ -281,7 +376,13 @@ export class AgentwireClient {
       case "cancel_accepted": return this._resolve("cancel_accepted", frame.run_id, frame);
       case "threads": return this._resolve("threads", null, frame);
       case "runs": return this._resolve("runs", frame.thread_id, frame);
+      case "token_expiring": return void this._renew();
+      case "auth_ok": this._authSent = false; return;
       case "error": {
+        if (this._authSent && ["unauthorized", "session_revoked"].includes(frame.data.code)) {
+          this._authSent = false; // our auth frame's answer, not a request's; the close follows
+          return;
+        }
         const request = this._pending.shift(); // errors carry no id: the oldest request's
         if (request) request.fail(new AgentwireError(frame.data.code, frame.data.message));
         return;
@@ -307,7 +408,7 @@ export class AgentwireClient {
       }, this.options.requestTimeoutMs);
       request.done = (reply) => { clearTimeout(timer); resolve(reply); };
       request.fail = (error) => { clearTimeout(timer); reject(error); };
-      if (this._stopped || this._state === "unauthorized" || this._state === "closed") {
+      if (this._stopped || ["unauthorized", "revoked", "closed"].includes(this._state)) {
         return request.fail(new AgentwireError(this._state, "the client is not connected"));
       }
       this._pending.push(request);
@@ -332,7 +433,7 @@ export class AgentwireClient {
   }
 }
 
-function newId() {
+export function newId() {
   if (globalThis.crypto && crypto.randomUUID) return crypto.randomUUID().replaceAll("-", "");
   return Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16)).join("");
 }

@@ -3,7 +3,9 @@
 // gets every event of the user, so tabs stay in step without talking to each other.
 
 import { connect } from "./agentwire.js";
-import { SESSION_KEY, forgetSession, initSignIn, loadSession, showSignIn } from "./signin.js";
+import {
+  SESSION_KEY, endSession, forgetSession, initSignIn, loadSession, showSignIn, tokenStore,
+} from "./signin.js";
 import { RunView, ThreadView } from "./timeline.js";
 
 const $ = (id) => document.getElementById(id);
@@ -23,11 +25,20 @@ function wsUrl() {
   return given || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
 }
 
-function logOut() {
+/** Back to the form, this tab only (the session already ended, or ended elsewhere). */
+function signedOut(message = "") {
   forgetSession();
   if (app.client) app.client.close();
   app.client = null;
+  showSignIn(message);
+}
+
+/** "Log out": close our socket first (so it does not see its own 4403), then end the session. */
+async function logOut() {
+  if (app.client) app.client.close();
+  app.client = null;
   showSignIn();
+  await endSession();
 }
 
 // The chat
@@ -37,15 +48,13 @@ function startChat(session) {
   $("chat-view").hidden = false;
   $("user-email").textContent = session.email;
   if (app.client) app.client.close();
-  const client = connect({ url: wsUrl(), token: session.token });
+  const client = connect({ url: wsUrl(), tokens: tokenStore() });
   app.client = client;
   client.on("state", showConnection);
   client.on("event", onEvent);
-  client.on("unauthorized", () => {
-    forgetSession();
-    app.client = null;
-    showSignIn("Your session has ended. Please log in again.");
-  });
+  client.on("unauthorized", () => signedOut("Your session has ended. Please log in again."));
+  // 4403: logged out in another tab or app, password changed, or revoked by an admin.
+  client.on("revoked", () => signedOut("You were signed out. Please log in again."));
   client.on("resume_gap", (f) => notice(`Events after #${f.after_seq} are no longer kept; `
     + `the timeline may miss steps before #${f.oldest_seq}.`));
   client.on("error", (e) => notice(`${e.code}: ${e.message}`));
@@ -56,7 +65,7 @@ function startChat(session) {
 
 function showConnection({ state, delayMs }) {
   const labels = { connecting: "Connecting…", open: "Live", closed: "Disconnected",
-    unauthorized: "Signed out" };
+    unauthorized: "Signed out", revoked: "Signed out" };
   const text = state === "reconnecting"
     ? `Reconnecting in ${Math.max(1, Math.round(delayMs / 1000))} s…` : labels[state] || state;
   $("connection").dataset.state = state;
@@ -269,7 +278,7 @@ function init() {
     if (event.key !== SESSION_KEY) return;
     const session = loadSession();
     if (session && !app.client) startChat(session);
-    if (!session && app.client) logOut();
+    if (!session && app.client) signedOut("You were signed out in another tab.");
   });
   const session = loadSession();
   if (session) startChat(session); else showSignIn();

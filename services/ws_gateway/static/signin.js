@@ -1,7 +1,9 @@
 // Signing in: the form, the auth service's address, and the session kept in localStorage
-// (shared by the tabs of this origin, so a second tab opens signed in).
+// (shared by the tabs of this origin, so a second tab opens signed in, and renewed by one tab
+// for all: see tokens.js).
 
-import { AgentwireError, login, register } from "./agentwire.js";
+import { AgentwireError, login, logout, register } from "./agentwire.js";
+import { TokenStore } from "./tokens.js";
 
 export const SESSION_KEY = "agentwire.session";
 const AUTH_URL_KEY = "agentwire.authUrl";
@@ -15,16 +17,29 @@ export function authUrl() {
     || `${location.protocol}//${location.hostname}:8083`;
 }
 
-/** The stored session, unless it has expired. */
+let store = null;
+/** The session's tokens (one store per page; every tab's store reads the same localStorage). */
+export function tokenStore() {
+  store ??= new TokenStore({ authUrl: authUrl(), key: SESSION_KEY });
+  return store;
+}
+
+/** The stored session `{email, accessToken, refreshToken, ...}`, unless it can no longer be
+ * refreshed. */
 export function loadSession() {
-  try {
-    const session = JSON.parse(localStorage.getItem(SESSION_KEY));
-    return session && session.expiresAt > Date.now() ? session : null;
-  } catch { return null; }
+  return tokenStore().get();
 }
 
 export function forgetSession() {
-  localStorage.removeItem(SESSION_KEY);
+  tokenStore().clear();
+}
+
+/** End the session at the auth service too, so its refresh token is worthless and every socket
+ * of it (other tabs' too) closes with 4403. Best effort: the local session is forgotten anyway. */
+export async function endSession() {
+  const session = loadSession();
+  forgetSession();
+  if (session) await logout(authUrl(), session.refreshToken).catch(() => {});
 }
 
 export function showSignIn(message = "") {
@@ -47,10 +62,7 @@ export function initSignIn(onSignedIn) {
     $("auth-error").textContent = action === "register" ? "Creating your account…" : "Logging in…";
     try {
       if (action === "register") await register(authUrl(), email, password);
-      const token = await login(authUrl(), email, password);
-      const session = { token: token.access_token, email,
-        expiresAt: Date.now() + token.expires_in * 1000 };
-      localStorage.setItem(SESSION_KEY, JSON.stringify(session));
+      const session = tokenStore().save(await login(authUrl(), email, password), { email });
       $("password").value = "";
       onSignedIn(session);
     } catch (err) {

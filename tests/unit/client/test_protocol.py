@@ -22,6 +22,7 @@ def event(seq: int, kind: str = "agent_thinking") -> dict[str, object]:
     ("code", "action"),
     [
         (4401, AfterClose.UNAUTHORIZED),
+        (4403, AfterClose.REVOKED),
         (4400, AfterClose.STOP),
         (4499, AfterClose.STOP),
         (1008, AfterClose.STOP),
