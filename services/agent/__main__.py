@@ -4,6 +4,10 @@ The process supervisor waits for one stdout line containing ``agentwire service 
 printed only once the node is subscribed, so "ready" means "taking runs". Bad configuration exits
 with status 2 and one line naming the variable at fault. SIGTERM or SIGINT stops taking runs,
 finishes (or fails) the runs in flight, closes, and exits 0.
+
+``python -m services.agent migrate`` (``./dev migrate``) brings the database named by
+``DATABASE_URL`` to the newest schema and exits; it needs no other setting. Start-up applies the
+migrations itself unless ``AGENT_MIGRATE_ON_START=false``; then it exits 3 on an old schema.
 """
 
 from __future__ import annotations
@@ -13,15 +17,20 @@ import contextlib
 import signal
 import sys
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from services.agent import migrate
 from services.agent.node import AgentNode
-from services.agent.settings import AgentSettings
+from services.agent.repository import open_engine
+from services.agent.settings import AgentSettings, database_url_from_env
 from shared.logging import configure
 from shared.settings import Env, SettingsError
 
-__all__ = ["READY_LINE", "main"]
+__all__ = ["READY_LINE", "main", "migrate_main"]
 
 READY_LINE = "agentwire service ready: agent"
 _EXIT_BAD_CONFIG = 2
+_EXIT_STARTUP_FAILED = 3  # as the auth service's
 
 
 async def _serve(settings: AgentSettings) -> None:
@@ -53,7 +62,36 @@ async def _started_unless_stopped(node: AgentNode, stop: asyncio.Event) -> bool:
     return False
 
 
-def main() -> int:
+async def _migrate(database_url: str) -> str:
+    engine = open_engine(database_url)
+    try:
+        return await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+def migrate_main() -> int:
+    """Apply the migrations; the URL is never printed, as it may hold a password."""
+    configure("agent", "INFO")
+    try:
+        revision = asyncio.run(_migrate(database_url_from_env(Env())))
+    except (SettingsError, ValueError) as exc:
+        print(f"agent migrate: DATABASE_URL: {exc}", file=sys.stderr)
+        return _EXIT_BAD_CONFIG
+    except (OSError, SQLAlchemyError) as exc:
+        print(f"agent migrate: failed: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"agent database at revision {revision}", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["migrate"]:
+        return migrate_main()
+    if args:
+        print("usage: python -m services.agent [migrate]", file=sys.stderr)
+        return _EXIT_BAD_CONFIG
     try:
         settings = AgentSettings.from_env(Env())
     except SettingsError as exc:
@@ -65,6 +103,9 @@ def main() -> int:
     except SettingsError as exc:  # found only when used, such as a DATABASE_URL no driver takes
         print(f"agent: {exc}", file=sys.stderr)
         return _EXIT_BAD_CONFIG
+    except migrate.SchemaOutOfDate as exc:
+        print(f"agent: {exc}", file=sys.stderr)
+        return _EXIT_STARTUP_FAILED
     return 0
 
 

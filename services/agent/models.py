@@ -1,7 +1,8 @@
 """Threads, runs and open tool calls as SQLAlchemy 2 declarative models, plus the run lifecycle.
 
-Tables are created at start-up for now; keeping the schema on one ``Base.metadata`` is what lets
-Alembic adopt it later (``target_metadata = Base.metadata``) without rewriting it.
+The schema, as the migrations leave it: the database is made by the Alembic revisions in
+``migrations/`` (``target_metadata = Base.metadata``), never by ``create_all`` in the service; a
+schema change is a new migration, and tests/component/agent/test_migrations.py checks the two agree.
 
 A run's supervision lives in its row, because every agent process shares the database:
 ``owner`` and ``lease_expires_at`` say who is working on it and until when (renewed every

@@ -19,11 +19,12 @@ from nats.aio.client import Client as NATS
 from nats.aio.subscription import Subscription
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.agent import migrate
 from services.agent.bus import broadcaster, subscribe_control, subscribe_requests
 from services.agent.closing import Closer
 from services.agent.ledger import RunLedger
 from services.agent.planner import InfraAnalystPlanner, Planner
-from services.agent.repository import AgentRepository, create_tables, open_engine
+from services.agent.repository import AgentRepository, open_engine
 from services.agent.runner import Runner
 from services.agent.service import AgentService
 from services.agent.settings import AgentSettings
@@ -62,7 +63,10 @@ class AgentNode:
             self._engine = open_engine(settings.database_url)
         except ValueError as exc:
             raise SettingsError(f"environment variable DATABASE_URL is not usable: {exc}") from None
-        await create_tables(self._engine)
+        if settings.migrate_on_start:
+            await migrate.upgrade(self._engine)
+        else:
+            await migrate.check_at_head(self._engine)
         self.repository = AgentRepository(self._engine)
         self.ledger = RunLedger(self._engine, owner=self.instance, lease_s=settings.run_lease_s)
         self._nc = nc = await connect(settings.nats, name="agentwire-agent")

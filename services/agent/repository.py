@@ -102,7 +102,10 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 async def create_tables(engine: AsyncEngine) -> None:
-    """Create missing tables. Stands in for migrations until Alembic arrives."""
+    """Create missing tables straight from the models: for tests on a throwaway database only.
+
+    The service gets its schema from the Alembic migrations (:mod:`services.agent.migrate`).
+    """
     async with engine.begin() as connection:
         await connection.run_sync(Base.metadata.create_all)
 

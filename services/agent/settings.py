@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_TOOL_CALL_TIMEOUT_S",
     "DEFAULT_TOOL_HEARTBEAT_TIMEOUT_S",
     "AgentSettings",
+    "database_url_from_env",
 ]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///.data/agent.db"
@@ -41,6 +42,7 @@ DEFAULT_THINK_DELAY_S = 0.05
 DEFAULT_SHUTDOWN_GRACE_S = 5.0
 DEFAULT_LOG_LEVEL = "INFO"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +59,14 @@ class AgentSettings:
     run_lease_s: float = DEFAULT_RUN_LEASE_S
     run_timeout_s: float = DEFAULT_RUN_TIMEOUT_S
     double_text_policy: DoubleTextPolicy = DoubleTextPolicy.QUEUE
+    migrate_on_start: bool = True
 
     @classmethod
     def from_env(cls, env: Env) -> AgentSettings:
         """Build the settings; a missing or malformed variable raises SettingsError naming it."""
         settings = cls(
             nats=NatsSettings.from_env(env),
-            database_url=env.str("DATABASE_URL", DEFAULT_DATABASE_URL),
+            database_url=database_url_from_env(env),
             agent_name=env.str("AGENT_NAME", DEFAULT_AGENT_NAME),
             max_concurrent_runs=env.int("AGENT_MAX_CONCURRENT_RUNS", DEFAULT_MAX_CONCURRENT_RUNS),
             tool_call_timeout_s=env.float("TOOL_CALL_TIMEOUT_S", DEFAULT_TOOL_CALL_TIMEOUT_S),
@@ -76,6 +79,7 @@ class AgentSettings:
             run_lease_s=env.float("RUN_LEASE_S", DEFAULT_RUN_LEASE_S),
             run_timeout_s=env.float("RUN_TIMEOUT_S", DEFAULT_RUN_TIMEOUT_S),
             double_text_policy=_policy(env.str("DOUBLE_TEXT_POLICY", DoubleTextPolicy.QUEUE)),
+            migrate_on_start=_flag(env, "AGENT_MIGRATE_ON_START", default=True),
         )
         settings._check()
         return settings
@@ -106,6 +110,20 @@ class AgentSettings:
     def supervise_every_s(self) -> float:
         """Renew, sweep and promote three times per lease: a lease outlives two missed renewals."""
         return self.run_lease_s / 3
+
+
+def database_url_from_env(env: Env) -> str:
+    """DATABASE_URL alone: all ``python -m services.agent migrate`` needs."""
+    return env.str("DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+def _flag(env: Env, name: str, *, default: bool) -> bool:
+    raw = (env.optional(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE or raw in _FALSE:
+        return raw in _TRUE
+    raise SettingsError(f"environment variable {name} must be true or false, got {raw!r}")
 
 
 def _policy(raw: str) -> DoubleTextPolicy:
