@@ -32,9 +32,11 @@ fmt:
 keys:
     python -m devstack keys
 
-# bring the auth database (DATABASE_URL, default .data/auth.db) to the newest schema
+# bring the auth and agent databases (DATABASE_URL, default .data/auth.db and .data/agent.db)
+# to the newest schema
 migrate:
     python -m services.auth migrate
+    python -m services.agent migrate
 
 # write what docker-compose.yml needs: keys, NATS config with per-service users, credentials
 compose-files:
@@ -44,3 +46,7 @@ compose-files:
 [positional-arguments]
 chat *args:
     @python -m agentwire_client.cli "$@"
+
+# benchmark the gateway against nats-server's own WebSocket (`./dev bench --help`; `--quick`: ~30 s)
+bench *args:
+    python -m bench {{args}}
