@@ -13,7 +13,10 @@ advisory lock first, so two starting at once migrate one after the other instead
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +25,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.settings import SettingsError
 
 __all__ = ["Migrations", "SchemaOutOfDate"]
 
@@ -84,3 +90,32 @@ class Migrations:
                 f"{newest}: run `./dev migrate` (python -m services.{name} migrate) or set "
                 f"{name.upper()}_MIGRATE_ON_START=1"
             )
+
+    def command(
+        self, database_url: Callable[[], str], open_engine: Callable[[str], AsyncEngine]
+    ) -> int:
+        """``python -m services.<name> migrate``: the exit status (0 done, 1 failed, 2 bad URL).
+
+        The URL is never printed, as it may hold a password.
+        """
+        try:
+            revision = asyncio.run(self._upgrade_once(database_url(), open_engine))
+        except (SettingsError, ValueError) as exc:
+            print(f"{self.service} migrate: DATABASE_URL: {exc}", file=sys.stderr)
+            return 2
+        except (OSError, SQLAlchemyError) as exc:
+            print(
+                f"{self.service} migrate: failed: {exc.__class__.__name__}: {exc}", file=sys.stderr
+            )
+            return 1
+        print(f"{self.service} database at revision {revision}", flush=True)
+        return 0
+
+    async def _upgrade_once(
+        self, database_url: str, open_engine: Callable[[str], AsyncEngine]
+    ) -> str:
+        engine = open_engine(database_url)
+        try:
+            return await self.upgrade(engine)
+        finally:
+            await engine.dispose()

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 __all__ = ["Env", "NatsSettings", "SettingsError"]
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 class SettingsError(RuntimeError):
     pass
 
@@ -33,6 +36,15 @@ class Env:
 
     def optional(self, name: str) -> str | None:
         return self._environ.get(name) or None
+
+    def bool(self, name: str, default: bool) -> bool:
+        """``1/true/yes/on`` or ``0/false/no/off`` (any case); unset or empty: ``default``."""
+        raw = (self._environ.get(name) or "").strip().lower()
+        if not raw:
+            return default
+        if raw in _TRUE or raw in _FALSE:
+            return raw in _TRUE
+        raise SettingsError(f"environment variable {name} must be true or false, got {raw!r}")
 
     def int(self, name: str, default: int) -> int:
         raw = self._environ.get(name)

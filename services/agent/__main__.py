@@ -17,8 +17,6 @@ import contextlib
 import signal
 import sys
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from services.agent import migrate
 from services.agent.node import AgentNode
 from services.agent.repository import open_engine
@@ -62,27 +60,9 @@ async def _started_unless_stopped(node: AgentNode, stop: asyncio.Event) -> bool:
     return False
 
 
-async def _migrate(database_url: str) -> str:
-    engine = open_engine(database_url)
-    try:
-        return await migrate.upgrade(engine)
-    finally:
-        await engine.dispose()
-
-
 def migrate_main() -> int:
-    """Apply the migrations; the URL is never printed, as it may hold a password."""
     configure("agent", "INFO")
-    try:
-        revision = asyncio.run(_migrate(database_url_from_env(Env())))
-    except (SettingsError, ValueError) as exc:
-        print(f"agent migrate: DATABASE_URL: {exc}", file=sys.stderr)
-        return _EXIT_BAD_CONFIG
-    except (OSError, SQLAlchemyError) as exc:
-        print(f"agent migrate: failed: {exc.__class__.__name__}: {exc}", file=sys.stderr)
-        return 1
-    print(f"agent database at revision {revision}", flush=True)
-    return 0
+    return migrate.MIGRATIONS.command(lambda: database_url_from_env(Env()), open_engine)
 
 
 def main(argv: list[str] | None = None) -> int:

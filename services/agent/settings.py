@@ -42,7 +42,6 @@ DEFAULT_THINK_DELAY_S = 0.05
 DEFAULT_SHUTDOWN_GRACE_S = 5.0
 DEFAULT_LOG_LEVEL = "INFO"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +78,7 @@ class AgentSettings:
             run_lease_s=env.float("RUN_LEASE_S", DEFAULT_RUN_LEASE_S),
             run_timeout_s=env.float("RUN_TIMEOUT_S", DEFAULT_RUN_TIMEOUT_S),
             double_text_policy=_policy(env.str("DOUBLE_TEXT_POLICY", DoubleTextPolicy.QUEUE)),
-            migrate_on_start=_flag(env, "AGENT_MIGRATE_ON_START", default=True),
+            migrate_on_start=env.bool("AGENT_MIGRATE_ON_START", True),
         )
         settings._check()
         return settings
@@ -115,15 +114,6 @@ class AgentSettings:
 def database_url_from_env(env: Env) -> str:
     """DATABASE_URL alone: all ``python -m services.agent migrate`` needs."""
     return env.str("DATABASE_URL", DEFAULT_DATABASE_URL)
-
-
-def _flag(env: Env, name: str, *, default: bool) -> bool:
-    raw = (env.optional(name) or "").strip().lower()
-    if not raw:
-        return default
-    if raw in _TRUE or raw in _FALSE:
-        return raw in _TRUE
-    raise SettingsError(f"environment variable {name} must be true or false, got {raw!r}")
 
 
 def _policy(raw: str) -> DoubleTextPolicy:

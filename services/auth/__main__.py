@@ -19,7 +19,6 @@ from typing import NoReturn
 
 import uvicorn
 from litestar import Litestar
-from sqlalchemy.exc import SQLAlchemyError
 
 from services.auth import migrate
 from services.auth.app import create_app
@@ -73,27 +72,9 @@ def _exit_after_graceful_stop(signum: int, frame: FrameType | None) -> NoReturn:
     raise SystemExit(0)
 
 
-async def _migrate(database_url: str) -> str:
-    engine = open_engine(database_url)
-    try:
-        return await migrate.upgrade(engine)
-    finally:
-        await engine.dispose()
-
-
 def migrate_main() -> int:
-    """Apply the migrations; the URL is never printed, as it may hold a password."""
     configure("auth", "INFO")
-    try:
-        revision = asyncio.run(_migrate(database_url_from_env(Env())))
-    except (SettingsError, ValueError) as exc:
-        print(f"auth migrate: DATABASE_URL: {exc}", file=sys.stderr)
-        return _EXIT_BAD_CONFIG
-    except (OSError, SQLAlchemyError) as exc:
-        print(f"auth migrate: failed: {exc.__class__.__name__}: {exc}", file=sys.stderr)
-        return 1
-    print(f"auth database at revision {revision}", flush=True)
-    return 0
+    return migrate.MIGRATIONS.command(lambda: database_url_from_env(Env()), open_engine)
 
 
 def main(argv: list[str] | None = None) -> int:

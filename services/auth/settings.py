@@ -49,7 +49,6 @@ MIN_ADMIN_API_KEY_CHARS = 32
 DEFAULT_CORS_ORIGINS = "http://127.0.0.1:8002,http://localhost:8002"
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +102,7 @@ class AuthSettings:
             login_max_per_address=env.int("LOGIN_MAX_PER_ADDRESS", DEFAULT_LOGIN_MAX_PER_ADDRESS),
             login_window_s=env.float("LOGIN_WINDOW_S", DEFAULT_LOGIN_WINDOW_S),
             admin_api_key=env.optional("ADMIN_API_KEY"),
-            migrate_on_start=_flag(env, "AUTH_MIGRATE_ON_START", default=True),
+            migrate_on_start=env.bool("AUTH_MIGRATE_ON_START", True),
             log_level=env.str("LOG_LEVEL", DEFAULT_LOG_LEVEL).upper(),
             cors_origins=_origins(env.str("AUTH_CORS_ORIGINS", DEFAULT_CORS_ORIGINS)),
             nats=NatsSettings.from_env(env),
@@ -151,15 +150,6 @@ class AuthSettings:
 def database_url_from_env(env: Env) -> str:
     """DATABASE_URL alone: all ``python -m services.auth migrate`` needs."""
     return env.str("DATABASE_URL", DEFAULT_DATABASE_URL)
-
-
-def _flag(env: Env, name: str, *, default: bool) -> bool:
-    raw = (env.optional(name) or "").strip().lower()
-    if not raw:
-        return default
-    if raw in _TRUE or raw in _FALSE:
-        return raw in _TRUE
-    raise SettingsError(f"environment variable {name} must be true or false, got {raw!r}")
 
 
 def _origins(raw: str) -> tuple[str, ...]:
