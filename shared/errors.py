@@ -73,6 +73,7 @@ class CloseCode(IntEnum):
 
     NORMAL = 1000
     GOING_AWAY = 1001
+    INVALID_DATA = 1007  # a text frame that is not UTF-8
     MESSAGE_TOO_BIG = 1009
     INTERNAL_ERROR = 1011
     SERVER_RESTART = 4000

@@ -1,6 +1,7 @@
-"""Where a WebSocket handshake carries its access token, and which subprotocol to answer with.
+"""A WebSocket handshake's checks: where it carries its access token, which subprotocol to
+answer with, and whether its ``Origin`` may open a socket.
 
-Two ways, tried in this order:
+The token travels one of two ways, tried in this order:
 
 - ``Authorization: Bearer <jwt>``: any client that can set headers.
 - ``Sec-WebSocket-Protocol: agentwire.v1, bearer.<jwt>``: browsers, which cannot set headers on
@@ -18,11 +19,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["BEARER_SUBPROTOCOL_PREFIX", "SUBPROTOCOL", "Handshake", "read_handshake"]
+__all__ = [
+    "BEARER_SUBPROTOCOL_PREFIX",
+    "SUBPROTOCOL",
+    "Handshake",
+    "origin_allowed",
+    "read_handshake",
+]
 
 SUBPROTOCOL = "agentwire.v1"
 BEARER_SUBPROTOCOL_PREFIX = "bearer."
 _BEARER_SCHEME = "bearer"
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +64,22 @@ def _from_subprotocols(offered: list[str]) -> str | None:
         if entry.startswith(BEARER_SUBPROTOCOL_PREFIX):
             return entry[len(BEARER_SUBPROTOCOL_PREFIX) :] or None
     return None
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
+    """Whether a handshake's ``Origin`` may open a socket.
+
+    No ``Origin``: not a browser, allowed. ``allowed`` empty (the default): only the gateway's
+    own page, and only on loopback (``http://127.0.0.1:<port>``, ``http://localhost:<port>``), so
+    a rebound DNS name pointing at us does not count as our own origin. ``*``: any origin.
+    """
+    if origin is None:
+        return True
+    origin = origin.strip().rstrip("/").lower()
+    if allowed:
+        return "*" in allowed or origin in allowed
+    if not host:
+        return False
+    host = host.lower()
+    hostname = host if host.endswith("]") else host.rsplit(":", 1)[0]
+    return hostname in _LOOPBACK_HOSTS and origin in (f"http://{host}", f"https://{host}")

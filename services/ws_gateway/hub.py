@@ -161,6 +161,11 @@ class Hub:
             for conn in tuple(user.connections):
                 _safely(_beat, conn, user.last_seq)
 
+    def keepalive(self, now: float, timeout_s: float) -> None:
+        """One tick of the WebSocket ping timer (``now`` on the loop's clock) for every socket."""
+        for conn in self.connections():
+            _safely(Connection.keepalive, conn, now, timeout_s)
+
     def revoke(self, revocation: Revocation) -> None:
         """Close the sockets of ``revocation.user_id`` whose token it covers."""
         for conn in self.connections(revocation.user_id):

@@ -4,8 +4,8 @@ The node is every connection's :class:`~services.ws_gateway.transport.Backend`: 
 agent requests go to the :class:`~services.ws_gateway.agents.AgentClient`, replays to the
 :class:`~services.ws_gateway.replay.Replayer`, fresh tokens to the
 :class:`~services.ws_gateway.authority.Authority`. It runs the gateway's timers, one each for
-all sockets (not one per socket): heartbeats, and token expiry (which also forgets old
-revocations). After NATS reconnects it asks every socket to repair from the stream.
+all sockets (not one per socket): WebSocket pings, heartbeats, and token expiry (which also
+forgets old revocations). After NATS reconnects it asks every socket to repair from the stream.
 
 A user over ``MAX_CONNECTIONS_PER_USER`` sockets on this gateway has the new one closed with
 ``TOO_MANY_REQUESTS`` (4429); the limit is per gateway process.
@@ -101,6 +101,8 @@ class Node:
         self._replayer = Replayer(event_log, page_events=self.settings.replay_page_events)
         if self.settings.heartbeat_interval_s > 0:
             self._timers.append(asyncio.create_task(self._beat(), name="gateway-heartbeat"))
+        if self.settings.ws_ping_interval is not None:
+            self._timers.append(asyncio.create_task(self._keepalive(), name="gateway-keepalive"))
         self._timers.append(asyncio.create_task(self._expire(), name="gateway-expiry"))
         self._state = NodeState.RUNNING
         log.info("gateway node running on %s", self.settings.nats.url)
@@ -210,6 +212,16 @@ class Node:
         while True:
             await asyncio.sleep(self.settings.heartbeat_interval_s)
             self.hub.heartbeat()
+
+    async def _keepalive(self) -> None:
+        """The one WebSocket ping timer: each tick, every socket is pinged, and one whose last
+        ping went unanswered for over ``WS_PING_TIMEOUT_S`` is closed (1011) and freed."""
+        interval = self.settings.ws_ping_interval_s
+        timeout = self.settings.ws_ping_timeout or float("inf")
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval)
+            self.hub.keepalive(loop.time(), timeout)
 
     async def _expire(self) -> None:
         """The one expiry timer: warn sockets whose token is near its end, close expired ones."""

@@ -204,7 +204,7 @@ class GatewaySettings:
 
     @property
     def ws_ping_interval(self) -> float | None:
-        """uvicorn's keepalive interval; 0 in the environment turns keepalive pings off."""
+        """The WebSocket ping interval; 0 in the environment turns keepalive pings off."""
         return self.ws_ping_interval_s if self.ws_ping_interval_s > 0 else None
 
     @property

@@ -1,28 +1,28 @@
 """One socket's I/O: carries out a :class:`~services.ws_gateway.session.Session`'s commands.
 
-The session decides; the connection only moves bytes. Up to three tasks per socket:
+The session decides; the connection only moves bytes, through a :class:`Sink` (the WebSocket
+edge, :mod:`services.ws_gateway.edge`, in the gateway; a list in unit tests).
 
-- the reader awaits client frames and feeds them to the session;
-- the writer drains the send queue to the socket. It is the only coroutine that writes, so
-  frames never interleave, and a socket that stops reading blocks nothing but its own writer;
-- a replay, while the session wants one: it reads the stream and feeds pages in, each only once
-  the writer has made room (:meth:`Connection.page_budget`). A newer replay cancels the older.
+Writes are coalesced, never awaited. Everything that feeds the socket (the hub's NATS callback,
+a client frame, a finished request, a replay page) appends to the send queue; one flush per
+event-loop turn then hands the sink every queued frame at once, so a burst of events for one
+socket costs one ``write`` system call, not one each. While the sink is paused (the kernel's and
+the transport's buffers are full: the client is not reading) frames stay queued, counted against
+the session's bound (see the Outbox): over it, the session answers with
+``Close(SLOW_CONSUMER)`` and the queue is dropped at once. Nothing here ever blocks the NATS
+subscription or another socket.
 
-Everything that feeds the queue (the hub's NATS callback, the reader, a finished request, a
-replay page) appends without awaiting. The queue's bound lives in the session (see the Outbox):
-over it, the session answers with ``Close(SLOW_CONSUMER)`` and the queue is dropped at once.
-Work that needs NATS (submissions, agent requests, replays) is the :class:`Backend`'s.
+A replay runs as the connection's one task while the session wants one: it reads the stream and
+feeds pages in, each only once the queue has made room (:meth:`Connection.page_budget`). A newer
+replay cancels the older. Work that needs NATS (submissions, agent requests, replays) is the
+:class:`Backend`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
-
-from litestar.exceptions import WebSocketDisconnect
+from typing import Protocol
 
 from services.ws_gateway.session import (
     Authenticate,
@@ -38,17 +38,9 @@ from services.ws_gateway.session import (
 from shared.errors import CloseCode
 from shared.wire.runs import RunRequest
 
-__all__ = ["Backend", "Connection", "Receive", "Socket"]
+__all__ = ["Backend", "Connection", "Sink"]
 
 log = logging.getLogger(__name__)
-
-# The peer vanished under a send: uvicorn raises ClientDisconnected (an OSError), Litestar
-# raises WebSocketDisconnect once it has seen the disconnect message.
-_GONE = (OSError, WebSocketDisconnect)
-# RFC 6455 caps a close reason at 123 bytes of UTF-8.
-_MAX_REASON_BYTES = 123
-
-Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 
 
 class Backend(Protocol):
@@ -67,32 +59,59 @@ class Backend(Protocol):
         """Verify a fresh token without blocking; report with session.reauthenticated/_refused."""
 
 
-class Socket(Protocol):
-    async def send_text(self, data: str) -> None: ...
+class Sink(Protocol):
+    """Where a connection's frames go: the socket, as the WebSocket edge exposes it."""
 
-    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+    @property
+    def writable(self) -> bool:
+        """False while the peer is not taking what was already written (flow control)."""
+
+    def write_frames(self, frames: list[bytes]) -> None:
+        """Write these text frames' payloads, in order, without blocking."""
+
+    def close(self, code: int, reason: str) -> None:
+        """Send the close frame after everything written so far."""
+
+    def abort(self) -> None:
+        """Drop the socket now (a peer that will not take even its close frame)."""
+
+    def keepalive(self, now: float, timeout_s: float) -> None:
+        """Ping the peer; fail the socket if the previous ping waited over ``timeout_s``."""
 
 
 class Connection:
     """A socket, its session and its send queue."""
 
+    __slots__ = (
+        "_backend",
+        "_close_timeout_s",
+        "_closed",
+        "_closing",
+        "_flushing",
+        "_queue",
+        "_replay",
+        "_room",
+        "_sink",
+        "session",
+    )
+
     def __init__(
         self,
         session: Session,
-        socket: Socket,
+        sink: Sink,
         backend: Backend,
         *,
         close_timeout_s: float = 10.0,
     ) -> None:
         self.session = session
-        self._socket = socket
+        self._sink = sink
         self._backend = backend
         self._close_timeout_s = close_timeout_s
-        self._queue: deque[bytes] = deque()
-        self._wake = asyncio.Event()
-        self._room = asyncio.Event()  # set whenever the backlog may have shrunk
+        self._queue: list[bytes] = []
+        self._flushing = False  # a flush is scheduled for this loop turn
         self._closing: Close | None = None
-        self._writer: asyncio.Task[None] | None = None
+        self._closed: asyncio.Future[None] | None = None  # made on demand: most never need it
+        self._room: asyncio.Future[None] | None = None  # a replay waiting for the queue to drain
         self._replay: asyncio.Task[None] | None = None
 
     @property
@@ -112,7 +131,7 @@ class Connection:
             match command:
                 case Send(frame=frame):
                     self._queue.append(frame)
-                    self._wake.set()
+                    self._schedule_flush()
                 case Submit(request=request):
                     self._backend.submit(self, request)
                 case Request():
@@ -123,7 +142,85 @@ class Connection:
                     self._backend.reauthenticate(self, token)
                 case Close():
                     self._begin_close(command)
-        self._room.set()  # a submission may have been answered: a replay may go on
+        self._make_room()  # a submission may have been answered: a replay may go on
+
+    # Writing
+
+    def _schedule_flush(self) -> None:
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Hand every queued frame to the sink in one go (also called when it is writable again)."""
+        self._flushing = False
+        if not self._sink.writable:
+            return  # resume_writing calls again
+        frames, self._queue = self._queue, []
+        if frames:
+            self._sink.write_frames(frames)
+            session = self.session
+            for frame in frames:
+                session.sent(len(frame))
+            self._make_room()
+        if self._closing is not None:
+            closing, self._closing = self._closing, None
+            self._sink.close(closing.code, closing.reason)
+            self._done()
+
+    def _begin_close(self, command: Close) -> None:
+        self._queue.clear()  # the client resumes from its last seq; no need to flush
+        if command.last_frame is not None:
+            self._queue.append(command.last_frame)  # the one frame that says why
+        self._closing = command
+        self._make_room()
+        self._schedule_flush()
+        # A peer that never reads would hold the close frame (and this connection) for ever.
+        asyncio.get_running_loop().call_later(self._close_timeout_s, self._abandon)
+
+    def _abandon(self) -> None:
+        if self._closing is not None:
+            log.info(
+                "user %s: socket did not take its close frame in time; letting go", self.user_id
+            )
+            self._closing = None
+            self._sink.abort()
+            self._done()
+
+    def keepalive(self, now: float, timeout_s: float) -> None:
+        self._sink.keepalive(now, timeout_s)
+
+    # Lifecycle
+
+    def start(self, opening: list[Command]) -> None:
+        """Carry out what ``session.open()`` asked for, now that the socket is in place."""
+        self.execute(opening)
+
+    def lost(self) -> None:
+        """The socket is gone, whoever closed it: stop everything this connection runs."""
+        self.session.closed()  # first: a closed session starts no new replay
+        self._queue.clear()
+        self._closing = None
+        if self._replay is not None:
+            self._replay.cancel()
+        self._make_room()
+        self._done()
+
+    async def wait_closed(self) -> None:
+        """Return once the close frame is out, the peer is gone, or it was let go."""
+        if self.session.state is State.CLOSED or (
+            self.session.state is State.CLOSING and self._closing is None
+        ):
+            return
+        if self._closed is None:
+            self._closed = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._closed)
+
+    def _done(self) -> None:
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
+
+    # Replays
 
     def _start_replay(self, replay: Replay) -> None:
         if self._replay is not None:
@@ -140,80 +237,12 @@ class Connection:
             budget = self.session.page_budget()
             if budget is not None:
                 return budget
-            self._room.clear()
-            await self._room.wait()
+            self._room = asyncio.get_running_loop().create_future()
+            await self._room
         return None
 
-    def _begin_close(self, command: Close) -> None:
-        self._queue.clear()  # the client resumes from its last seq; no need to flush
-        if command.last_frame is not None:
-            self._queue.append(command.last_frame)  # the one frame that says why
-        self._closing = command
-        self._wake.set()
-        self._room.set()
-        # A peer that never reads would hold the close frame (and this task) for ever.
-        asyncio.get_running_loop().call_later(self._close_timeout_s, self._abandon)
-
-    def _abandon(self) -> None:
-        if self._writer is not None and not self._writer.done():
-            log.info(
-                "user %s: socket did not take its close frame in time; letting go", self.user_id
-            )
-            self._writer.cancel()
-
-    async def run(self, receive: Receive, opening: list[Command] | None = None) -> None:
-        """Serve the socket until either side closes it.
-
-        ``opening``: what ``session.open()`` asked for before the socket joined the hub (a
-        resume's Replay, say); carried out now, once the socket is in place.
-        """
-        reader = asyncio.create_task(self._read(receive), name=f"ws-read-{self.user_id}")
-        self._writer = asyncio.create_task(self._write(), name=f"ws-write-{self.user_id}")
-        self.execute(opening or [])
-        try:
-            done, _ = await asyncio.wait(
-                {reader, self._writer}, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            self.session.closed()  # first: a closed session starts no new replay
-            tasks = [reader, self._writer, *([self._replay] if self._replay else [])]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
-
-    async def wait_closed(self) -> None:
-        """Return once the writer has finished (close frame sent, peer gone, or abandoned)."""
-        if self._writer is not None:
-            await asyncio.wait({self._writer})
-
-    async def _read(self, receive: Receive) -> None:
-        while True:
-            message = await receive()
-            if message["type"] != "websocket.receive":
-                return  # websocket.disconnect: the peer closed or the transport failed
-            data = message.get("text")
-            if data is None:
-                data = message.get("bytes") or b""
-            self.execute(self.session.receive(data))
-
-    async def _write(self) -> None:
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                # Once closing, only the close's own last frame is left in the queue.
-                while self._queue:
-                    frame = self._queue.popleft()
-                    # ASGI text frames are str; the bytes are UTF-8 JSON from our own encoders.
-                    await self._socket.send_text(frame.decode())
-                    self.session.sent(len(frame))
-                    self._room.set()
-                if self._closing is not None:
-                    reason = self._closing.reason.encode()[:_MAX_REASON_BYTES]
-                    await self._socket.close(self._closing.code, reason.decode(errors="ignore"))
-                    return
-        except _GONE:
-            return
+    def _make_room(self) -> None:
+        if self._room is not None:
+            room, self._room = self._room, None
+            if not room.done():
+                room.set_result(None)

@@ -17,32 +17,33 @@ Callback = Callable[[Any], Awaitable[None]]
 
 
 class MemorySocket:
-    """Records what the connection writes; ``incoming`` is what the client sends."""
+    """A connection's sink that records what it is handed; ``writable`` is flow control."""
 
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
-        self.closed_with: tuple[int, str | None] | None = None
-        self.incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.writable = asyncio.Event()
-        self.writable.set()
+        self.writes = 0  # how many writes those frames took
+        self.closed_with: tuple[int, str] | None = None
+        self.aborted = False
+        self.writable = True
+        self.pings: list[float] = []
 
-    async def send_text(self, data: str) -> None:
-        await self.writable.wait()
-        self.sent.append(json.loads(data))
+    def write_frames(self, frames: list[bytes]) -> None:
+        assert self.writable and self.closed_with is None, "written while paused or closed"
+        self.writes += 1
+        self.sent.extend(json.loads(frame) for frame in frames)
 
-    async def close(self, code: int = 1000, reason: str | None = None) -> None:
-        await self.writable.wait()
+    def close(self, code: int, reason: str) -> None:
         self.closed_with = (code, reason)
-        await self.incoming.put({"type": "websocket.disconnect", "code": code})
 
-    def client_sends(self, text: str) -> None:
-        self.incoming.put_nowait({"type": "websocket.receive", "text": text})
+    def abort(self) -> None:
+        self.aborted = True
+
+    def keepalive(self, now: float, timeout_s: float) -> None:
+        self.pings.append(now)
 
 
-class NullSocket:
-    async def send_text(self, data: str) -> None: ...
-
-    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+class NullSocket(MemorySocket):
+    def write_frames(self, frames: list[bytes]) -> None: ...
 
 
 @dataclass

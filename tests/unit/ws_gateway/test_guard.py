@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from services.ws_gateway.app import origin_allowed
+from services.ws_gateway.auth import origin_allowed
 from services.ws_gateway.guard import Credentials, RateLimits
 from services.ws_gateway.revocations import RevocationList
 from services.ws_gateway.session import Authenticate, Close, Command, Send, Session, State
