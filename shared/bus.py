@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
-import nats
+import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
@@ -25,6 +25,7 @@ from nats.js.errors import NoStreamResponseError
 
 from shared import subjects
 from shared.errors import PublishFailed
+from shared.natsclient import Client
 from shared.settings import NatsSettings
 from shared.wire.events import AnyEvent, encode_event
 
@@ -65,7 +66,8 @@ async def connect(
 
     # max_reconnect_attempts=-1 also makes nats-py retry the first connect until the server is
     # up, so services may start before NATS does.
-    return await nats.connect(
+    nc = Client()
+    await nc.connect(
         [url.strip() for url in settings.url.split(",")],  # a cluster: several URLs
         name=name,
         max_reconnect_attempts=-1,
@@ -78,6 +80,7 @@ async def connect(
         user=settings.user,
         password=settings.password,
     )
+    return nc
 
 
 async def until_subscribed(nc: NATS) -> None:

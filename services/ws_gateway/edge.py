@@ -270,7 +270,9 @@ class WebSocketEdge(asyncio.Protocol):
         # in place: the two overlap instead of leaving a gap between them.
         after_seq = query.get("after_seq")
         opening = session.open(after_seq[-1] if after_seq else None)
-        conn = Connection(session, self, node, close_timeout_s=settings.close_timeout_s)
+        conn = Connection(
+            session, self, node, flusher=node.flusher, close_timeout_s=settings.close_timeout_s
+        )
         self._gone = asyncio.get_running_loop().create_future()
         async with node.attached(conn):
             self._conn = conn

@@ -33,7 +33,7 @@ from services.ws_gateway.hub import Hub
 from services.ws_gateway.replay import Replayer
 from services.ws_gateway.session import NO_AGENT_MESSAGE, Replay, Request
 from services.ws_gateway.settings import GatewaySettings
-from services.ws_gateway.transport import Connection
+from services.ws_gateway.transport import Connection, Flusher
 from shared import bus
 from shared.errors import CloseCode, ErrorCode, Unauthorized
 from shared.tokens import AccessClaims
@@ -68,6 +68,7 @@ class Node:
         self._replayer: Replayer | None = None
         self._timers: list[asyncio.Task[None]] = []
         self._auth_tasks: set[asyncio.Task[None]] = set()
+        self.flusher = Flusher()  # one for all of this gateway's sockets
         self.authority = Authority(settings, self._revoked)
 
     @property
