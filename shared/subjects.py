@@ -43,6 +43,7 @@ __all__ = [
     "check_token",
     "is_safe_token",
     "live_user_events",
+    "live_user_events_all",
     "live_user_events_wildcard",
     "run_cancel",
     "run_control_cancel",
@@ -57,6 +58,7 @@ __all__ = [
     "tool_heartbeat",
     "user_events",
     "user_events_wildcard",
+    "user_of_live_events",
 ]
 
 SAFE_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -90,6 +92,18 @@ def user_events_wildcard() -> str:
 
 def live_user_events(user_id: str) -> str:
     return f"live.user.{check_token(user_id, 'user id')}.events"
+
+
+def live_user_events_all() -> str:
+    """Every user's live events: a gateway's one subscription (``LIVE_SUBSCRIPTION=all``)."""
+    return "live.user.*.events"
+
+
+def user_of_live_events(subject: str) -> str:
+    """The user id in a ``live.user.<id>.events`` subject ("" for any other subject)."""
+    if subject.startswith("live.user.") and subject.endswith(".events"):
+        return subject[10:-7]
+    return ""
 
 
 def live_user_events_wildcard() -> str:

@@ -32,7 +32,7 @@ from services.ws_gateway.eventlog import EventLog
 from services.ws_gateway.hub import Hub
 from services.ws_gateway.replay import Replayer
 from services.ws_gateway.session import NO_AGENT_MESSAGE, Replay, Request
-from services.ws_gateway.settings import GatewaySettings
+from services.ws_gateway.settings import GatewaySettings, LiveSubscription
 from services.ws_gateway.transport import Connection, Flusher
 from shared import bus
 from shared.errors import CloseCode, ErrorCode, Unauthorized
@@ -97,7 +97,9 @@ class Node:
         await self.authority.start(nc)
         event_log = EventLog(nc, timeout_s=self.settings.submit_timeout_s)
         await event_log.start()
-        self._hub = Hub(nc, event_log)
+        per_user = self.settings.live_subscription is LiveSubscription.PER_USER
+        self._hub = Hub(nc, event_log, per_user=per_user)
+        await self._hub.start()
         self._agents = AgentClient(nc, self.settings.submit_timeout_s)
         self._replayer = Replayer(event_log, page_events=self.settings.replay_page_events)
         if self.settings.heartbeat_interval_s > 0:

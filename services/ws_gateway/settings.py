@@ -14,6 +14,7 @@ is an optional seed for the time before the auth service first answers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 from services.ws_gateway.guard import (
@@ -46,6 +47,7 @@ __all__ = [
     "DEFAULT_WS_PING_INTERVAL_S",
     "DEFAULT_WS_PING_TIMEOUT_S",
     "GatewaySettings",
+    "LiveSubscription",
 ]
 
 DEFAULT_HOST = "127.0.0.1"
@@ -78,6 +80,21 @@ DEFAULT_JWKS_MAX_AGE_S = 300.0
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+class LiveSubscription(Enum):
+    """How a gateway hears the stream's live events (``LIVE_SUBSCRIPTION``).
+
+    ``all``: one subscription to every user's live subject; events of users with no socket here
+    are dropped on arrival. The cheapest per event (no queue and task switch per user in
+    nats-py), and the right choice for one or a few gateways per NATS, or when a load balancer
+    routes each user to one gateway. ``per_user``: one subscription per connected user, so a
+    gateway receives only its own users' events: for a large fleet that spreads every user over
+    many gateways.
+    """
+
+    ALL = "all"
+    PER_USER = "per_user"
+
+
 @dataclass(frozen=True, slots=True)
 class GatewaySettings:
     jwt_public_key_file: Path | None = None
@@ -107,6 +124,7 @@ class GatewaySettings:
     revocation_memory_s: float = DEFAULT_REMEMBER_S
     jwks_min_refresh_interval_s: float = DEFAULT_JWKS_MIN_REFRESH_INTERVAL_S
     jwks_max_age_s: float = DEFAULT_JWKS_MAX_AGE_S
+    live_subscription: LiveSubscription = LiveSubscription.ALL
     nats: NatsSettings = field(default_factory=NatsSettings)
 
     @classmethod
@@ -129,6 +147,7 @@ class GatewaySettings:
             close_timeout_s=env.float("CLOSE_TIMEOUT_S", DEFAULT_CLOSE_TIMEOUT_S),
             heartbeat_interval_s=env.float("HEARTBEAT_INTERVAL_S", DEFAULT_HEARTBEAT_INTERVAL_S),
             replay_page_events=env.int("REPLAY_PAGE_EVENTS", DEFAULT_REPLAY_PAGE_EVENTS),
+            live_subscription=_live_subscription(env.str("LIVE_SUBSCRIPTION", "all")),
             log_level=env.str("LOG_LEVEL", DEFAULT_LOG_LEVEL).upper(),
             allowed_origins=_origins(env.optional("ALLOWED_ORIGINS") or ""),
             max_connections_per_user=env.int(
@@ -210,6 +229,15 @@ class GatewaySettings:
     @property
     def ws_ping_timeout(self) -> float | None:
         return self.ws_ping_timeout_s if self.ws_ping_timeout_s > 0 else None
+
+
+def _live_subscription(value: str) -> LiveSubscription:
+    try:
+        return LiveSubscription(value.strip().lower())
+    except ValueError:
+        choices = " or ".join(mode.value for mode in LiveSubscription)
+        _refuse("LIVE_SUBSCRIPTION", f"must be {choices}", value)
+        raise
 
 
 def _origins(value: str) -> tuple[str, ...]:

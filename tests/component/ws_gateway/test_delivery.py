@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.component.ws_gateway.conftest import (
     FakeAgent,
     Sign,
@@ -59,10 +61,11 @@ async def test_the_user_id_comes_from_the_token_not_the_frame(
     assert [r.user_id for r in agent.requests] == [user_id]
 
 
+@pytest.mark.parametrize("live_subscription", ["all", "per_user"])
 async def test_every_socket_of_a_user_gets_every_event(
-    start_gateway, agent: FakeAgent, sign: Sign, user_id: str
+    start_gateway, agent: FakeAgent, sign: Sign, user_id: str, live_subscription: str
 ) -> None:
-    gateway = await start_gateway()
+    gateway = await start_gateway(LIVE_SUBSCRIPTION=live_subscription)
     async with (
         await gateway.connect(sign(user_id)) as tab1,
         await gateway.connect(sign(user_id)) as tab2,
@@ -77,10 +80,11 @@ async def test_every_socket_of_a_user_gets_every_event(
     await eventually(lambda: len(gateway.server.node.hub) == 0)
 
 
+@pytest.mark.parametrize("live_subscription", ["all", "per_user"])
 async def test_another_users_socket_gets_none_of_the_events(
-    start_gateway, agent: FakeAgent, sign: Sign, user_id: str
+    start_gateway, agent: FakeAgent, sign: Sign, user_id: str, live_subscription: str
 ) -> None:
-    gateway = await start_gateway()
+    gateway = await start_gateway(LIVE_SUBSCRIPTION=live_subscription)
     async with (
         await gateway.connect(sign(user_id)) as mine,
         await gateway.connect(sign(user_id + "-other")) as theirs,

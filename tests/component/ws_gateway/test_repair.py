@@ -30,20 +30,21 @@ from tests.component.ws_gateway.conftest import (
 @pytest.fixture
 def lossy_live_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """The hub never sees live events whose thought says "lost"."""
-    deliver = Hub._on_live
+    deliver = Hub._deliver
 
-    async def lossy(self: Hub, user: object, msg: Msg) -> None:
+    def lossy(self: Hub, user: object, msg: Msg) -> None:
         if b'"thought":"lost' not in msg.data:
-            await deliver(self, user, msg)  # type: ignore[arg-type]
+            deliver(self, user, msg)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Hub, "_on_live", lossy)
+    monkeypatch.setattr(Hub, "_deliver", lossy)
 
 
 @pytest.mark.usefixtures("lossy_live_path")
+@pytest.mark.parametrize("live_subscription", ["all", "per_user"])
 async def test_an_event_lost_on_the_live_path_arrives_from_the_stream_before_the_next(
-    start_gateway, nc: NATS, sign: Sign, user_id: str
+    start_gateway, nc: NATS, sign: Sign, user_id: str, live_subscription: str
 ) -> None:
-    gateway = await start_gateway()
+    gateway = await start_gateway(LIVE_SUBSCRIPTION=live_subscription)
     async with await gateway.connect(sign(user_id)) as ws:
         await ws.send('{"type": "ping"}')
         await recv_json(ws)
@@ -68,11 +69,17 @@ async def test_a_repair_also_works_for_a_socket_that_resumed(
     assert seqs(frames) == stored
 
 
+@pytest.mark.parametrize("live_subscription", ["all", "per_user"])
 async def test_events_stored_while_the_gateways_nats_connection_was_down_arrive_after_it(
-    start_gateway, nats_proxy: tuple[NatsProxy, str], nc: NATS, sign: Sign, user_id: str
+    start_gateway,
+    nats_proxy: tuple[NatsProxy, str],
+    nc: NATS,
+    sign: Sign,
+    user_id: str,
+    live_subscription: str,
 ) -> None:
     proxy, proxied_url = nats_proxy
-    gateway = await start_gateway(NATS_URL=proxied_url)
+    gateway = await start_gateway(NATS_URL=proxied_url, LIVE_SUBSCRIPTION=live_subscription)
     gateway_nats = gateway.server.node.nc
     async with await gateway.connect(sign(user_id)) as ws:
         await ws.send('{"type": "ping"}')

@@ -21,3 +21,9 @@ def test_safe_ids_build_the_documented_subjects() -> None:
 def test_tool_names_are_checked_like_ids() -> None:
     with pytest.raises(InvalidId, match="tool name"):
         subjects.tool_call("analyze.>")
+
+
+def test_the_user_of_a_live_subject_is_read_back_and_other_subjects_name_nobody() -> None:
+    assert subjects.user_of_live_events(subjects.live_user_events("u-1")) == "u-1"
+    assert subjects.user_of_live_events("user.u-1.events") == ""
+    assert subjects.user_of_live_events("live.user.u-1.other") == ""

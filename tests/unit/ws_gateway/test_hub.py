@@ -148,3 +148,36 @@ async def test_everyone_leaving_during_the_subscribe_leaves_no_subscription() ->
 
     assert nats.subscriptions == {}
     assert len(hub) == 0
+
+
+# One subscription for every user (LIVE_SUBSCRIPTION=all)
+
+
+async def test_with_one_subscription_for_all_users_sockets_subscribe_nothing_of_their_own() -> None:
+    nats = FakeNats()
+    hub = Hub(nats, FakeNewest(), per_user=False)  # type: ignore[arg-type]
+    await hub.start()
+    tab1, tab2, other = connection("alice"), connection("alice"), connection("bob")
+    for conn in (tab1, tab2, other):
+        await hub.join(conn)
+    for conn in (tab1, tab2, other):
+        await hub.leave(conn)
+
+    assert list(nats.subscriptions) == ["live.user.*.events"]
+    assert len(hub) == 0
+
+
+async def test_with_one_subscription_each_event_reaches_its_users_sockets_only() -> None:
+    nats = FakeNats()
+    hub = Hub(nats, FakeNewest(), per_user=False)  # type: ignore[arg-type]
+    await hub.start()
+    tab1, tab2, other = connection("alice"), connection("alice"), connection("bob")
+    for conn in (tab1, tab2, other):
+        await hub.join(conn)
+    deliver = nats.subscriptions["live.user.*.events"]
+
+    await deliver(live("alice", 5, 0))
+    await deliver(live("carol", 6, 0))  # nobody here: dropped without a trace
+
+    assert (tab1.session.last_seq, tab2.session.last_seq, other.session.last_seq) == (5, 5, 0)
+    assert hub.newest("carol") == 0 and len(hub) == 2

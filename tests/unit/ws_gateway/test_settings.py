@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.ws_gateway.settings import GatewaySettings
+from services.ws_gateway.settings import GatewaySettings, LiveSubscription
 from shared.settings import Env, SettingsError
 
 
@@ -106,3 +106,10 @@ def test_zero_ping_interval_turns_keepalive_off() -> None:
 
 def test_zero_heartbeat_interval_turns_app_heartbeats_off() -> None:
     assert settings(HEARTBEAT_INTERVAL_S="0").heartbeat_interval_s == 0
+
+
+def test_live_subscription_is_one_for_all_users_unless_per_user_is_asked_for() -> None:
+    assert settings().live_subscription is LiveSubscription.ALL
+    assert settings(LIVE_SUBSCRIPTION="per_user").live_subscription is LiveSubscription.PER_USER
+    with pytest.raises(SettingsError, match="LIVE_SUBSCRIPTION"):
+        settings(LIVE_SUBSCRIPTION="some")
