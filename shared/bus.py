@@ -4,7 +4,7 @@ Delivery path: a producer publishes an event to ``user.<id>.events`` through Jet
 for the ack, so the event is stored before the producer moves on. The stream republishes each
 stored message to ``live.user.<id>.events`` with headers ``Nats-Sequence`` (the event's ``seq``)
 and ``Nats-Last-Sequence`` (the previous ``seq`` of the same user, which lets a reader detect a
-missed event). Gateways subscribe to the live subject, one subscription per connected user.
+missed event). Gateways subscribe to the live subjects (see services/ws_gateway/hub.py).
 """
 
 from __future__ import annotations

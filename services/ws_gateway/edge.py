@@ -274,15 +274,20 @@ class WebSocketEdge(asyncio.Protocol):
             session, self, node, flusher=node.flusher, close_timeout_s=settings.close_timeout_s
         )
         self._gone = asyncio.get_running_loop().create_future()
-        async with node.attached(conn):
-            self._conn = conn
-            log.debug("user %s connected from %s", claims.user_id, self._peer)
-            conn.start(opening)
-            for message in self._early:
-                conn.execute(session.receive(message))
-            self._early = []
-            self._resume_reading()
-            await self._gone
+        try:
+            async with node.attached(conn):
+                if self._lost:
+                    return  # the peer left while the socket was joining the hub
+                self._conn = conn
+                log.debug("user %s connected from %s", claims.user_id, self._peer)
+                conn.start(opening)
+                for message in self._early:
+                    conn.execute(session.receive(message))
+                self._early = []
+                self._resume_reading()
+                await self._gone
+        finally:
+            conn.lost()  # idempotent: whatever happened, nothing of this socket's runs on
         log.debug("user %s disconnected (last seq %d)", claims.user_id, session.last_seq)
 
     def _resume_reading(self) -> None:
