@@ -10,7 +10,9 @@ EventPublisher, like the real agent would.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import socket
 import time
 import uuid
@@ -297,6 +299,25 @@ async def agent(nc: nats.aio.client.Client) -> AsyncIterator[FakeAgent]:
     fake = await FakeAgent(nc).start()
     yield fake
     await fake.stop()
+
+
+async def raw_socket(
+    gateway: RunningGateway, token: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A client that does the WebSocket handshake by hand, to behave as no library would."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.server.port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    response = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return reader, writer
 
 
 async def recv_json(ws: ClientConnection, within: float = 5.0) -> dict[str, Any]:

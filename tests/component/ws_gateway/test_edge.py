@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import struct
 
@@ -14,30 +13,12 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from shared.errors import CloseCode
 from tests.component.ws_gateway.conftest import (
-    RunningGateway,
     Sign,
     eventually,
     publish,
+    raw_socket,
     recv_json,
 )
-
-
-async def _raw_socket(
-    gateway: RunningGateway, token: str
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A client that does the handshake by hand, to send frames a library would not."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.server.port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        (
-            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Authorization: Bearer {token}\r\n\r\n"
-        ).encode()
-    )
-    response = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-    assert response.startswith(b"HTTP/1.1 101"), response
-    return reader, writer
 
 
 def _client_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
@@ -82,7 +63,7 @@ async def test_a_fragmented_message_is_put_back_together(
     start_gateway, sign: Sign, user_id: str
 ) -> None:
     gateway = await start_gateway()
-    reader, writer = await _raw_socket(gateway, sign(user_id))
+    reader, writer = await raw_socket(gateway, sign(user_id))
     writer.write(_client_frame(0x1, b'{"type": ', fin=False))
     writer.write(_client_frame(0x0, b'"pi', fin=False))
     writer.write(_client_frame(0x0, b'ng"}'))
@@ -95,7 +76,7 @@ async def test_a_text_frame_that_is_not_utf8_is_closed_with_1007(
     start_gateway, sign: Sign, user_id: str
 ) -> None:
     gateway = await start_gateway()
-    reader, writer = await _raw_socket(gateway, sign(user_id))
+    reader, writer = await raw_socket(gateway, sign(user_id))
     writer.write(_client_frame(0x1, b'{"type": "\xff\xfe"}'))
 
     opcode, payload = await _read_frame(reader)

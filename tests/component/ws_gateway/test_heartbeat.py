@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 
 from nats.aio.client import Client as NATS
 
 from shared.errors import CloseCode
 from tests.component.ws_gateway.conftest import (
-    RunningGateway,
     Sign,
     eventually,
     publish,
+    raw_socket,
     recv_json,
 )
 
@@ -46,31 +44,12 @@ async def test_a_new_socket_hears_the_newest_seq_of_events_from_before_it_connec
     assert heartbeat == {"type": "heartbeat", "last_seq": stored[-1]}
 
 
-async def _silent_peer(
-    gateway: RunningGateway, token: str
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A peer that does the WebSocket handshake by hand, then reads but never answers a ping."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.server.port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        (
-            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Authorization: Bearer {token}\r\n\r\n"
-        ).encode()
-    )
-    await writer.drain()
-    response = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-    assert response.startswith(b"HTTP/1.1 101"), response
-    return reader, writer
-
-
 async def test_a_peer_that_stops_answering_pings_is_closed_and_freed(
     start_gateway, sign: Sign, user_id: str
 ) -> None:
     gateway = await start_gateway(WS_PING_INTERVAL_S="0.2", WS_PING_TIMEOUT_S="0.3")
     hub = gateway.server.node.hub
-    peer, ours = await _silent_peer(gateway, sign(user_id))
+    peer, ours = await raw_socket(gateway, sign(user_id))  # it never answers a ping
     await eventually(lambda: len(list(hub.connections(user_id))) == 1)
 
     received = b""

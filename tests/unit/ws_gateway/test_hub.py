@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from services.ws_gateway.hub import Hub
+from services.ws_gateway.transport import Connection
 from tests.unit.ws_gateway.fakes import FakeBackend, FakeNats, FakeNewest, connection, live
 
 
@@ -153,14 +154,21 @@ async def test_everyone_leaving_during_the_subscribe_leaves_no_subscription() ->
 # One subscription for every user (LIVE_SUBSCRIPTION=all)
 
 
-async def test_with_one_subscription_for_all_users_sockets_subscribe_nothing_of_their_own() -> None:
-    nats = FakeNats()
+async def hub_for_all_users_with_alice_twice_and_bob(
+    nats: FakeNats,
+) -> tuple[Hub, list[Connection]]:
     hub = Hub(nats, FakeNewest(), per_user=False)  # type: ignore[arg-type]
     await hub.start()
-    tab1, tab2, other = connection("alice"), connection("alice"), connection("bob")
-    for conn in (tab1, tab2, other):
+    conns = [connection("alice"), connection("alice"), connection("bob")]
+    for conn in conns:
         await hub.join(conn)
-    for conn in (tab1, tab2, other):
+    return hub, conns
+
+
+async def test_with_one_subscription_for_all_users_sockets_subscribe_nothing_of_their_own() -> None:
+    nats = FakeNats()
+    hub, conns = await hub_for_all_users_with_alice_twice_and_bob(nats)
+    for conn in conns:
         await hub.leave(conn)
 
     assert list(nats.subscriptions) == ["live.user.*.events"]
@@ -169,15 +177,11 @@ async def test_with_one_subscription_for_all_users_sockets_subscribe_nothing_of_
 
 async def test_with_one_subscription_each_event_reaches_its_users_sockets_only() -> None:
     nats = FakeNats()
-    hub = Hub(nats, FakeNewest(), per_user=False)  # type: ignore[arg-type]
-    await hub.start()
-    tab1, tab2, other = connection("alice"), connection("alice"), connection("bob")
-    for conn in (tab1, tab2, other):
-        await hub.join(conn)
+    hub, conns = await hub_for_all_users_with_alice_twice_and_bob(nats)
     deliver = nats.subscriptions["live.user.*.events"]
 
     await deliver(live("alice", 5, 0))
     await deliver(live("carol", 6, 0))  # nobody here: dropped without a trace
 
-    assert (tab1.session.last_seq, tab2.session.last_seq, other.session.last_seq) == (5, 5, 0)
+    assert [conn.session.last_seq for conn in conns] == [5, 5, 0]
     assert hub.newest("carol") == 0 and len(hub) == 2
