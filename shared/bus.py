@@ -46,7 +46,7 @@ async def connect(
     name: str,
     *,
     on_reconnected: Callable[[], Awaitable[None]] | None = None,
-) -> NATS:
+) -> Client:
     """Connect and stay connected: reconnect for ever, with the callbacks logging each change.
 
     ``on_reconnected`` runs after each reconnect (after the log line). nats-py awaits it inside

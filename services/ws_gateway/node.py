@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator
 from enum import Enum, auto
 
 import nats.errors
-from nats.aio.client import Client as NATS
 
 from services.ws_gateway.agents import AgentClient
 from services.ws_gateway.authority import Authority, TokenRevoked
@@ -36,6 +35,7 @@ from services.ws_gateway.settings import GatewaySettings, LiveSubscription
 from services.ws_gateway.transport import Connection, Flusher
 from shared import bus
 from shared.errors import CloseCode, ErrorCode, Unauthorized
+from shared.natsclient import Client as NatsClient
 from shared.tokens import AccessClaims
 from shared.wire import runs
 from shared.wire.revocation import Revocation
@@ -62,7 +62,7 @@ class Node:
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
         self._state = NodeState.NEW
-        self._nc: NATS | None = None
+        self._nc: NatsClient | None = None
         self._hub: Hub | None = None
         self._agents: AgentClient | None = None
         self._replayer: Replayer | None = None
@@ -82,7 +82,7 @@ class Node:
         return self._hub
 
     @property
-    def nc(self) -> NATS:
+    def nc(self) -> NatsClient:
         if self._nc is None:
             raise RuntimeError("the gateway node has not started")
         return self._nc

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import pytest
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 
 from services.ws_gateway.hub import Hub
 from tests.component.ws_gateway.conftest import (
@@ -32,9 +31,9 @@ def lossy_live_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """The hub never sees live events whose thought says "lost"."""
     deliver = Hub._deliver
 
-    def lossy(self: Hub, user: object, msg: Msg) -> None:
-        if b'"thought":"lost' not in msg.data:
-            deliver(self, user, msg)  # type: ignore[arg-type]
+    def lossy(self: Hub, user: object, subject: str, data: bytes, *sequences: object) -> None:
+        if b'"thought":"lost' not in data:
+            deliver(self, user, subject, data, *sequences)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Hub, "_deliver", lossy)
 

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nats.aio.client import Client as NatsPyClient
 
-from shared.natsclient import Client
+from shared.natsclient import Client, header
 
 REPUBLISHED = (
     b"Nats-Stream: EVENTS\r\nNats-Subject: user.u-1.events\r\nNats-Sequence: 1234567\r\n"
@@ -38,3 +38,14 @@ def test_any_header_block_parses_as_nats_py_parses_it(lines: list[bytes]) -> Non
     raw = b"\r\n".join(lines) + b"\r\n\r\n"
 
     assert Client()._parse_header_lines(raw) == NatsPyClient()._parse_header_lines(raw)
+
+
+def test_a_header_value_is_read_from_the_raw_block_as_the_parser_reads_it() -> None:
+    parsed = Client()._parse_header_lines(REPUBLISHED)
+    block = b"NATS/1.0\r\n" + REPUBLISHED
+
+    for name in ("Nats-Sequence", "Nats-Last-Sequence", "Nats-Stream", "Nats-Msg-Id"):
+        assert header(block, name.encode()) == parsed[name].encode()
+    assert header(block, b"Sequence") is None  # a name, not a substring of another
+    assert header(block, b"Nats-Expected-Stream") is None
+    assert header(None, b"Nats-Sequence") is None

@@ -88,6 +88,16 @@ class FakeNats:
         self.subscriptions[subject] = cb
         return FakeSubscription(subject, self)
 
+    async def subscribe_raw(
+        self, subject: str, handler: Callable[[bytes, bytes, bytes | None], None]
+    ) -> FakeSubscription:
+        """Like shared.natsclient.Client.subscribe_raw; the test still hands it a FakeMsg."""
+
+        async def as_raw(msg: FakeMsg) -> None:
+            handler(msg.subject.encode(), msg.data, header_block(msg.headers))
+
+        return await self.subscribe(subject, as_raw)
+
     async def flush(self) -> None:
         """Everything subscribed so far is in place at once."""
 
@@ -110,6 +120,14 @@ class FakeMsg:
     subject: str
     data: bytes
     headers: dict[str, str]
+
+
+def header_block(headers: dict[str, str]) -> bytes | None:
+    """Headers as nats-server writes them on the wire (what a raw subscription gets)."""
+    if not headers:
+        return None
+    lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return f"NATS/1.0\r\nNats-Stream: EVENTS\r\n{lines}\r\n".encode()
 
 
 def thinking(thought: str = "thinking", run_id: str = "run-1") -> bytes:
