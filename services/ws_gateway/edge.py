@@ -13,9 +13,9 @@ gateway speaks WebSocket itself, on the event loop's transport:
   event frames only between, so the two never interleave within a frame.
 
 Why not uvicorn's WebSocket and Litestar's handler: they cost one ASGI message, three wrappers,
-a ``str`` round trip and one ``write`` per event per socket, plus a reader and a writer task and
-~25 KB per idle socket; ``./dev bench`` measured the gateway at 3x the CPU per event it spends
-now (bench/README.md).
+a ``str`` round trip and one ``write`` per event per socket, plus a reader and a writer task per
+socket. ``./dev bench`` measured the change alone at 44 -> 33 µs of gateway CPU per event and
+41 -> 17.5 KB per idle socket (1,000 users; bench/README.md).
 
 A handshake is, in order:
 
@@ -58,10 +58,10 @@ if TYPE_CHECKING:
 __all__ = ["TOKEN_IN_URL_REASON", "WS_PATH", "WebSocketEdge", "encode_text_frames"]
 
 log = logging.getLogger(__name__)
-# websockets logs every handshake header at DEBUG, the token among them: its logger here never
-# goes below INFO, whatever LOG_LEVEL says.
+# websockets logs every handshake header at DEBUG, the token among them, and a line per
+# connection at INFO: its logger here says only what went wrong, whatever LOG_LEVEL says.
 _protocol_log = logging.getLogger(f"{__name__}.websockets")
-_protocol_log.setLevel(logging.INFO)
+_protocol_log.setLevel(logging.WARNING)
 
 WS_PATH = "/ws"
 TOKEN_IN_URL_REASON = "tokens are refused in the URL; send Authorization or Sec-WebSocket-Protocol"
@@ -322,10 +322,11 @@ class WebSocketEdge(asyncio.Protocol):
             except UnicodeDecodeError:
                 self._ws.fail(CloseCode.INVALID_DATA, "invalid UTF-8 in a text frame")
                 return
-        if self._conn is None:
-            self._early.append(data)
-        else:
+        if self._conn is not None:
             self._conn.execute(self._conn.session.receive(data))
+        elif self._serving is not None and not self._serving.done():
+            self._early.append(data)  # bounded: reading is paused until the socket is served
+        # else: the socket was refused and is closing; nothing it sends matters any more
 
     def _write_protocol_output(self) -> None:
         """Write what the protocol has to send; close the TCP connection once it is done."""
