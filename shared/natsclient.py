@@ -60,6 +60,10 @@ class Client(_NatsClient):
         self._raw_handlers[subscription._id] = handler
         return subscription
 
+    def _remove_sub(self, sid: int, max_msgs: int = 0) -> None:
+        self._raw_handlers.pop(sid, None)  # unsubscribed: forget its handler too
+        super()._remove_sub(sid, max_msgs)
+
     async def _process_msg(
         self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
     ) -> None:

@@ -6,12 +6,13 @@ those in one of two ways (``LIVE_SUBSCRIPTION``, see
 
 - ``all`` (the default): one subscription to ``live.user.*.events`` for the gateway's life; an
   event is dispatched by its subject to the user's sockets, or dropped when the user has none
-  here. Its messages reach the hub raw, from nats-py's read loop
-  (:meth:`shared.natsclient.Client.subscribe_raw`): no ``Msg``, headers dict, queue or task switch
-  per event, where a subscription per user costs all four. ``./dev bench`` measured the two at
-  13 and 20 µs of gateway CPU per event (1,000 users).
+  here. The cheapest per event.
 - ``per_user``: the first socket of a user subscribes (core NATS) to that user's subject, the last
   socket to leave unsubscribes: a gateway receives only its own users' events.
+
+Either way the messages reach the hub raw, from nats-py's read loop
+(:meth:`shared.natsclient.Client.subscribe_raw`): no ``Msg``, headers dict, queue or task switch
+per event.
 
 Each event is fanned out to every socket of that user through its session and bounded send
 queue: the callback never awaits a socket, so a slow one cannot hold up the subscription or
@@ -51,7 +52,6 @@ from functools import partial
 from typing import Protocol
 
 import nats.errors
-from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from services.ws_gateway.transport import Connection
@@ -146,7 +146,7 @@ class Hub:
     async def _subscribe(self, user_id: str, user: _User) -> None:
         subject = subjects.live_user_events(user_id)
         try:
-            subscription = await self._nc.subscribe(subject, cb=partial(self._on_live, user))
+            subscription = await self._nc.subscribe_raw(subject, partial(self._on_live, user))
         except BaseException:
             if self._users.get(user_id) is user:
                 del self._users[user_id]  # no half-registered user is left behind
@@ -222,29 +222,23 @@ class Hub:
         for conn in tuple(user.connections):
             conn.session.baseline(user.last_seq)
 
-    async def _on_live(self, user: _User, msg: Msg) -> None:
-        headers = msg.headers or {}
-        sequences = headers.get("Nats-Sequence"), headers.get("Nats-Last-Sequence", "0")
-        self._deliver(user, msg.subject, msg.data, *sequences)
+    # Live events arrive raw, straight from nats-py's read loop (Client.subscribe_raw).
+
+    def _on_live(self, user: _User, subject: bytes, data: bytes, headers: bytes | None) -> None:
+        """A message of one user's subscription (per_user)."""
+        self._deliver(user, subject.decode(), data, headers)
 
     def _on_any_live(self, subject: bytes, data: bytes, headers: bytes | None) -> None:
-        """The one subscription's messages, raw, straight from nats-py's read loop."""
-        user = self._users.get(subjects.user_of_live_events(subject.decode()))
+        """A message of the one subscription for every user (all)."""
+        name = subject.decode()
+        user = self._users.get(subjects.user_of_live_events(name))
         if user is not None:  # else nobody here wants it
-            seq = header(headers, b"Nats-Sequence")
-            previous = header(headers, b"Nats-Last-Sequence") or b"0"
-            self._deliver(user, subject.decode(), data, seq, previous)
+            self._deliver(user, name, data, headers)
 
-    def _deliver(
-        self,
-        user: _User,
-        subject: str,
-        data: bytes,
-        seq_header: str | bytes | None,
-        previous_header: str | bytes,
-    ) -> None:
+    def _deliver(self, user: _User, subject: str, data: bytes, headers: bytes | None) -> None:
         try:
-            seq, previous = int(seq_header), int(previous_header)  # type: ignore[arg-type]
+            seq = int(header(headers, b"Nats-Sequence"))  # type: ignore[arg-type]
+            previous = int(header(headers, b"Nats-Last-Sequence") or 0)
         except (TypeError, ValueError):
             log.warning("live event on %s without a stream sequence; dropped", subject)
             return

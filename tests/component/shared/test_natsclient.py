@@ -46,6 +46,7 @@ async def test_a_raw_subscription_gets_every_republished_event_with_its_sequence
         stored = [await EventPublisher(js).publish(user, _thinking(n)) for n in range(3)]
         await _until(lambda: len(got) == 3)
         await sub.unsubscribe()
+        forgotten = not nc._raw_handlers  # a gateway subscribes per user: no leak per user
         await EventPublisher(js).publish(user, _thinking(3))
         await asyncio.sleep(0.2)
     finally:
@@ -60,3 +61,4 @@ async def test_a_raw_subscription_gets_every_republished_event_with_its_sequence
     assert [int(header(h, b"Nats-Sequence") or 0) for _, _, h in got] == stored
     assert [int(header(h, b"Nats-Last-Sequence") or 0) for _, _, h in got] == [0, *stored[:2]]
     assert len(got) == 3  # nothing after unsubscribe
+    assert forgotten

@@ -31,9 +31,9 @@ def lossy_live_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """The hub never sees live events whose thought says "lost"."""
     deliver = Hub._deliver
 
-    def lossy(self: Hub, user: object, subject: str, data: bytes, *sequences: object) -> None:
+    def lossy(self: Hub, user: object, subject: str, data: bytes, headers: bytes | None) -> None:
         if b'"thought":"lost' not in data:
-            deliver(self, user, subject, data, *sequences)  # type: ignore[arg-type]
+            deliver(self, user, subject, data, headers)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Hub, "_deliver", lossy)
 
