@@ -84,11 +84,11 @@ class LiveSubscription(Enum):
     """How a gateway hears the stream's live events (``LIVE_SUBSCRIPTION``).
 
     ``all``: one subscription to every user's live subject; events of users with no socket here
-    are dropped on arrival. The cheapest per event (no queue and task switch per user in
-    nats-py), and the right choice for one or a few gateways per NATS, or when a load balancer
-    routes each user to one gateway. ``per_user``: one subscription per connected user, so a
-    gateway receives only its own users' events: for a large fleet that spreads every user over
-    many gateways.
+    are dropped on arrival. The cheapest (./dev bench, 1,000 users: 11-12.5 µs of gateway CPU
+    per event and 12.9 KB per idle socket, against 13.1 µs and 16.7 KB), and the right choice
+    for one or a few gateways per NATS, or when a load balancer routes each user to one gateway.
+    ``per_user``: one subscription per connected user, so a gateway receives only its own users'
+    events: for a large fleet that spreads every user over many gateways.
     """
 
     ALL = "all"
