@@ -25,9 +25,11 @@ A handshake is, in order:
    missing, invalid or expired, or was put in the URL (``?token=``: URLs end up in logs and
    histories); with ``SESSION_REVOKED`` (4403) when its session was revoked. A browser cannot
    read a refused handshake's HTTP status but does see a close code and reason;
-3. served: the session is attached to the node's hub until the socket goes.
+3. served: the session joins the node's hub (its user's live subscription in place), and only
+   then does the 101 go out. So when a client's socket opens, every event stored from then on
+   reaches it, with or without a resume.
 
-Reading is paused while the token is checked, so nothing a client sends is lost or reordered.
+Reading is paused until then, so nothing a client sends early is lost or reordered.
 Tokens never reach a log line: only the refusal's reason is logged.
 """
 
@@ -41,7 +43,7 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.frames import Frame, Opcode
-from websockets.http11 import Request
+from websockets.http11 import Request, Response
 from websockets.protocol import State as WsState
 from websockets.server import ServerProtocol
 
@@ -118,6 +120,7 @@ class WebSocketEdge(asyncio.Protocol):
         self._text = True  # whether that message is text
         self._ping: bytes | None = None  # the payload of the ping awaiting its pong
         self._ping_sent_at = 0.0
+        self._accept: Response | None = None  # the 101, held until the socket is served
         self._serving: asyncio.Task[None] | None = None
         self._gone: asyncio.Future[None] | None = None
 
@@ -205,6 +208,7 @@ class WebSocketEdge(asyncio.Protocol):
     def shutdown(self) -> None:
         """uvicorn's shutdown, for a socket the node did not close first (still handshaking)."""
         if self._conn is None:
+            self._open()
             self.close(CloseCode.SERVER_RESTART, "server restarting, reconnect")
             if self._transport is not None:
                 self._transport.close()
@@ -223,12 +227,13 @@ class WebSocketEdge(asyncio.Protocol):
             response = ws.reject(403, "this origin may not open a socket here\n")
         else:
             response = ws.accept(request)
-        ws.send_response(response)
         if response.status_code != 101:
+            ws.send_response(response)
             self._write_protocol_output()
             if self._transport is not None:
                 self._transport.close()
             return
+        self._accept = response  # sent once the socket is served (see _open)
         offered = [
             entry
             for header in headers.get_all("Sec-WebSocket-Protocol")
@@ -256,6 +261,7 @@ class WebSocketEdge(asyncio.Protocol):
                 else CloseCode.UNAUTHORIZED
             )
             log.info("socket from %s refused: %s", self._peer, exc.message)
+            self._open()
             self.close(code, exc.message[:120])
             self._resume_reading()  # to read the peer's answering close frame
             return
@@ -280,6 +286,8 @@ class WebSocketEdge(asyncio.Protocol):
                     return  # the peer left while the socket was joining the hub
                 self._conn = conn
                 log.debug("user %s connected from %s", claims.user_id, self._peer)
+                self._open()
+                conn.flush()  # whatever came for it while it joined (or its close, if turned away)
                 conn.start(opening)
                 for message in self._early:
                     conn.execute(session.receive(message))
@@ -289,6 +297,13 @@ class WebSocketEdge(asyncio.Protocol):
         finally:
             conn.lost()  # idempotent: whatever happened, nothing of this socket's runs on
         log.debug("user %s disconnected (last seq %d)", claims.user_id, session.last_seq)
+
+    def _open(self) -> None:
+        """Send the 101 that completes the handshake (the client's ``open`` event)."""
+        if self._accept is not None:
+            self._ws.send_response(self._accept)
+            self._accept = None
+            self._write_protocol_output()
 
     def _resume_reading(self) -> None:
         if self._transport is not None and not self._transport.is_closing():

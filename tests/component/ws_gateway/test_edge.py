@@ -7,6 +7,7 @@ import os
 import struct
 
 import httpx
+import pytest
 from nats.aio.client import Client as NATS
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -131,3 +132,16 @@ async def test_a_burst_of_events_reaches_every_socket_of_the_user_in_order(
 
     assert got == [stored, stored]
     await eventually(lambda: len(gateway.server.node.hub) == 0)
+
+
+@pytest.mark.parametrize("live_subscription", ["all", "per_user"])
+async def test_an_event_stored_the_moment_the_socket_opens_reaches_it(
+    start_gateway, nc: NATS, sign: Sign, live_subscription: str
+) -> None:
+    """The 101 goes out only once the socket is served: no window where events slip past it."""
+    gateway = await start_gateway(LIVE_SUBSCRIPTION=live_subscription)
+    for n in range(10):  # each time a new user, so each time the user's first socket
+        async with await gateway.connect(sign(f"opener-{live_subscription}-{n}")) as ws:
+            [seq] = await publish(nc, f"opener-{live_subscription}-{n}", "right away")
+
+            assert (await recv_json(ws))["seq"] == seq

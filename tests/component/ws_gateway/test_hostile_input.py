@@ -132,9 +132,6 @@ async def test_a_barrage_of_hostile_frames_leaves_the_socket_and_others_working(
         await gateway.connect(sign(user_id)) as ws,
         await gateway.connect(sign("bystander-1")) as other,
     ):
-        await ws.send('{"type": "ping"}')  # both served (a fresh socket hears events from then)
-        await other.send('{"type": "ping"}')
-        assert [await recv_json(ws), await recv_json(other)] == [{"type": "pong"}] * 2
         for raw in HOSTILE_FRAMES:
             await ws.send(raw)
         answers = [await recv_json(ws) for _ in HOSTILE_FRAMES]
