@@ -25,6 +25,7 @@ __all__ = [
     "Handshake",
     "origin_allowed",
     "read_handshake",
+    "select_subprotocol",
 ]
 
 SUBPROTOCOL = "agentwire.v1"
@@ -43,11 +44,15 @@ class Handshake:
 def read_handshake(headers: Mapping[str, str], offered: Iterable[str]) -> Handshake:
     """The token (header first, then subprotocol) and the subprotocol to accept with."""
     offered = [entry.strip() for entry in offered]
-    subprotocol = SUBPROTOCOL if SUBPROTOCOL in offered else None
     return Handshake(
         token=_from_header(headers.get("authorization")) or _from_subprotocols(offered),
-        subprotocol=subprotocol,
+        subprotocol=select_subprotocol(offered),
     )
+
+
+def select_subprotocol(offered: Iterable[str]) -> str | None:
+    """``agentwire.v1`` when the client offered it; never a ``bearer.`` entry (see above)."""
+    return SUBPROTOCOL if SUBPROTOCOL in offered else None
 
 
 def _from_header(value: str | None) -> str | None:

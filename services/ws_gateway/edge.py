@@ -92,8 +92,7 @@ def encode_text_frames(payloads: list[bytes]) -> bytes:
 
 
 def _select_subprotocol(_: ServerProtocol, offered: Any) -> Any:
-    # Answer with ours when offered; never echo a ``bearer.`` entry (see services.ws_gateway.auth).
-    return auth.SUBPROTOCOL if auth.SUBPROTOCOL in offered else None
+    return auth.select_subprotocol(offered)
 
 
 class WebSocketEdge(asyncio.Protocol):
