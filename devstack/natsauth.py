@@ -8,7 +8,7 @@ for people and tests inspecting the system, never for a service.
 
 ``allow_responses`` lets a responder answer a request's reply inbox without any publish right
 on ``_INBOX.>``. JetStream is reached through its API subjects, so each row names exactly the
-stream operations it uses on the ``EVENTS`` stream.
+stream operations it uses on the ``EVENTS`` and ``REVOCATIONS`` streams.
 """
 
 from __future__ import annotations
@@ -42,7 +42,14 @@ _READ_STREAM = [  # the gateway's replay and gap repair
 
 PERMISSIONS: dict[str, dict[str, list[str]]] = {
     "auth": {
-        "publish": ["auth.revoked.*", "auth.jwks.changed"],
+        "publish": [
+            "auth.revoked.*",
+            "auth.jwks.changed",
+            "$JS.API.INFO",
+            "$JS.API.STREAM.INFO.REVOCATIONS",
+            "$JS.API.STREAM.CREATE.REVOCATIONS",
+            "$JS.API.STREAM.UPDATE.REVOCATIONS",
+        ],
         "subscribe": ["auth.jwks", "_INBOX.>"],
     },
     "agent": {
@@ -75,6 +82,7 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "auth.jwks",
             *_STREAM_SETUP,
             *_READ_STREAM,
+            "$JS.API.DIRECT.GET.REVOCATIONS",  # the revocations it missed
         ],
         "subscribe": [
             "live.user.*.events",

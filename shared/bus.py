@@ -33,8 +33,10 @@ __all__ = [
     "EventPublisher",
     "connect",
     "ensure_events_stream",
+    "ensure_stream",
     "events_stream_config",
     "request",
+    "revocations_stream_config",
     "until_subscribed",
 ]
 
@@ -131,15 +133,35 @@ def events_stream_config(settings: NatsSettings) -> StreamConfig:
     )
 
 
+def revocations_stream_config(settings: NatsSettings, keep_s: float) -> StreamConfig:
+    """Every revocation the auth service publishes, kept ``keep_s`` (one access-token lifetime
+    and leeway: after that, every token it could cover has expired), so that a gateway that
+    starts, or comes back from a NATS outage, learns what it missed."""
+    return StreamConfig(
+        name=subjects.REVOCATIONS_STREAM,
+        subjects=[subjects.auth_revoked_wildcard()],
+        storage=StorageType.FILE,
+        max_age=keep_s,
+        num_replicas=settings.events_replicas,
+        allow_direct=True,
+    )
+
+
 async def ensure_events_stream(
     js: JetStreamContext, settings: NatsSettings, *, ready_within_s: float = 60.0
 ) -> None:
-    """Create the EVENTS stream, or bring an existing one to this configuration. Idempotent.
+    """Create the EVENTS stream, or bring an existing one to this configuration. Idempotent."""
+    await ensure_stream(js, events_stream_config(settings), ready_within_s=ready_within_s)
+
+
+async def ensure_stream(
+    js: JetStreamContext, config: StreamConfig, *, ready_within_s: float = 60.0
+) -> None:
+    """Create a stream, or bring an existing one to ``config``. Idempotent.
 
     A cluster's JetStream answers "unavailable" (or not at all) until its nodes have elected a
     meta leader, which takes a few seconds after they start; keep asking until then.
     """
-    config = events_stream_config(settings)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + ready_within_s
     while True:

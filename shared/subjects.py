@@ -34,6 +34,7 @@ __all__ = [
     "AGENT_QUEUE",
     "AUTH_QUEUE",
     "EVENTS_STREAM",
+    "REVOCATIONS_STREAM",
     "SAFE_TOKEN_PATTERN",
     "TOOLS_QUEUE",
     "auth_jwks",
@@ -65,6 +66,7 @@ SAFE_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 _SAFE_TOKEN = re.compile(SAFE_TOKEN_PATTERN)
 
 EVENTS_STREAM = "EVENTS"
+REVOCATIONS_STREAM = "REVOCATIONS"  # auth.revoked.*, kept one access-token lifetime
 AGENT_QUEUE = "agents"
 TOOLS_QUEUE = "tools"
 AUTH_QUEUE = "auth"

@@ -32,7 +32,7 @@ from services.auth.routes import ROUTES, BearerRefused, Edge
 from services.auth.service import AuthService
 from services.auth.settings import AuthSettings
 from services.auth.tokens import TokenIssuer
-from shared.bus import connect
+from shared.bus import connect, ensure_stream, revocations_stream_config
 from shared.errors import AgentwireError, ErrorCode
 from shared.settings import SettingsError
 from shared.tokens import KeySetVerifier
@@ -41,6 +41,8 @@ from shared.wire.auth import ErrorBody
 __all__ = ["MAX_BODY_BYTES", "STATUS_BY_CODE", "create_app", "parse_credentials"]
 
 log = logging.getLogger(__name__)
+# Revocations are kept this much longer than an access token lives (clock skew, slow gateways).
+REVOCATION_LEEWAY_S = 60
 
 # Every body here is well under 2 KiB; refuse anything far larger before reading it all.
 MAX_BODY_BYTES = 16 * 1024
@@ -103,6 +105,9 @@ async def _nats(settings: AuthSettings, edge: Edge, announcer: Announcer) -> Asy
         yield
         return
     nc = await connect(settings.nats, "auth")
+    # Revocations are kept as long as a token they cover can live, for gateways that missed them.
+    keep_s = settings.access_token_ttl_s + REVOCATION_LEEWAY_S
+    await ensure_stream(nc.jetstream(), revocations_stream_config(settings.nats, keep_s))
     bus = AuthBus(nc, lambda: edge.keys.ring.jwks())
     await bus.start()
     announcer.attach(bus)

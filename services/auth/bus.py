@@ -1,10 +1,11 @@
 """The auth service on NATS: it answers ``auth.jwks`` and publishes revocations and key changes.
 
-Revocations are core-NATS publishes, not JetStream: they matter only to sockets open right now,
-and a gateway must see them within a second. One lost while NATS is away costs little: the
-refresh families are revoked in the database whatever happens here, and an access token outlives
-its revocation by at most its lifetime (15 min by default). A failed publish is logged, never
-turned into an error for the user who logged out.
+Revocations are core-NATS publishes, which gateways hear within a second; nats-py holds them
+while NATS is away and sends them once back. The ``REVOCATIONS`` stream (made at start-up, see
+``app.py``) also stores each one for an access token's lifetime, so a gateway that starts, or
+comes back from an outage, reads what it missed. A failed publish is logged, never turned into
+an error for the user who logged out: the refresh families are revoked in the database whatever
+happens here, and an access token outlives its revocation by at most its lifetime.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ The auth service owns the keys and the sessions; the gateway only listens:
   that began signing since) or its copy has grown old. A retired key leaves with the next set.
 - revocations (``auth.revoked.*``, one subscription for every user) are remembered in a
   :class:`~services.ws_gateway.revocations.RevocationList` and handed to ``on_revoked`` so the
-  node closes the sockets they cover.
+  node closes the sockets they cover. At start-up and after each NATS reconnect the gateway also
+  reads those the ``REVOCATIONS`` stream still holds (:meth:`Authority.catch_up`): one published
+  while it was not listening counts all the same.
 
 ``JWT_PUBLIC_KEY_FILE``, when set, seeds the key set with that one key under its RFC 7638
 thumbprint (the kid the auth service gives a single ``JWT_PRIVATE_KEY_FILE`` key), so a gateway
@@ -25,6 +27,7 @@ from collections.abc import Callable
 
 import msgspec
 import nats.errors
+import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
@@ -79,6 +82,7 @@ class Authority:
         """Subscribe first, then fetch: a change announced meanwhile is not lost."""
         await nc.subscribe(subjects.auth_jwks_changed(), cb=self._on_jwks_changed)
         await nc.subscribe(subjects.auth_revoked_wildcard(), cb=self._on_revocation)
+        await self.catch_up(nc)  # after the subscription: nothing falls between the two
         self._verifier = KeySetVerifier(
             await _first_key_set(nc, self._seed),
             issuer=self._settings.jwt_issuer,
@@ -107,18 +111,45 @@ class Authority:
         self._verifier.replace(jwks)
         log.info("auth key set replaced: kids %s", sorted(self._verifier.key_ids))
 
-    async def _on_revocation(self, msg: Msg) -> None:
+    async def catch_up(self, nc: NATS) -> None:
+        """Read every revocation the ``REVOCATIONS`` stream still holds.
+
+        Run at start-up and after each NATS reconnect: a revocation published while this gateway
+        was not listening (not started yet, or cut off) still closes the sockets it covers and
+        refuses its tokens. Those heard live already are read again, to no effect.
+        """
+        js, seq, read = nc.jetstream(), 1, 0
+        stream, wildcard = subjects.REVOCATIONS_STREAM, subjects.auth_revoked_wildcard()
         try:
-            revocation = decode_revocation(msg.data)
+            while True:
+                stored = await js.get_msg(stream, seq, wildcard, direct=True, next=True)
+                self._apply(stored.subject or "", stored.data or b"", live=False)
+                seq, read = stored.seq + 1, read + 1
+        except nats.js.errors.NotFoundError:
+            pass  # read to the end
+        except nats.errors.NoRespondersError:
+            pass  # no stream yet: the auth service has not started, nothing was revoked
+        except (nats.errors.Error, TimeoutError) as exc:
+            log.warning("could not read the stored revocations (%r) after %d", exc, read)
+            return
+        log.info("read %d stored revocations", read)
+
+    async def _on_revocation(self, msg: Msg) -> None:
+        self._apply(msg.subject, msg.data, live=True)
+
+    def _apply(self, subject: str, data: bytes, *, live: bool) -> None:
+        try:
+            revocation = decode_revocation(data)
             subjects.check_token(revocation.user_id, "user id")
         except (msgspec.DecodeError, InvalidId) as exc:
-            log.warning("ignoring an unreadable revocation on %s: %s", msg.subject, exc)
+            log.warning("ignoring an unreadable revocation on %s: %s", subject, exc)
             return
-        if msg.subject != subjects.auth_revoked(revocation.user_id):
-            log.warning("ignoring a revocation for another user on %s", msg.subject)
+        if subject != subjects.auth_revoked(revocation.user_id):
+            log.warning("ignoring a revocation for another user on %s", subject)
             return
         self.revocations.add(revocation)
-        log.info("user %s revoked (%s)", revocation.user_id, revocation.reason)
+        if live:
+            log.info("user %s revoked (%s)", revocation.user_id, revocation.reason)
         self._on_revoked(revocation)
 
 

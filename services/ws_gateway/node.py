@@ -241,3 +241,7 @@ class Node:
         if self._hub is not None and self._state is NodeState.RUNNING:
             log.info("nats reconnected: %d users' sockets check the stream", len(self._hub))
             self._hub.repair()
+            # Revocations published meanwhile; not awaited: nats-py awaits this callback.
+            task = asyncio.create_task(self.authority.catch_up(self.nc), name="revocations")
+            self._auth_tasks.add(task)
+            task.add_done_callback(self._auth_tasks.discard)

@@ -102,6 +102,8 @@ FORBIDDEN_PUBLISHES = [
     ("tools", "agent.runs.submit"),
     ("agent", "auth.revoked.u1"),  # only auth revokes tokens
     ("ws_gateway", "$JS.API.STREAM.DELETE.EVENTS"),  # nobody but the operator deletes the log
+    ("ws_gateway", "$JS.API.STREAM.CREATE.REVOCATIONS"),  # the auth service keeps revocations
+    ("auth", "$JS.API.STREAM.DELETE.REVOCATIONS"),  # and cannot erase them
 ]
 
 

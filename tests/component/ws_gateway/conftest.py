@@ -35,8 +35,8 @@ from services.auth.keys import load_private_key, thumbprint_kid
 from services.ws_gateway.app import GatewayServer, create_server
 from services.ws_gateway.settings import GatewaySettings
 from shared import subjects
-from shared.bus import EventPublisher
-from shared.settings import Env
+from shared.bus import EventPublisher, ensure_stream, revocations_stream_config
+from shared.settings import Env, NatsSettings
 from shared.tokens import jwk_for
 from shared.wire import events, runs
 from shared.wire.keys import Jwks, encode_jwks
@@ -80,6 +80,9 @@ class FakeAuth:
         )
 
     async def start(self) -> FakeAuth:
+        # The stream that keeps revocations for gateways that missed them (as auth makes it).
+        config = revocations_stream_config(NatsSettings(), keep_s=960)
+        await ensure_stream(self.nc.jetstream(), config)
         self._sub = await self.nc.subscribe(subjects.auth_jwks(), cb=self._on_request)
         await self.nc.flush()
         return self

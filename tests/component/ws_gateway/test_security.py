@@ -15,7 +15,14 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from devstack.keys import ensure_keypair
 from shared.errors import CloseCode
 from shared.wire.revocation import Revocation
-from tests.component.ws_gateway.conftest import FakeAuth, Sign, recv_json, recv_until
+from tests.component.ws_gateway.conftest import (
+    FakeAuth,
+    NatsProxy,
+    Sign,
+    eventually,
+    recv_json,
+    recv_until,
+)
 
 
 async def close_of(ws: ClientConnection, within: float = 5.0) -> tuple[int, str]:
@@ -78,6 +85,44 @@ async def test_a_revocation_closes_the_sessions_sockets_within_a_second_with_440
     assert (code, reason) == (CloseCode.SESSION_REVOKED, "session revoked: logout")
     async with await gateway.connect(revoked_token) as again:  # and cannot come back
         assert await close_of(again) == (CloseCode.SESSION_REVOKED, "session revoked: logout")
+
+
+async def test_a_revocation_published_while_the_gateway_was_cut_off_closes_the_socket_after(
+    start_gateway,
+    nats_proxy: tuple[NatsProxy, str],
+    auth: FakeAuth,
+    sign: Sign,
+    user_id: str,
+) -> None:
+    proxy, proxied_url = nats_proxy
+    gateway = await start_gateway(NATS_URL=proxied_url)
+    gateway_nats = gateway.server.node.nc
+    token = sign(user_id, session_id="s-missed")
+    async with await gateway.connect(token) as ws:
+        await ping(ws)
+        proxy.cut()
+        await eventually(lambda: not gateway_nats.is_connected)
+        await auth.revoke(
+            Revocation(user_id=user_id, reason="logout", not_before=0, session_id="s-missed")
+        )
+        proxy.restore()
+
+        assert await close_of(ws, within=20) == (
+            CloseCode.SESSION_REVOKED,
+            "session revoked: logout",
+        )
+
+
+async def test_a_gateway_started_after_a_revocation_refuses_the_tokens_it_covers(
+    start_gateway, auth: FakeAuth, sign: Sign, user_id: str
+) -> None:
+    await auth.revoke(Revocation(user_id=user_id, reason="logout", not_before=0, session_id="s-1"))
+    gateway = await start_gateway()  # as after a restart: it never heard the revocation live
+
+    async with await gateway.connect(sign(user_id, session_id="s-1")) as revoked:
+        assert await close_of(revoked) == (CloseCode.SESSION_REVOKED, "session revoked: logout")
+    async with await gateway.connect(sign(user_id, session_id="s-2")) as other:
+        await ping(other)  # another session of the same user is not touched
 
 
 async def test_a_password_change_closes_older_tokens_and_refuses_them_in_an_auth_frame(
