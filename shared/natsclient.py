@@ -8,14 +8,16 @@ parser was a quarter of the gateway's CPU (./dev bench, py-spy). This one return
 the time: the whitespace check is one regular-expression search, whose ``\\s`` matches exactly
 the characters ``str.isspace`` does.
 
-:meth:`Client.subscribe_raw` goes further for the one subscription that carries every event:
-its messages reach a plain function as bytes (subject, payload, the raw header block) straight
+:meth:`Client.subscribe_raw` goes further for the subscriptions that carry every event: their
+messages reach a plain function as bytes (subject, payload, the raw header block) straight
 from nats-py's read loop, with no ``Msg``, no headers dict, no queue and no task switch per
 message (:func:`header` reads the one or two values the caller needs). nats-py still owns the
 subscription: it is sent again after every reconnect, and ``unsubscribe`` works as usual.
 
-Both override private methods, so nats-py stays pinned (``pyproject.toml``) and
-``tests/unit/shared/test_natsclient.py`` runs against whatever version is installed.
+Both override private nats-py methods (``_parse_header_lines``, ``_process_msg``,
+``_remove_sub``), so nats-py stays pinned (``pyproject.toml``), and the tests in
+``tests/unit/shared/`` and ``tests/component/shared/test_natsclient.py`` run against whatever
+version is installed.
 """
 
 from __future__ import annotations
