@@ -7,12 +7,9 @@ bookkeeping: the :class:`~services.ws_gateway.outbox.Outbox` (the bounded backlo
 held for ``run_accepted``) and the :class:`~services.ws_gateway.cursor.Cursor` (where the socket
 stands in its user's event log: dedupe, gaps, resume and replay).
 
-Lifecycle (guarded; anything that arrives after OPEN is ignored)::
-
-    OPEN ──close()──▶ CLOSING ──closed()──▶ CLOSED
-      └───────────────closed()──────────────▶┘
-
-Whatever would take the backlog over its limits closes the session with ``SLOW_CONSUMER``
+Its lifecycle (OPEN, CLOSING, CLOSED) and the guard every input passes through are
+:mod:`~services.ws_gateway.lifecycle`'s: anything that arrives after OPEN is ignored, and
+whatever would take the backlog over its limits closes the session with ``SLOW_CONSUMER``
 instead (the commands it would have sent are dropped with the transport's queue).
 
 What the socket may still do is the :mod:`~services.ws_gateway.guard`'s: its credentials (renewed
@@ -21,12 +18,9 @@ by ``auth`` frames, expired by the gateway's timer, matched against revocations)
 
 from __future__ import annotations
 
-import functools
 import re
 import time
 from collections.abc import Callable
-from enum import Enum, auto
-from typing import Concatenate, ParamSpec
 
 from services.ws_gateway.commands import (
     Authenticate,
@@ -50,6 +44,13 @@ from services.ws_gateway.framing import (
     with_seq,
 )
 from services.ws_gateway.guard import Credentials, Due, RateLimiter, RateLimits, Verdict
+from services.ws_gateway.lifecycle import (
+    SLOW_CONSUMER_REASON,
+    InvalidTransition,
+    State,
+    check_move,
+    while_open,
+)
 from services.ws_gateway.outbox import BacklogFull, Limits, Outbox
 from shared.errors import CloseCode, ErrorCode
 from shared.tokens import AccessClaims
@@ -99,49 +100,12 @@ __all__ = [
 ]
 
 NO_AGENT_MESSAGE = "no agent is available to take this message; try again shortly"
-SLOW_CONSUMER_REASON = "client too slow to keep up; reconnect to resume"
 REPLAY_FAILED_REASON = "event log unavailable; reconnect to resume"
 EXPIRED_REASON = "token expired"
 FLOOD_REASON = "too many messages"
 OTHER_USER_REASON = "token of another user"
 MAX_SEQ = 2**63 - 1  # JetStream sequences are uint64; this also fits every JSON reader
 _AFTER_SEQ = re.compile(r"[0-9]{1,19}")
-
-P = ParamSpec("P")
-
-
-class State(Enum):
-    OPEN = auto()
-    CLOSING = auto()
-    CLOSED = auto()
-
-
-_ALLOWED = {
-    State.OPEN: frozenset({State.CLOSING, State.CLOSED}),
-    State.CLOSING: frozenset({State.CLOSED}),
-    State.CLOSED: frozenset(),
-}
-
-
-class InvalidTransition(RuntimeError):
-    """A bug in the caller: the session was asked to move where its lifecycle does not go."""
-
-
-def _while_open(
-    method: Callable[Concatenate[Session, P], list[Command]],
-) -> Callable[Concatenate[Session, P], list[Command]]:
-    """Ignore input once the session is not OPEN; a full backlog closes it as too slow."""
-
-    @functools.wraps(method)
-    def guarded(self: Session, *args: P.args, **kwargs: P.kwargs) -> list[Command]:
-        if self._state is not State.OPEN:
-            return []
-        try:
-            return method(self, *args, **kwargs)
-        except BacklogFull:
-            return self.close(CloseCode.SLOW_CONSUMER, SLOW_CONSUMER_REASON)
-
-    return guarded
 
 
 class Session:
@@ -191,7 +155,7 @@ class Session:
 
     # Client frames
 
-    @_while_open
+    @while_open
     def open(self, after_seq: str | None) -> list[Command]:
         """The socket is served; ``after_seq`` is the handshake's query parameter, if any."""
         if after_seq is None:
@@ -201,7 +165,7 @@ class Session:
             return self._out.send(error_frame(ErrorCode.INVALID_FRAME, message))
         return self.resume(int(after_seq))
 
-    @_while_open
+    @while_open
     def receive(self, data: str | bytes) -> list[Command]:
         """Handle one client frame; a bad one gets an error frame and the session stays OPEN."""
         match self._rate.admit():
@@ -250,7 +214,7 @@ class Session:
 
     # Credentials
 
-    @_while_open
+    @while_open
     def reauthenticated(self, claims: AccessClaims) -> list[Command]:
         """A fresh token was verified: the socket lives on, unless it is another user's."""
         if claims.user_id != self._user_id:
@@ -259,13 +223,13 @@ class Session:
         self._credentials.renew(claims)
         return self._out.send(encode_frame(AuthOk(expires_at=int(claims.expires_at))))
 
-    @_while_open
+    @while_open
     def reauth_refused(self, code: CloseCode, reason: str) -> list[Command]:
         """The token in an ``auth`` frame was refused (invalid, expired or revoked): close."""
         error = ErrorCode.SESSION_REVOKED if code is CloseCode.SESSION_REVOKED else None
         return self._refuse(code, reason, reason, error)
 
-    @_while_open
+    @while_open
     def expiry(self, now: float) -> list[Command]:
         """A tick of the gateway's expiry timer (wall-clock ``now``): warn, or close."""
         match self._credentials.due(now):
@@ -279,7 +243,7 @@ class Session:
                 return self.close(CloseCode.UNAUTHORIZED, EXPIRED_REASON)
         return []
 
-    @_while_open
+    @while_open
     def revoke(self, revocation: Revocation) -> list[Command]:
         """A revocation for this user: close if it covers the token the socket holds."""
         if not self._credentials.revoked_by(revocation):
@@ -294,7 +258,7 @@ class Session:
 
     # Agent replies
 
-    @_while_open
+    @while_open
     def submit_done(
         self, reply: RunStarted | RunRejected, client_msg_id: str | None
     ) -> list[Command]:
@@ -306,19 +270,19 @@ class Session:
                 frame = error_frame(code, message)
         return self._out.submit_answered(frame)
 
-    @_while_open
+    @while_open
     def submit_failed(
         self, code: ErrorCode | str, message: str = NO_AGENT_MESSAGE
     ) -> list[Command]:
         """No agent answered a Submit in time (or at all)."""
         return self._out.submit_answered(error_frame(code, message))
 
-    @_while_open
+    @while_open
     def request_done(self, reply: AgentReply) -> list[Command]:
         """The agents answered a cancel or list Request."""
         return self._out.send(agent_reply_frame(reply))
 
-    @_while_open
+    @while_open
     def request_failed(
         self, code: ErrorCode | str, message: str = NO_AGENT_MESSAGE
     ) -> list[Command]:
@@ -340,12 +304,12 @@ class Session:
         """The user's newest event when this socket joined (the hub looks it up once per user)."""
         self._cursor.baseline(seq)
 
-    @_while_open
+    @while_open
     def repair(self) -> list[Command]:
         """The gateway's NATS connection came back: live events may have been lost meanwhile."""
         return self._cursor.repair()
 
-    @_while_open
+    @while_open
     def resume(self, after_seq: int) -> list[Command]:
         """Replay every stored event after ``after_seq``, then ``caught_up``, then live ones."""
         if after_seq > MAX_SEQ:
@@ -357,17 +321,17 @@ class Session:
         """Room for the next replay page (frames, bytes); None: not now (see the Outbox)."""
         return self._out.page_budget() if self._state is State.OPEN else None
 
-    @_while_open
+    @while_open
     def replay_gap(self, generation: int, after_seq: int, oldest_seq: int) -> list[Command]:
         """The stream no longer holds every event after ``after_seq``; it has from oldest_seq."""
         return self._cursor.replay_gap(generation, after_seq, oldest_seq)
 
-    @_while_open
+    @while_open
     def replayed(self, generation: int, events: list[tuple[int, bytes]]) -> list[Command]:
         """One page of stored events (seq, payload), oldest first."""
         return self._cursor.replayed(generation, events)
 
-    @_while_open
+    @while_open
     def replay_done(self, generation: int, last_seq: int, beyond: bool = False) -> list[Command]:
         """The stream has nothing more; ``last_seq`` is the user's newest stored event (or 0).
 
@@ -376,7 +340,7 @@ class Session:
         """
         return self._cursor.replay_done(generation, last_seq, beyond)
 
-    @_while_open
+    @while_open
     def replay_failed(self, generation: int) -> list[Command]:
         """The stream could not be read: the client reconnects and resumes later."""
         if not self._cursor.is_current(generation):
@@ -385,7 +349,7 @@ class Session:
 
     # Heartbeats
 
-    @_while_open
+    @while_open
     def heartbeat(self, newest_seq: int) -> list[Command]:
         """A tick of the gateway's heartbeat timer: a socket quiet since the last tick gets one.
 
@@ -425,6 +389,4 @@ class Session:
         self._cursor.forget()
 
     def _move(self, to: State) -> None:
-        if to not in _ALLOWED[self._state]:
-            raise InvalidTransition(f"session cannot go from {self._state.name} to {to.name}")
-        self._state = to
+        self._state = check_move(self._state, to)
