@@ -69,9 +69,8 @@ class Client(_NatsClient):
     async def _process_msg(
         self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
     ) -> None:
-        handler = self._raw_handlers.get(sid)
-        if handler is None or sid not in self._subs:
-            self._raw_handlers.pop(sid, None)
+        handler = self._raw_handlers.get(sid)  # gone with the subscription (_remove_sub)
+        if handler is None:
             await super()._process_msg(sid, subject, reply, data, headers)
             return
         self.stats["in_msgs"] += 1
