@@ -10,11 +10,12 @@ Schema evolution: add fields with defaults; never retype or re-tag. Readers igno
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 
 __all__ = [
+    "EVENT_TYPES",
     "TERMINAL_TYPES",
     "AgentCancelled",
     "AgentCancelledData",
@@ -142,6 +143,8 @@ AnyEvent = (
     | AgentCancelled
 )
 
+# Every event's "type" tag, read from the union above: one list to keep up to date, not two.
+EVENT_TYPES = frozenset(event.__struct_config__.tag for event in get_args(AnyEvent))
 TERMINAL_TYPES = frozenset({"agent_completed", "agent_failed", "agent_cancelled"})
 
 # Fixed Nats-Msg-Ids for the events that two different publishers may store: a run's first and

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import websockets
 
-TERMINAL = {"agent_completed", "agent_failed", "agent_cancelled"}
+from shared.wire.events import TERMINAL_TYPES
 
 
 @dataclass
@@ -48,7 +48,7 @@ async def read_run(ws: websockets.ClientConnection, timeout_s: float = 20) -> li
         while True:
             frame = json.loads(await ws.recv())
             frames.append(frame)
-            if frame.get("type") in TERMINAL:
+            if frame.get("type") in TERMINAL_TYPES:
                 return frames
 
 

@@ -12,17 +12,8 @@ import nats
 import websockets
 
 from shared import subjects
-from tests.integration.client import TERMINAL, connect
-
-EVENT_TYPES = {
-    "agent_started",
-    "agent_thinking",
-    "tool_executing",
-    "tool_completed",
-    "agent_completed",
-    "agent_failed",
-    "agent_cancelled",
-}
+from shared.wire.events import EVENT_TYPES, TERMINAL_TYPES
+from tests.integration.client import connect
 
 
 @dataclass
@@ -57,7 +48,7 @@ class ResumingReader:
         return [e for e in self.events if e["run_id"] == run_id]
 
     def finished(self, run_id: str) -> bool:
-        return any(e["type"] in TERMINAL for e in self.run_events(run_id))
+        return any(e["type"] in TERMINAL_TYPES for e in self.run_events(run_id))
 
 
 async def stored_events(nats_url: str, user_id: str) -> list[tuple[int, dict[str, Any]]]:

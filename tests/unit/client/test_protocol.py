@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import agentwire_client.protocol as client_protocol
 from agentwire_client.protocol import (
     AfterClose,
     PendingRequest,
@@ -12,6 +13,8 @@ from agentwire_client.protocol import (
     after_close,
     backoff_delay,
 )
+from services.ws_gateway import auth as gateway_auth
+from shared.wire import events
 
 
 def event(seq: int, kind: str = "agent_thinking") -> dict[str, object]:
@@ -105,3 +108,10 @@ def test_an_error_frame_answers_the_oldest_request() -> None:
     assert requests.match({"type": "error", "data": {"code": "thread_not_found"}}) is old
     assert requests.match({"type": "threads", "threads": []}) is new
     assert requests.match({"type": "error", "data": {}}) is None
+
+
+def test_the_clients_event_and_subprotocol_names_are_the_servers() -> None:
+    """The client keeps its own copies (it imports nothing of the server); they must not drift."""
+    assert client_protocol.EVENT_TYPES == events.EVENT_TYPES
+    assert client_protocol.TERMINAL_TYPES == events.TERMINAL_TYPES
+    assert client_protocol.SUBPROTOCOL == gateway_auth.SUBPROTOCOL
