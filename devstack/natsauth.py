@@ -8,7 +8,7 @@ for people and tests inspecting the system, never for a service.
 
 ``allow_responses`` lets a responder answer a request's reply inbox without any publish right
 on ``_INBOX.>``. JetStream is reached through its API subjects, so each row names exactly the
-stream operations it uses on the ``EVENTS`` and ``REVOCATIONS`` streams.
+stream operations it uses on the ``EVENTS``, ``REVOCATIONS`` and ``RUNS`` streams.
 """
 
 from __future__ import annotations
@@ -28,6 +28,11 @@ _STREAM_SETUP = [  # ensure_events_stream: look, create, bring up to date
     "$JS.API.STREAM.UPDATE.EVENTS",
 ]
 _EVENT_PRODUCER = ["user.*.events", *_STREAM_SETUP]  # publish events, wait for the acks
+_RUNS_SETUP = [  # ensure_runs_stream
+    "$JS.API.STREAM.INFO.RUNS",
+    "$JS.API.STREAM.CREATE.RUNS",
+    "$JS.API.STREAM.UPDATE.RUNS",
+]
 _READ_STREAM = [  # the gateway's replay and gap repair
     "$JS.API.STREAM.INFO.EVENTS",
     "$JS.API.STREAM.MSG.GET.EVENTS",
@@ -58,9 +63,16 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "tools.call.*",
             "tools.control.cancel.*",
             "agent.control.cancel.*",
+            *_RUNS_SETUP,  # the intake: the agents' consumer, pulls, acks, cancels of waiting runs
+            "$JS.API.CONSUMER.CREATE.RUNS.agents",
+            "$JS.API.CONSUMER.CREATE.RUNS.agents.>",
+            "$JS.API.CONSUMER.DURABLE.CREATE.RUNS.agents",
+            "$JS.API.CONSUMER.INFO.RUNS.agents",
+            "$JS.API.CONSUMER.MSG.NEXT.RUNS.agents",
+            "$JS.ACK.RUNS.agents.>",
+            "$JS.API.DIRECT.GET.RUNS.>",
         ],
         "subscribe": [
-            "agent.runs.submit",
             "agent.runs.cancel",
             "agent.threads.list",
             "agent.runs.list",
@@ -75,7 +87,9 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
     },
     "ws_gateway": {
         "publish": [
-            "agent.runs.submit",
+            "agent.intake.*.*",  # the intake: store a message for the agents
+            *_RUNS_SETUP,
+            "$JS.API.CONSUMER.INFO.RUNS.agents",  # how many runs wait ahead
             "agent.runs.cancel",
             "agent.threads.list",
             "agent.runs.list",

@@ -14,6 +14,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
+import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -24,7 +25,7 @@ from nats.js.api import RePublish, StorageType, StreamConfig
 from nats.js.errors import NoStreamResponseError
 
 from shared import subjects
-from shared.errors import PublishFailed
+from shared.errors import EventTooLarge, PublishFailed
 from shared.natsclient import Client
 from shared.settings import NatsSettings
 from shared.wire.events import AnyEvent, encode_event
@@ -41,6 +42,16 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_HEADROOM_BYTES = 1024  # for the headers and subject that travel with an event
+# What a retry may get past: NATS away or reconnecting, JetStream electing a leader.
+_PASSING = (
+    NatsTimeout,
+    NoRespondersError,
+    NoStreamResponseError,
+    ConnectionError,
+    nats.js.errors.ServiceUnavailableError,
+)
 
 
 async def connect(
@@ -196,9 +207,17 @@ class EventPublisher:
     """
 
     def __init__(
-        self, js: JetStreamContext, *, ack_timeout_s: float = 2.0, give_up_after_s: float = 30.0
+        self,
+        js: JetStreamContext,
+        *,
+        ack_timeout_s: float = 2.0,
+        give_up_after_s: float = 30.0,
+        max_payload: int = 0,
     ) -> None:
+        """``max_payload``: the server's limit (``nc.max_payload``); a larger event is refused
+        here as :class:`EventTooLarge` (0: leave it to the client library)."""
         self._js = js
+        self._max_payload = max_payload
         self._ack_timeout_s = ack_timeout_s
         self._give_up_after_s = give_up_after_s
 
@@ -213,6 +232,7 @@ class EventPublisher:
         """
         subject = subjects.user_events(user_id)
         payload = encode_event(event)
+        self._check_size(event, payload)
         headers = {"Nats-Msg-Id": msg_id or uuid.uuid4().hex}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._give_up_after_s
@@ -223,7 +243,9 @@ class EventPublisher:
                     subject, payload, timeout=self._ack_timeout_s, headers=headers
                 )
                 return ack.seq
-            except (NatsTimeout, NoRespondersError, NoStreamResponseError, ConnectionError) as exc:
+            except nats.errors.MaxPayloadError:
+                raise self._too_large(event, payload) from None
+            except _PASSING as exc:
                 if loop.time() + delay > deadline:
                     log.error(
                         "giving up publishing %s for run %s: %r",
@@ -235,3 +257,20 @@ class EventPublisher:
                 log.warning("publish of run %s event not acked (%r); retrying", event.run_id, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
+            except nats.js.errors.APIError as exc:
+                if "size" in str(exc.description or "").lower():  # over the stream's max_msg_size
+                    raise self._too_large(event, payload) from None
+                raise PublishFailed(f"the event log refused the event: {exc}") from exc
+
+    def _check_size(self, event: AnyEvent, payload: bytes) -> None:
+        # Headers and subject travel too: keep a margin under the server's limit.
+        if self._max_payload and len(payload) > self._max_payload - _HEADROOM_BYTES:
+            raise self._too_large(event, payload)
+
+    @staticmethod
+    def _too_large(event: AnyEvent, payload: bytes) -> EventTooLarge:
+        kind = event.__struct_config__.tag
+        return EventTooLarge(
+            f"the agent produced a {kind} event of {len(payload):,} bytes, over what the event "
+            "log stores; the run was ended"
+        )

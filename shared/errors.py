@@ -4,7 +4,8 @@
     ├── InvalidId            an id that may not reach a NATS subject
     ├── BadFrame             a client frame that cannot be accepted
     ├── Unauthorized         missing, invalid or expired credentials
-    └── PublishFailed        an event JetStream would not take, even after retries
+    ├── PublishFailed        an event JetStream would not take, even after retries
+    └── EventTooLarge        an event over what the event log stores (never retried)
 
 ``ErrorCode`` values travel in ``error`` frames, ``agent_failed`` events and HTTP error bodies.
 ``CloseCode`` values are the WebSocket close codes the gateway uses; docs/protocol.md lists both.
@@ -19,6 +20,7 @@ __all__ = [
     "BadFrame",
     "CloseCode",
     "ErrorCode",
+    "EventTooLarge",
     "InvalidId",
     "PublishFailed",
     "Unauthorized",
@@ -37,6 +39,8 @@ class ErrorCode(StrEnum):
     RUN_NOT_FOUND = "run_not_found"
     THREAD_BUSY = "thread_busy"
     NO_AGENT_AVAILABLE = "no_agent_available"
+    INTAKE_UNAVAILABLE = "intake_unavailable"  # the message could not be stored: nothing runs
+    INTAKE_FAILED = "intake_failed"  # a stored message no agent could take, after every retry
     AGENT_ERROR = "agent_error"
     AGENT_LOST = "agent_lost"
     AGENT_STOPPED = "agent_stopped"
@@ -49,8 +53,10 @@ class ErrorCode(StrEnum):
     TOOL_TIMEOUT = "tool_timeout"
     TOOL_UNAVAILABLE = "tool_unavailable"
     TOOL_LOST = "tool_lost"  # the tool runner stopped sending heartbeats mid-call
+    RESULT_TOO_LARGE = "result_too_large"  # a tool's result is over what the bus carries
     # Delivery
     PUBLISH_FAILED = "publish_failed"
+    EVENT_TOO_LARGE = "event_too_large"  # an event over the log's size limit: the run fails
     # Accounts
     UNAUTHORIZED = "unauthorized"
     EMAIL_TAKEN = "email_taken"
@@ -111,3 +117,7 @@ class Unauthorized(AgentwireError):
 
 class PublishFailed(AgentwireError):
     code = ErrorCode.PUBLISH_FAILED
+
+
+class EventTooLarge(AgentwireError):
+    code = ErrorCode.EVENT_TOO_LARGE

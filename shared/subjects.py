@@ -8,7 +8,9 @@ Subject map::
 
     user.<user_id>.events       agent events, captured by the EVENTS JetStream stream
     live.user.<user_id>.events  the stream's republish of each stored event (headers carry its seq)
-    agent.runs.submit           chat requests to the agents (queue group "agents", request/reply)
+    agent.intake.<user_id>.<run_id>   a chat message taken for a run: the RUNS work-queue
+                                stream stores it, and the agents' one pull consumer hands it to
+                                whichever agent process has a free slot
     agent.runs.cancel           cancel a run (queue group "agents", request/reply)
     agent.threads.list          a user's threads (queue group "agents", request/reply)
     agent.runs.list             a thread's runs (queue group "agents", request/reply)
@@ -31,10 +33,12 @@ import re
 from shared.errors import InvalidId
 
 __all__ = [
+    "AGENTS_CONSUMER",
     "AGENT_QUEUE",
     "AUTH_QUEUE",
     "EVENTS_STREAM",
     "REVOCATIONS_STREAM",
+    "RUNS_STREAM",
     "SAFE_TOKEN_PATTERN",
     "TOOLS_QUEUE",
     "auth_jwks",
@@ -49,8 +53,9 @@ __all__ = [
     "run_cancel",
     "run_control_cancel",
     "run_control_cancel_wildcard",
+    "run_intake",
+    "run_intake_wildcard",
     "run_list",
-    "run_submit",
     "thread_list",
     "tool_call",
     "tool_call_wildcard",
@@ -67,6 +72,8 @@ _SAFE_TOKEN = re.compile(SAFE_TOKEN_PATTERN)
 
 EVENTS_STREAM = "EVENTS"
 REVOCATIONS_STREAM = "REVOCATIONS"  # auth.revoked.*, kept one access-token lifetime
+RUNS_STREAM = "RUNS"  # agent.intake.*.*: messages waiting for an agent (work-queue retention)
+AGENTS_CONSUMER = "agents"  # the one durable pull consumer every agent process shares
 AGENT_QUEUE = "agents"
 TOOLS_QUEUE = "tools"
 AUTH_QUEUE = "auth"
@@ -113,8 +120,14 @@ def live_user_events_wildcard() -> str:
     return "live.user.{{wildcard(1)}}.events"
 
 
-def run_submit() -> str:
-    return "agent.runs.submit"
+def run_intake(user_id: str, run_id: str) -> str:
+    """Where the gateway stores a chat message for the agents; the subject names whose run it is,
+    so a cancel can find a run still waiting in the queue (and only the user's own)."""
+    return f"agent.intake.{check_token(user_id, 'user id')}.{check_token(run_id, 'run id')}"
+
+
+def run_intake_wildcard() -> str:
+    return "agent.intake.*.*"
 
 
 def run_cancel() -> str:

@@ -1,6 +1,5 @@
 """The agent's NATS edge: requests in (queue group "agents"), replies out, cancel broadcasts.
 
-    agent.runs.submit        RunRequest          -> RunStarted | RunRejected
     agent.runs.cancel        CancelRequest       -> CancelAccepted | RunRejected
     agent.threads.list       ListThreadsRequest  -> ThreadList | RunRejected
     agent.runs.list          ListRunsRequest     -> RunList | RunRejected
@@ -31,13 +30,10 @@ from shared.wire.runs import (
     ListThreadsRequest,
     RunList,
     RunRejected,
-    RunRequest,
-    SubmitReply,
     ThreadList,
     decode_cancel_request,
     decode_list_runs_request,
     decode_list_threads_request,
-    decode_run_request,
     encode,
 )
 
@@ -47,7 +43,6 @@ log = logging.getLogger(__name__)
 
 
 class AgentRequests(Protocol):
-    async def submit(self, request: RunRequest) -> SubmitReply: ...
     async def cancel(self, request: CancelRequest) -> CancelReply: ...
     async def list_threads(self, request: ListThreadsRequest) -> ThreadList | RunRejected: ...
     async def list_runs(self, request: ListRunsRequest) -> RunList | RunRejected: ...
@@ -57,7 +52,6 @@ class AgentRequests(Protocol):
 async def subscribe_requests(nc: NATS, service: AgentRequests) -> list[Subscription]:
     """Take requests, sharing them with every other agent process in the queue group."""
     routes: list[tuple[str, Callable[[bytes], Any], Callable[[Any], Awaitable[Any]]]] = [
-        (subjects.run_submit(), decode_run_request, service.submit),
         (subjects.run_cancel(), decode_cancel_request, service.cancel),
         (subjects.thread_list(), decode_list_threads_request, service.list_threads),
         (subjects.run_list(), decode_list_runs_request, service.list_runs),

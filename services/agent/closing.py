@@ -25,7 +25,7 @@ from typing import Protocol
 from services.agent.ledger import StoredCall
 from services.agent.models import CANCEL_REASON, CallStage, Ending, RunStatus
 from services.agent.repository import StoredRun
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, EventTooLarge
 from shared.wire.events import (
     AgentCancelled,
     AgentCancelledData,
@@ -74,7 +74,8 @@ class ToolStopper(Protocol):
 
 
 class EndingLedger(Protocol):
-    async def finish(self, run_id: str, ending: Ending) -> bool: ...
+    async def finish(self, run_id: str, ending: Ending) -> StoredRun | None: ...
+    async def fail_announced_as(self, run_id: str, code: str, message: str) -> None: ...
     async def get_run(self, run_id: str) -> StoredRun | None: ...
     async def open_calls(self, run_id: str) -> list[StoredCall]: ...
     async def close_call(self, call_id: str) -> None: ...
@@ -91,10 +92,24 @@ class Closer:
         self._tools = tools
         self._agent_name = agent_name
 
-    async def close(self, run_id: str, ending: Ending) -> None:
-        """The owner's end of a run: nothing happens if the run is no longer ours to end."""
-        if await self._ledger.finish(run_id, ending):
-            await self.announce(run_id)
+    async def close(self, run_id: str, ending: Ending, *, open_calls: bool = True) -> None:
+        """The owner's end of a run: nothing happens if the run is no longer ours to end.
+
+        ``open_calls=False``: the owner knows it left no tool call open (no need to look)."""
+        run = await self._ledger.finish(run_id, ending)
+        if run is not None:
+            await self._announce(run, open_calls=open_calls)
+
+    async def run_of(self, run_id: str) -> StoredRun | None:
+        return await self._ledger.get_run(run_id)
+
+    async def refuse(self, run: StoredRun, code: str, message: str) -> None:
+        """End a run that was never recorded (its thread is not the user's, say): its
+        agent_started and agent_failed, under the ids any repeat of this would use."""
+        started = AgentStartedData(agent_id=self._agent_id(run), message=NEVER_STARTED)
+        await self._publish(run, AgentStarted(**_ids(run), data=started), started_msg_id(run.id))
+        failed = AgentFailedData(agent_id=self._agent_id(run), code=code, message=message)
+        await self._publish(run, AgentFailed(**_ids(run), data=failed), terminal_msg_id(run.id))
 
     async def recover(self, run_id: str) -> StoredRun | None:
         """End a run this process has just taken over from a holder that stopped renewing."""
@@ -115,17 +130,30 @@ class Closer:
     async def announce(self, run_id: str) -> None:
         """Publish what is missing of an ended run's last events, in order, then mark it."""
         run = await self._ledger.get_run(run_id)
-        if run is None or run.announced or not run.status.is_terminal:
+        if run is not None:
+            await self._announce(run, open_calls=True)
+
+    async def _announce(self, run: StoredRun, *, open_calls: bool) -> None:
+        if run.announced or not run.status.is_terminal:
             return
-        for call in await self._ledger.open_calls(run_id):
-            await self._settle(run, call)
+        if open_calls:
+            for call in await self._ledger.open_calls(run.id):
+                await self._settle(run, call)
         if run.started_at is None:
             started = AgentStartedData(agent_id=self._agent_id(run), message=NEVER_STARTED)
             await self._publish(
                 run, AgentStarted(**_ids(run), data=started), started_msg_id(run.id)
             )
             await self._ledger.mark_started(run.id)
-        await self._publish(run, self._terminal(run), terminal_msg_id(run.id))
+        try:
+            await self._publish(run, self._terminal(run), terminal_msg_id(run.id))
+        except EventTooLarge as exc:
+            log.error("run %s: its terminal event is too large to store (%s)", run.id, exc)
+            await self._ledger.fail_announced_as(run.id, exc.code, exc.message)
+            failed = AgentFailedData(
+                agent_id=self._agent_id(run), code=exc.code, message=exc.message
+            )
+            await self._publish(run, AgentFailed(**_ids(run), data=failed), terminal_msg_id(run.id))
         await self._ledger.mark_announced(run.id)
 
     async def _settle(self, run: StoredRun, call: StoredCall) -> None:

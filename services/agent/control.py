@@ -36,6 +36,8 @@ class RunHandle:
     task: asyncio.Task[None] | None = None
     reason: StopReason | None = None
     closing: bool = False  # recording and announcing the end: stopping now would only interrupt
+    fenced: bool = False  # abandoned after ignoring a stop: nothing it does may reach the user
+    open_calls: int = 0  # tool calls sent and not answered: whoever ends the run settles them
     valid_until: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -45,8 +47,11 @@ class RunHandle:
         """A renewal sent at ``sent_at`` (monotonic) was accepted."""
         self.valid_until = sent_at + self.lease_s * (1 - _LEASE_MARGIN)
 
+    def fence(self) -> None:
+        self.fenced = True
+
     def check_lease(self) -> None:
-        if time.monotonic() > self.valid_until:
+        if self.fenced or time.monotonic() > self.valid_until:
             raise LeaseLost(f"the lease on run {self.run_id} may have run out")
 
     def stop(self, reason: StopReason) -> bool:

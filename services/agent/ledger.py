@@ -1,28 +1,37 @@
-"""A run's lifecycle in the shared database: who holds it, until when, and how it ended.
+"""A run's lifecycle in the shared database: taken in, who holds it, until when, how it ended.
 
-Every agent process reads and writes these rows, so each change is one guarded UPDATE whose
-WHERE clause is the rule it enforces; ``rowcount`` says whether this process won:
+Every agent process reads and writes these rows, so each change is one guarded statement whose
+WHERE clause is the rule it enforces; the row count (or the row RETURNING gives) says whether
+this process won:
 
-    promote      queued -> running, only while nothing else occupies the thread
-    finish       running -> terminal, only by the run's current owner
-    take_over    an unannounced run whose lease ran out gets a new owner (exactly one sweeper)
-    renew        a lease is extended only by the process that holds it
+    record_intake  a stored message becomes a run: running (a slot was free and the thread is
+                   idle) or queued; a redelivered message finds its run already there
+    promote        queued -> running, only while nothing else occupies the thread
+    finish         running -> terminal, only by the run's current owner
+    take_over      an unannounced run whose lease ran out gets a new owner (exactly one sweeper)
+    renew          a lease is extended only by the process that holds it
 
-A run *occupies* its thread from the moment it runs until its terminal event is announced, so
-the next queued run never starts before the previous one's last event.
+A run *occupies* its thread from the moment it is recorded until its terminal event is
+announced, so the next run never starts before the previous one's last event.
+
+This is the run host's hot path, so it speaks SQLAlchemy Core: one transaction per change of
+state, no ORM session or identity map (the rows leave as :class:`StoredRun` values).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, exists, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from sqlalchemy.orm import aliased
+from sqlalchemy import Row, and_, delete, exists, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.agent.models import (
     CallStage,
@@ -32,9 +41,17 @@ from services.agent.models import (
     RunStatus,
     ThreadRecord,
 )
-from services.agent.repository import StoredRun, stored_run
+from services.agent.repository import TITLE_LENGTH, StoredRun, epoch
+from shared.wire.intake import RunIntake
 
-__all__ = ["LeaseState", "RunLedger", "StoredCall"]
+__all__ = ["HISTORY_RUNS", "Intaken", "LeaseState", "Recorded", "RunLedger", "StoredCall"]
+
+RUNS = RunRecord.__table__
+THREADS = ThreadRecord.__table__
+CALLS = OpenToolCall.__table__
+
+# A new run is given at most this many of its thread's earlier messages (the newest).
+HISTORY_RUNS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,72 +71,183 @@ class StoredCall:
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
+class Intaken(Enum):
+    """What became of a message taken from the queue."""
+
+    STARTED = "started"  # recorded running, held by this process
+    QUEUED = "queued"  # recorded queued: its thread is busy, or no slot was free
+    DUPLICATE = "duplicate"  # its run was recorded before (a redelivery, a resend)
+    THREAD_NOT_FOUND = "thread_not_found"  # nothing recorded
+    THREAD_BUSY = "thread_busy"  # nothing recorded (DOUBLE_TEXT_POLICY=reject)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    outcome: Intaken
+    run: StoredRun | None = None
+    history: tuple[str, ...] = ()
+
+
 class RunLedger:
     def __init__(self, engine: AsyncEngine, *, owner: str, lease_s: float) -> None:
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if self._postgres else sqlite.insert
         self.owner = owner
         self.lease_s = lease_s
 
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+        async with self._engine.begin() as conn:
+            yield conn
+
     async def _write(self, statement: Any) -> bool:
-        async with self._sessions() as session, session.begin():
-            outcome = await session.execute(statement)
-        return bool(getattr(outcome, "rowcount", 0))
+        async with self._transaction() as conn:
+            outcome = await conn.execute(statement)
+        return bool(outcome.rowcount)
+
+    async def _first(self, statement: Any) -> Row[Any] | None:
+        async with self._transaction() as conn:
+            return (await conn.execute(statement)).first()
 
     def _lease(self) -> dict[str, Any]:
         return {"owner": self.owner, "lease_expires_at": time.time() + self.lease_s}
 
+    # Taking work in
+
+    async def record_intake(
+        self, intake: RunIntake, *, start: bool, reject_busy: bool = False
+    ) -> Recorded:
+        """Record the run of a message from the queue, in one transaction.
+
+        ``start``: this process has a slot for it; it starts if its thread is idle. The first
+        statement writes the thread (a row lock on PostgreSQL, SQLite's writer lock), so the
+        reads after it see a thread nobody else is changing.
+        """
+        now = datetime.now(UTC)
+        async with self._transaction() as conn:
+            if intake.new_thread:
+                await conn.execute(
+                    self._insert(THREADS)
+                    .values(_thread_row(intake, now))
+                    .on_conflict_do_nothing(index_elements=["id"])
+                )
+            touched = await conn.execute(
+                update(THREADS)
+                .where(THREADS.c.id == intake.thread_id, THREADS.c.user_id == intake.user_id)
+                .values(updated_at=now)
+            )
+            if not touched.rowcount:
+                return Recorded(Intaken.THREAD_NOT_FOUND)
+            if await conn.scalar(_known(intake)) is not None:
+                return Recorded(Intaken.DUPLICATE)
+            busy = bool(await conn.scalar(select(_occupied(intake.thread_id))))
+            if busy and reject_busy:
+                await conn.rollback()
+                return Recorded(Intaken.THREAD_BUSY)
+            row = _run_row(intake, now)
+            if start and not busy:
+                row.update(status=RunStatus.RUNNING.value, **self._lease())
+            await conn.execute(insert(RUNS).values(row))
+            run = _stored(row)
+            if run.status is not RunStatus.RUNNING:
+                return Recorded(Intaken.QUEUED, run)
+            history = () if intake.new_thread else await _history(conn, run)
+            return Recorded(Intaken.STARTED, run, history)
+
+    async def record_cancelled(self, intake: RunIntake) -> StoredRun | None:
+        """A run cancelled while its message still waits in the queue: record it as ended
+        (this process then owes its announcement). None if its run is recorded already."""
+        now = datetime.now(UTC)
+        async with self._transaction() as conn:
+            if intake.new_thread:
+                await conn.execute(
+                    self._insert(THREADS)
+                    .values(_thread_row(intake, now))
+                    .on_conflict_do_nothing(index_elements=["id"])
+                )
+            owned = await conn.scalar(
+                select(THREADS.c.id).where(
+                    THREADS.c.id == intake.thread_id, THREADS.c.user_id == intake.user_id
+                )
+            )
+            if owned is None or await conn.scalar(_known(intake)) is not None:
+                return None
+            row = _run_row(intake, now)
+            row.update(
+                status=RunStatus.CANCELLED.value,
+                finished_at=now,
+                cancel_requested=True,
+                **self._lease(),
+            )
+            await conn.execute(insert(RUNS).values(row))
+            return _stored(row)
+
+    # Starting queued runs
+
     async def promote(self, thread_id: str) -> StoredRun | None:
         """Start the thread's oldest queued run if nothing occupies the thread; it is ours."""
+        promoted = await self.promote_with_history(thread_id)
+        return None if promoted is None else promoted[0]
+
+    async def promote_with_history(
+        self, thread_id: str
+    ) -> tuple[StoredRun, tuple[str, ...]] | None:
         first = (
-            select(RunRecord.id)
-            .where(RunRecord.thread_id == thread_id, RunRecord.status == RunStatus.QUEUED.value)
-            .order_by(RunRecord.created_at, RunRecord.id)
+            select(RUNS.c.id)
+            .where(RUNS.c.thread_id == thread_id, RUNS.c.status == RunStatus.QUEUED.value)
+            .order_by(RUNS.c.created_at, RUNS.c.id)
             .limit(1)
+            .scalar_subquery()
         )
-        other = aliased(RunRecord)
-        busy = exists().where(
-            other.thread_id == thread_id,
-            (other.status != RunStatus.QUEUED.value) & other.announced.is_(False),
+        other = RUNS.alias("other")
+        running = exists().where(
+            other.c.thread_id == thread_id,
+            other.c.status != RunStatus.QUEUED.value,
+            other.c.announced.is_(False),
         )
-        async with self._sessions() as session, session.begin():
+        claim = (
+            update(RUNS)
+            .where(RUNS.c.id == first, RUNS.c.status == RunStatus.QUEUED.value, ~running)
+            .values(status=RunStatus.RUNNING.value, **self._lease())
+            .returning(*RUNS.c)
+        )
+        async with self._transaction() as conn:
             if self._postgres:  # serialise promotions per thread; SQLite serialises all writes
-                await session.execute(
-                    select(ThreadRecord.id).where(ThreadRecord.id == thread_id).with_for_update()
+                await conn.execute(
+                    select(THREADS.c.id).where(THREADS.c.id == thread_id).with_for_update()
                 )
-            run_id = await session.scalar(first)
-            if run_id is None:
+            row = (await conn.execute(claim)).first()
+            if row is None:
                 return None
-            claimed = await session.execute(
-                update(RunRecord)
-                .where(RunRecord.id == run_id, RunRecord.status == RunStatus.QUEUED.value, ~busy)
-                .values(status=RunStatus.RUNNING.value, **self._lease())
-            )
-            if not getattr(claimed, "rowcount", 0):
-                return None
-            return stored_run(await session.get_one(RunRecord, run_id))
+            run = stored_run_of(row)
+            return run, await _history(conn, run)
 
     async def waiting_threads(self, limit: int = 20) -> list[str]:
-        """Threads with a queued run and nothing occupying them (their promoter died)."""
-        other = aliased(RunRecord)
-        busy = exists().where(
-            other.thread_id == RunRecord.thread_id,
-            (other.status != RunStatus.QUEUED.value) & other.announced.is_(False),
+        """Threads with a queued run and nothing occupying them (no process had a slot, or
+        their promoter died)."""
+        other = RUNS.alias("other")
+        running = exists().where(
+            other.c.thread_id == RUNS.c.thread_id,
+            other.c.status != RunStatus.QUEUED.value,
+            other.c.announced.is_(False),
         )
         query = (
-            select(RunRecord.thread_id)
-            .where(RunRecord.status == RunStatus.QUEUED.value, ~busy)
+            select(RUNS.c.thread_id)
+            .where(RUNS.c.status == RunStatus.QUEUED.value, ~running)
             .distinct()
             .limit(limit)
         )
-        async with self._sessions() as session:
-            return list(await session.scalars(query))
+        async with self._engine.connect() as conn:
+            return list(await conn.scalars(query))
+
+    # Cancels
 
     async def cancel_queued(self, run_id: str) -> bool:
         """A queued run ends as cancelled before it ever ran; we then owe its announcement."""
         return await self._write(
-            update(RunRecord)
-            .where(RunRecord.id == run_id, RunRecord.status == RunStatus.QUEUED.value)
+            update(RUNS)
+            .where(RUNS.c.id == run_id, RUNS.c.status == RunStatus.QUEUED.value)
             .values(
                 status=RunStatus.CANCELLED.value,
                 finished_at=datetime.now(UTC),
@@ -133,68 +261,91 @@ class RunLedger:
         """Remember the cancel on a run still going (its owner may not have looked yet)."""
         going = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
         return await self._write(
-            update(RunRecord)
-            .where(RunRecord.id == run_id, RunRecord.status.in_(going))
+            update(RUNS)
+            .where(RUNS.c.id == run_id, RUNS.c.status.in_(going))
             .values(cancel_requested=True)
         )
 
     async def drop_queued(self, run_id: str) -> bool:
-        """Remove a queued run that was never started (refused under the reject policy)."""
+        """Remove a queued run that was never started."""
         return await self._write(
-            delete(RunRecord).where(
-                RunRecord.id == run_id, RunRecord.status == RunStatus.QUEUED.value
-            )
+            delete(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == RunStatus.QUEUED.value)
         )
 
-    async def finish(self, run_id: str, ending: Ending) -> bool:
-        """Record how our running run ended; False if it is not ours or not running any more.
+    # Ending
+
+    async def finish(self, run_id: str, ending: Ending) -> StoredRun | None:
+        """Record how our running run ended; the run as ended, or None if it is not ours or not
+        running any more.
 
         A cancel recorded meanwhile wins over any other ending: its sender was told the run
         would end cancelled (CancelAccepted "cancelling"), and that must stay true.
         """
         if not RunStatus.RUNNING.can_become(ending.status):
             raise ValueError(f"a run cannot finish as {ending.status}")
-        ours = (
-            RunRecord.id == run_id,
-            RunRecord.status == RunStatus.RUNNING.value,
-            RunRecord.owner == self.owner,
+        ours = and_(
+            RUNS.c.id == run_id,
+            RUNS.c.status == RunStatus.RUNNING.value,
+            RUNS.c.owner == self.owner,
         )
-        if ending.status is not RunStatus.CANCELLED and await self._write(
-            update(RunRecord)
-            .where(*ours, RunRecord.cancel_requested.is_(False))
-            .values(**_ended(ending))
-        ):
-            return True
-        return await self._write(
-            update(RunRecord).where(*ours).values(**_ended(Ending.cancelled()))
+        async with self._transaction() as conn:
+            if ending.status is not RunStatus.CANCELLED:
+                row = (
+                    await conn.execute(
+                        update(RUNS)
+                        .where(ours, RUNS.c.cancel_requested.is_(False))
+                        .values(**_ended(ending))
+                        .returning(*RUNS.c)
+                    )
+                ).first()
+                if row is not None:
+                    return stored_run_of(row)
+            row = (
+                await conn.execute(
+                    update(RUNS).where(ours).values(**_ended(Ending.cancelled())).returning(*RUNS.c)
+                )
+            ).first()
+            return None if row is None else stored_run_of(row)
+
+    async def fail_announced_as(self, run_id: str, code: str, message: str) -> None:
+        """The run's recorded ending could not be announced as it was (its event was too large
+        to store): record the failure that was announced instead."""
+        await self._write(
+            update(RUNS)
+            .where(RUNS.c.id == run_id, RUNS.c.owner == self.owner)
+            .values(
+                status=RunStatus.FAILED.value, result=None, error_code=code, error_message=message
+            )
         )
 
     async def mark_started(self, run_id: str) -> None:
         await self._write(
-            update(RunRecord).where(RunRecord.id == run_id).values(started_at=datetime.now(UTC))
+            update(RUNS).where(RUNS.c.id == run_id).values(started_at=datetime.now(UTC))
         )
 
     async def mark_announced(self, run_id: str) -> None:
         await self._write(
-            update(RunRecord)
-            .where(RunRecord.id == run_id, RunRecord.owner == self.owner)
+            update(RUNS)
+            .where(RUNS.c.id == run_id, RUNS.c.owner == self.owner)
             .values(announced=True, lease_expires_at=None)
         )
+
+    # Leases
 
     async def renew(self, run_ids: list[str]) -> list[LeaseState]:
         """Extend our leases on ``run_ids``; say which are still ours and which were cancelled."""
         if not run_ids:
             return []
-        await self._write(
-            update(RunRecord)
-            .where(RunRecord.id.in_(run_ids), RunRecord.owner == self.owner)
-            .values(lease_expires_at=time.time() + self.lease_s)
+        query = select(RUNS.c.id, RUNS.c.owner, RUNS.c.cancel_requested, RUNS.c.status).where(
+            RUNS.c.id.in_(run_ids)
         )
-        query = select(
-            RunRecord.id, RunRecord.owner, RunRecord.cancel_requested, RunRecord.status
-        ).where(RunRecord.id.in_(run_ids))
-        async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
+        async with self._transaction() as conn:
+            await conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id.in_(run_ids), RUNS.c.owner == self.owner)
+                .values(lease_expires_at=time.time() + self.lease_s)
+            )
+            rows = (await conn.execute(query)).all()
         return [
             LeaseState(run_id, owner == self.owner, bool(cancel), RunStatus(status))
             for run_id, owner, cancel, status in rows
@@ -203,69 +354,118 @@ class RunLedger:
     async def expired(self, limit: int = 20) -> list[str]:
         """Unannounced runs whose holder stopped renewing their lease."""
         query = (
-            select(RunRecord.id)
-            .where(RunRecord.announced.is_(False), RunRecord.lease_expires_at < time.time())
+            select(RUNS.c.id)
+            .where(RUNS.c.announced.is_(False), RUNS.c.lease_expires_at < time.time())
             .limit(limit)
         )
-        async with self._sessions() as session:
-            return list(await session.scalars(query))
+        async with self._engine.connect() as conn:
+            return list(await conn.scalars(query))
 
     async def take_over(self, run_id: str) -> bool:
         """Become the holder of an expired run; of several sweepers exactly one wins."""
         return await self._write(
-            update(RunRecord)
+            update(RUNS)
             .where(
-                RunRecord.id == run_id,
-                RunRecord.announced.is_(False),
-                RunRecord.lease_expires_at < time.time(),
+                RUNS.c.id == run_id,
+                RUNS.c.announced.is_(False),
+                RUNS.c.lease_expires_at < time.time(),
             )
             .values(**self._lease())
         )
 
+    # Tool calls
+
     async def open_call(
         self, call_id: str, run_id: str, tool_name: str, parameters: dict[str, Any]
     ) -> None:
-        row = OpenToolCall(
-            id=call_id,
-            run_id=run_id,
-            tool_name=tool_name,
-            parameters=msgspec.json.encode(parameters).decode(),
-        )
-        async with self._sessions() as session, session.begin():
-            session.add(row)
+        row = {
+            "id": call_id,
+            "run_id": run_id,
+            "tool_name": tool_name,
+            "parameters": msgspec.json.encode(parameters).decode(),
+            "stage": CallStage.REQUESTED.value,
+        }
+        await self._write(insert(CALLS).values(row))
 
     async def call_stage(self, call_id: str, stage: CallStage) -> None:
-        await self._write(
-            update(OpenToolCall).where(OpenToolCall.id == call_id).values(stage=stage.value)
-        )
+        await self._write(update(CALLS).where(CALLS.c.id == call_id).values(stage=stage.value))
 
     async def close_call(self, call_id: str) -> None:
-        await self._write(delete(OpenToolCall).where(OpenToolCall.id == call_id))
+        await self._write(delete(CALLS).where(CALLS.c.id == call_id))
 
     async def open_calls(self, run_id: str) -> list[StoredCall]:
-        query = select(OpenToolCall).where(OpenToolCall.run_id == run_id)
-        async with self._sessions() as session:
-            rows = await session.scalars(query)
-            return [
-                StoredCall(
-                    r.id,
-                    r.run_id,
-                    r.tool_name,
-                    CallStage(r.stage),
-                    msgspec.json.decode(r.parameters),
-                )
-                for r in rows
-            ]
+        query = select(CALLS).where(CALLS.c.run_id == run_id)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            StoredCall(
+                r.id, r.run_id, r.tool_name, CallStage(r.stage), msgspec.json.decode(r.parameters)
+            )
+            for r in rows
+        ]
 
     async def get_run(self, run_id: str) -> StoredRun | None:
-        async with self._sessions() as session:
-            row = await session.get(RunRecord, run_id)
-        return None if row is None else stored_run(row)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(RUNS).where(RUNS.c.id == run_id))).first()
+        return None if row is None else stored_run_of(row)
 
 
-def _stored_call(row: OpenToolCall) -> StoredCall:
-    parameters = msgspec.json.decode(row.parameters)
-    return StoredCall(row.id, row.run_id, row.tool_name, CallStage(row.stage), parameters)
+def _thread_row(intake: RunIntake, now: datetime) -> dict[str, Any]:
+    return {
+        "id": intake.thread_id,
+        "user_id": intake.user_id,
+        "title": intake.content[:TITLE_LENGTH],
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _run_row(intake: RunIntake, now: datetime) -> dict[str, Any]:
+    return {
+        "id": intake.run_id,
+        "thread_id": intake.thread_id,
+        "user_id": intake.user_id,
+        "status": RunStatus.QUEUED.value,
+        "content": intake.content,
+        "client_msg_id": intake.client_msg_id,
+        "created_at": now,
+        "started_at": None,
+        "finished_at": None,
+        "result": None,
+        "error_code": None,
+        "error_message": None,
+        "owner": None,
+        "lease_expires_at": None,
+        "cancel_requested": False,
+        "announced": False,
+    }
+
+
+def _known(intake: RunIntake) -> Any:
+    """The run of this message, if recorded (by its id, or by its client_msg_id)."""
+    same = RUNS.c.id == intake.run_id
+    if intake.client_msg_id is not None:
+        same = same | and_(
+            RUNS.c.user_id == intake.user_id, RUNS.c.client_msg_id == intake.client_msg_id
+        )
+    return select(RUNS.c.id).where(same).limit(1)
+
+
+def _occupied(thread_id: str) -> Any:
+    """Some run of the thread is waiting, going, or ended but not yet announced."""
+    return exists().where(RUNS.c.thread_id == thread_id, RUNS.c.announced.is_(False))
+
+
+async def _history(conn: AsyncConnection, run: StoredRun) -> tuple[str, ...]:
+    """The thread's messages before ``run``, oldest first (the newest HISTORY_RUNS of them)."""
+    query = (
+        select(RUNS.c.content)
+        .where(RUNS.c.thread_id == run.thread_id, RUNS.c.id != run.id)
+        .where(RUNS.c.created_at <= datetime.fromtimestamp(run.created_at, UTC))
+        .order_by(RUNS.c.created_at.desc(), RUNS.c.id.desc())
+        .limit(HISTORY_RUNS)
+    )
+    return tuple(reversed(list(await conn.scalars(query))))
 
 
 def _ended(ending: Ending) -> dict[str, Any]:
@@ -276,3 +476,38 @@ def _ended(ending: Ending) -> dict[str, Any]:
         "error_code": ending.error_code,
         "error_message": ending.error_message,
     }
+
+
+def _stored(row: dict[str, Any]) -> StoredRun:
+    return StoredRun(
+        id=row["id"],
+        thread_id=row["thread_id"],
+        user_id=row["user_id"],
+        status=RunStatus(row["status"]),
+        content=row["content"],
+        created_at=epoch(row["created_at"]) or 0.0,
+        finished_at=epoch(row["finished_at"]),
+        client_msg_id=row["client_msg_id"],
+        owner=row["owner"],
+        cancel_requested=bool(row["cancel_requested"]),
+    )
+
+
+def stored_run_of(row: Row[Any]) -> StoredRun:
+    return StoredRun(
+        id=row.id,
+        thread_id=row.thread_id,
+        user_id=row.user_id,
+        status=RunStatus(row.status),
+        content=row.content,
+        created_at=epoch(row.created_at) or 0.0,
+        finished_at=epoch(row.finished_at),
+        result=row.result,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        client_msg_id=row.client_msg_id,
+        started_at=epoch(row.started_at),
+        owner=row.owner,
+        cancel_requested=bool(row.cancel_requested),
+        announced=bool(row.announced),
+    )

@@ -1,10 +1,11 @@
 """The agent process's lifecycle: wire database, NATS, runner, supervisor and handlers together.
 
 ``start`` brings the node to "taking runs": the cancel broadcasts are heard and the supervisor
-runs before any request can arrive. ``stop`` first stops taking requests (the subscriptions are
-drained, so a request already delivered is still answered), then lets running runs finish for
-``shutdown_grace_s`` and fails the rest (agent_stopped), then stops the supervisor (which kept
-their leases until their ends were announced), and only then closes NATS and the database.
+runs before any request can arrive, and the intake pulls from the RUNS queue last. ``stop`` first
+stops taking work (no more pulls; the requests' subscriptions are drained, so a request already
+delivered is still answered), then lets running runs finish for ``shutdown_grace_s`` and fails
+the rest (agent_stopped), then stops the supervisor (which kept their leases until their ends
+were announced), and only then closes NATS and the database.
 Tests run a node in-process; ``__main__`` runs one per process.
 """
 
@@ -22,16 +23,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.agent import migrate
 from services.agent.bus import broadcaster, subscribe_control, subscribe_requests
 from services.agent.closing import Closer
+from services.agent.intake import IntakeConsumer, WaitingQueue
 from services.agent.ledger import RunLedger
 from services.agent.planner import InfraAnalystPlanner, Planner
 from services.agent.repository import AgentRepository, open_engine
 from services.agent.runner import Runner
-from services.agent.service import AgentService
+from services.agent.service import AgentService, DoubleTextPolicy
 from services.agent.settings import AgentSettings
 from services.agent.supervision import Supervisor
-from services.agent.tasks import RunTasks
+from services.agent.tasks import RunTasks, Slots
 from services.agent.toolclient import ToolClient
 from shared.bus import EventPublisher, connect, ensure_events_stream
+from shared.runqueue import ensure_runs_stream
 from shared.settings import SettingsError
 
 __all__ = ["AgentNode", "instance_id"]
@@ -53,6 +56,7 @@ class AgentNode:
         self._nc: NATS | None = None
         self._subscriptions: list[Subscription] = []
         self._tasks: RunTasks | None = None
+        self._intake: IntakeConsumer | None = None
         self._supervisor: Supervisor | None = None
         self.repository: AgentRepository | None = None
         self.ledger: RunLedger | None = None
@@ -71,13 +75,14 @@ class AgentNode:
         self.ledger = RunLedger(self._engine, owner=self.instance, lease_s=settings.run_lease_s)
         self._nc = nc = await connect(settings.nats, name="agentwire-agent")
         await ensure_events_stream(nc.jetstream(), settings.nats)
-        self._tasks = self._run_tasks(nc, self.ledger, self.repository)
+        await ensure_runs_stream(nc.jetstream(), settings.nats)
+        self._tasks = self._run_tasks(nc, self.ledger)
         service = AgentService(
             store=self.repository,
             ledger=self.ledger,
             tasks=self._tasks,
+            queue=WaitingQueue(nc),
             broadcast_cancel=broadcaster(nc),
-            policy=settings.double_text_policy,
         )
         self._subscriptions.append(await subscribe_control(nc, service))
         self._supervisor = Supervisor(
@@ -85,11 +90,21 @@ class AgentNode:
         )
         self._supervisor.start()
         self._subscriptions += await subscribe_requests(nc, service)
+        self._intake = IntakeConsumer(
+            nc,
+            ledger=self.ledger,
+            tasks=self._tasks,
+            closer=self._closer,
+            ack_wait_s=settings.intake_ack_wait_s,
+            max_deliver=settings.intake_max_deliver,
+            reject_busy=settings.double_text_policy is DoubleTextPolicy.REJECT,
+        )
+        await self._intake.start()
         log.info("agent %s (%s) taking runs", settings.agent_name, self.instance)
 
-    def _run_tasks(self, nc: NATS, ledger: RunLedger, repository: AgentRepository) -> RunTasks:
+    def _run_tasks(self, nc: NATS, ledger: RunLedger) -> RunTasks:
         settings = self.settings
-        events = EventPublisher(nc.jetstream())
+        events = EventPublisher(nc.jetstream(), max_payload=nc.max_payload)
         tools = ToolClient(
             nc,
             timeout_s=settings.tool_call_timeout_s,
@@ -101,21 +116,26 @@ class AgentNode:
             book=ledger,
             planner=self._planner,
             agent_name=settings.agent_name,
-            max_concurrent_runs=settings.max_concurrent_runs,
             think_delay_s=settings.think_delay_s,
             run_timeout_s=settings.run_timeout_s,
         )
-        closer = Closer(ledger=ledger, events=events, tools=tools, agent_name=settings.agent_name)
+        self._closer = Closer(
+            ledger=ledger, events=events, tools=tools, agent_name=settings.agent_name
+        )
         return RunTasks(
             runner=runner,
-            closer=closer,
+            closer=self._closer,
             ledger=ledger,
-            history=repository,
+            slots=Slots(settings.max_concurrent_runs),
             lease_s=settings.run_lease_s,
+            stop_grace_s=settings.run_stop_grace_s,
         )
 
     async def stop(self) -> None:
         """Stop taking runs, finish or fail the ones in flight, then close. Safe to call twice."""
+        if self._intake is not None:
+            await self._intake.stop()
+            self._intake = None
         for subscription in self._subscriptions:
             try:
                 await subscription.drain()

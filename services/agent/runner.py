@@ -53,6 +53,7 @@ __all__ = [
     "RunSpec",
     "Runner",
     "ToolCaller",
+    "stopped_ending",
 ]
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,6 @@ class Runner:
         book: RunBook,
         planner: Planner,
         agent_name: str,
-        max_concurrent_runs: int,
         think_delay_s: float = 0.0,
         max_steps: int = DEFAULT_MAX_STEPS,
         run_timeout_s: float = DEFAULT_RUN_TIMEOUT_S,
@@ -127,7 +127,6 @@ class Runner:
         self._book = book
         self._planner = planner
         self._agent_name = agent_name
-        self._slots = asyncio.Semaphore(max_concurrent_runs)
         self._think_delay_s = think_delay_s
         self._max_steps = max_steps
         self._run_timeout_s = run_timeout_s
@@ -136,17 +135,16 @@ class Runner:
         return agent_id(self._agent_name, run_id)
 
     async def run(self, spec: RunSpec, handle: RunHandle) -> Ending | None:
-        """Drive one run until it ends; say how. Waits for a free slot first."""
+        """Drive one run until it ends; say how. The run holds one of the process's slots."""
         run = _Run(spec, self.agent_id(spec.run_id), handle)
         try:
-            async with self._slots:
-                answer = await self._drive_within_budget(run)
+            answer = await self._drive_within_budget(run)
             return Ending.completed(answer)
         except asyncio.CancelledError:
             if handle.reason is None:
                 raise  # not a stop this service asked for (the loop is closing): pass it on
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
-            return _stopped(handle.reason)
+            return stopped_ending(handle.reason)
         except LeaseLost:
             log.warning("run %s: lease may have run out; leaving it to a sweeper", spec.run_id)
             return None
@@ -214,16 +212,21 @@ class Runner:
         run.handle.check_lease()  # the tool runner publishes for this run: same fence as ours
         # Recorded before the request goes out, so whoever ends this run can stop the call.
         await self._book.open_call(call_id, run.spec.run_id, step.tool_name, step.parameters)
+        run.handle.open_calls += 1
         try:
             reply = await self._tools.call(
                 request, lambda stage: self._book.call_stage(call_id, stage)
             )
         except ToolCallError as exc:
             if exc.answered:
-                await self._book.close_call(call_id)
+                await self._close_call(run, call_id)
             raise  # an unanswered call stays open: ending the run settles it
-        await self._book.close_call(call_id)
+        await self._close_call(run, call_id)
         return ToolObservation(step.tool_name, step.parameters, reply.result)
+
+    async def _close_call(self, run: _Run, call_id: str) -> None:
+        await self._book.close_call(call_id)
+        run.handle.open_calls -= 1
 
     async def _publish(
         self, run: _Run, event: AnyEvent, msg_id: Callable[[str], str] | None = None
@@ -233,13 +236,14 @@ class Runner:
         await self._events.publish(run.spec.user_id, event, msg_id=fixed_id)
 
 
-def _stopped(reason: StopReason) -> Ending | None:
+def stopped_ending(reason: StopReason | None) -> Ending | None:
+    """How a run stopped for ``reason`` ends; None when another process ends it."""
     match reason:
         case StopReason.CANCELLED:
             return Ending.cancelled(CANCEL_REASON)
         case StopReason.SHUTDOWN:
             return Ending.failed(ErrorCode.AGENT_STOPPED, SHUTDOWN_MESSAGE)
-        case StopReason.LEASE_LOST:
+        case StopReason.LEASE_LOST | None:
             return None
 
 

@@ -1,17 +1,15 @@
-"""The agent's answers to the gateway: submit, cancel, list threads, list runs.
+"""The agent's answers to the gateway: cancel, list threads, list runs.
 
-Each answer is quick, because the gateway is waiting on a NATS request: submit writes the run and
-replies before any work, cancel records the cancel and broadcasts it, and the lists read rows.
-
-Submit, in order: a resent ``client_msg_id`` gets the original run back (nothing starts); a
-thread that is not the user's is ``thread_not_found``; the run is stored *queued* and promoted at
-once if its thread is free. A thread with a run going follows DOUBLE_TEXT_POLICY: ``queue`` (the
-run waits and starts when the thread's previous run has ended) or ``reject`` (``thread_busy``).
+Runs themselves arrive through the RUNS queue (:mod:`services.agent.intake`), not as requests.
+Each answer is quick, because the gateway is waiting on a NATS request: cancel records the cancel
+and broadcasts it, and the lists read rows.
 
 Cancel: another user's run and a missing one get the same ``run_not_found``; a run that has
-ended answers with its final status (cancelling twice, or too late, is harmless); a queued run is
-ended here at once; a running one gets its cancel recorded (so it holds even if its owner has not
-started it yet) and broadcast to every agent process, and its owner stops it.
+ended answers with its final status (cancelling twice, or too late, is harmless); a run whose
+message still waits in the queue is recorded as cancelled from that message (it never starts:
+when an agent takes the message it finds the run ended); a queued run is ended here at once; a
+running one gets its cancel recorded (so it holds even if its owner has not started it yet) and
+broadcast to every agent process, and its owner stops it.
 """
 
 from __future__ import annotations
@@ -23,9 +21,10 @@ from typing import Protocol
 
 from services.agent.control import StopReason
 from services.agent.models import RunStatus
-from services.agent.repository import DuplicateMessage, StoredRun, StoredThread
+from services.agent.repository import StoredRun, StoredThread
 from shared.errors import ErrorCode, InvalidId
 from shared.subjects import check_token
+from shared.wire.intake import RunIntake
 from shared.wire.runs import (
     CancelAccepted,
     CancelReply,
@@ -35,9 +34,6 @@ from shared.wire.runs import (
     RunInfo,
     RunList,
     RunRejected,
-    RunRequest,
-    RunStarted,
-    SubmitReply,
     ThreadInfo,
     ThreadList,
 )
@@ -48,9 +44,6 @@ log = logging.getLogger(__name__)
 
 NO_SUCH_RUN = RunRejected(code=ErrorCode.RUN_NOT_FOUND, message="no such run")
 NO_SUCH_THREAD = RunRejected(code=ErrorCode.THREAD_NOT_FOUND, message="no such thread")
-THREAD_BUSY = RunRejected(
-    code=ErrorCode.THREAD_BUSY, message="this thread already has a run going; wait for it to end"
-)
 
 
 class DoubleTextPolicy(StrEnum):
@@ -63,18 +56,16 @@ class RunStore(Protocol):
     async def list_threads(self, user_id: str) -> list[StoredThread]: ...
     async def list_runs(self, thread_id: str) -> list[StoredRun]: ...
     async def get_run(self, run_id: str) -> StoredRun | None: ...
-    async def find_message(self, user_id: str, client_msg_id: str | None) -> StoredRun | None: ...
-    async def create_run(
-        self,
-        *,
-        user_id: str,
-        content: str,
-        thread_id: str | None = None,
-        client_msg_id: str | None = None,
-    ) -> StoredRun: ...
+
+
+class WaitingRuns(Protocol):
+    """The messages still in the queue (:class:`services.agent.intake.WaitingQueue`)."""
+
+    async def waiting(self, user_id: str, run_id: str) -> RunIntake | None: ...
 
 
 class CancelLedger(Protocol):
+    async def record_cancelled(self, intake: RunIntake) -> StoredRun | None: ...
     async def cancel_queued(self, run_id: str) -> bool: ...
     async def request_cancel(self, run_id: str) -> bool: ...
     async def drop_queued(self, run_id: str) -> bool: ...
@@ -83,7 +74,6 @@ class CancelLedger(Protocol):
 class LocalRuns(Protocol):
     """The runs this process holds (:class:`services.agent.tasks.RunTasks`)."""
 
-    async def promote(self, thread_id: str) -> StoredRun | None: ...
     def stop(self, run_id: str, reason: StopReason) -> bool: ...
     def announce(self, run: StoredRun) -> None: ...
 
@@ -98,47 +88,14 @@ class AgentService:
         store: RunStore,
         ledger: CancelLedger,
         tasks: LocalRuns,
+        queue: WaitingRuns,
         broadcast_cancel: Broadcast,
-        policy: DoubleTextPolicy = DoubleTextPolicy.QUEUE,
     ) -> None:
         self._store = store
         self._ledger = ledger
         self._tasks = tasks
+        self._queue = queue
         self._broadcast_cancel = broadcast_cancel
-        self._policy = policy
-
-    async def submit(self, request: RunRequest) -> SubmitReply:
-        """Start (or queue) a run for ``request``, or say why not."""
-        try:
-            _check_ids(request.user_id, request.thread_id, request.client_msg_id)
-        except InvalidId as exc:
-            return RunRejected(code=exc.code, message=exc.message)
-        if not request.content.strip():
-            return RunRejected(code=ErrorCode.INVALID_REQUEST, message="the message is empty")
-        original = await self._store.find_message(request.user_id, request.client_msg_id)
-        if original is not None:
-            return _started(original)
-        if request.thread_id is not None:
-            if await self._store.find_thread(request.thread_id, request.user_id) is None:
-                return NO_SUCH_THREAD
-        try:
-            run = await self._store.create_run(
-                user_id=request.user_id,
-                content=request.content,
-                thread_id=request.thread_id,
-                client_msg_id=request.client_msg_id,
-            )
-        except DuplicateMessage as duplicate:  # the same message, resent at the same moment
-            return _started(duplicate.original)
-        return await self._start_or_queue(run)
-
-    async def _start_or_queue(self, run: StoredRun) -> SubmitReply:
-        promoted = await self._tasks.promote(run.thread_id)
-        if promoted is not None and promoted.id == run.id:
-            return _started(run)
-        if self._policy is DoubleTextPolicy.REJECT and await self._ledger.drop_queued(run.id):
-            return THREAD_BUSY
-        return _started(run)  # queued: it starts when the thread's previous run has ended
 
     async def cancel(self, request: CancelRequest) -> CancelReply:
         try:
@@ -146,7 +103,9 @@ class AgentService:
         except InvalidId as exc:
             return RunRejected(code=exc.code, message=exc.message)
         run = await self._store.get_run(request.run_id)
-        if run is None or run.user_id != request.user_id:
+        if run is None:
+            return await self._cancel_waiting(request)
+        if run.user_id != request.user_id:
             return NO_SUCH_RUN
         if run.status.is_terminal:
             return _accepted(run.id, run.status)
@@ -159,6 +118,20 @@ class AgentService:
         self._tasks.stop(run.id, StopReason.CANCELLED)  # ours: no need to wait for the broadcast
         await self._broadcast_cancel(run.id)
         return _accepted(run.id)
+
+    async def _cancel_waiting(self, request: CancelRequest) -> CancelReply:
+        """A run whose message no agent has taken yet (or no such run of this user's): record
+        it cancelled from its message, then announce it."""
+        waiting = await self._queue.waiting(request.user_id, request.run_id)
+        if waiting is None:
+            return NO_SUCH_RUN
+        cancelled = await self._ledger.record_cancelled(waiting)
+        if cancelled is None:
+            if await self._store.get_run(request.run_id) is None:
+                return NO_SUCH_RUN  # its thread is not the user's: it will end thread_not_found
+            return await self.cancel(request)  # an agent recorded it just now: as any other
+        self._tasks.announce(cancelled)
+        return _accepted(cancelled.id)
 
     def stop_local(self, run_id: str) -> None:
         """A cancel broadcast: stop the run if this process holds it."""
@@ -195,10 +168,6 @@ def _check_ids(
             check_token(value, what)
     if run_id is not None:
         check_token(run_id, "run_id")
-
-
-def _started(run: StoredRun) -> RunStarted:
-    return RunStarted(run_id=run.id, thread_id=run.thread_id)
 
 
 def _accepted(run_id: str, status: RunStatus | None = None) -> CancelAccepted:

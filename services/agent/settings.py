@@ -15,9 +15,12 @@ from shared.subjects import is_safe_token
 __all__ = [
     "DEFAULT_AGENT_NAME",
     "DEFAULT_DATABASE_URL",
+    "DEFAULT_INTAKE_ACK_WAIT_S",
+    "DEFAULT_INTAKE_MAX_DELIVER",
     "DEFAULT_LOG_LEVEL",
     "DEFAULT_MAX_CONCURRENT_RUNS",
     "DEFAULT_RUN_LEASE_S",
+    "DEFAULT_RUN_STOP_GRACE_S",
     "DEFAULT_RUN_TIMEOUT_S",
     "DEFAULT_SHUTDOWN_GRACE_S",
     "DEFAULT_THINK_DELAY_S",
@@ -40,6 +43,11 @@ DEFAULT_RUN_LEASE_S = 3.0
 DEFAULT_RUN_TIMEOUT_S = 300.0
 DEFAULT_THINK_DELAY_S = 0.05
 DEFAULT_SHUTDOWN_GRACE_S = 5.0
+# A message an agent took but has not acknowledged (it died first) goes to another after this.
+DEFAULT_INTAKE_ACK_WAIT_S = 10.0
+DEFAULT_INTAKE_MAX_DELIVER = 5  # then the run ends with intake_failed
+# A stopped run whose code ignores the stop is ended from outside after this.
+DEFAULT_RUN_STOP_GRACE_S = 5.0
 DEFAULT_LOG_LEVEL = "INFO"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -59,6 +67,9 @@ class AgentSettings:
     run_timeout_s: float = DEFAULT_RUN_TIMEOUT_S
     double_text_policy: DoubleTextPolicy = DoubleTextPolicy.QUEUE
     migrate_on_start: bool = True
+    intake_ack_wait_s: float = DEFAULT_INTAKE_ACK_WAIT_S
+    intake_max_deliver: int = DEFAULT_INTAKE_MAX_DELIVER
+    run_stop_grace_s: float = DEFAULT_RUN_STOP_GRACE_S
 
     @classmethod
     def from_env(cls, env: Env) -> AgentSettings:
@@ -79,6 +90,9 @@ class AgentSettings:
             run_timeout_s=env.float("RUN_TIMEOUT_S", DEFAULT_RUN_TIMEOUT_S),
             double_text_policy=_policy(env.str("DOUBLE_TEXT_POLICY", DoubleTextPolicy.QUEUE)),
             migrate_on_start=env.bool("AGENT_MIGRATE_ON_START", True),
+            intake_ack_wait_s=env.float("INTAKE_ACK_WAIT_S", DEFAULT_INTAKE_ACK_WAIT_S),
+            intake_max_deliver=env.int("INTAKE_MAX_DELIVER", DEFAULT_INTAKE_MAX_DELIVER),
+            run_stop_grace_s=env.float("RUN_STOP_GRACE_S", DEFAULT_RUN_STOP_GRACE_S),
         )
         settings._check()
         return settings
@@ -93,6 +107,8 @@ class AgentSettings:
             _refuse("TOOL_CALL_TIMEOUT_S", "positive", self.tool_call_timeout_s)
         if self.think_delay_s < 0:
             _refuse("THINK_DELAY_S", "zero or more", self.think_delay_s)
+        if self.intake_max_deliver < 1:
+            _refuse("INTAKE_MAX_DELIVER", "at least 1", self.intake_max_deliver)
         if self.shutdown_grace_s < 0:
             _refuse("AGENT_SHUTDOWN_GRACE_S", "zero or more", self.shutdown_grace_s)
         if self.log_level not in _LOG_LEVELS:
@@ -101,6 +117,8 @@ class AgentSettings:
             ("TOOL_HEARTBEAT_TIMEOUT_S", self.tool_heartbeat_timeout_s),
             ("RUN_LEASE_S", self.run_lease_s),
             ("RUN_TIMEOUT_S", self.run_timeout_s),
+            ("INTAKE_ACK_WAIT_S", self.intake_ack_wait_s),
+            ("RUN_STOP_GRACE_S", self.run_stop_grace_s),
         ):
             if not value > 0:
                 _refuse(name, "positive", value)

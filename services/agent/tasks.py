@@ -1,9 +1,17 @@
 """The runs this agent process holds: one task each, with the handle that renews and stops it.
 
 Three kinds of task hold a run's lease: a run being worked on (then closed), a run taken over
-from a dead holder (closed for it), and a queued run cancelled here (announced). Whichever ends a
-run then promotes the thread's next queued run, so a queue moves on in whichever process its
-previous run ended; a sweeper catches the rest (see :mod:`services.agent.supervision`).
+from a dead holder (closed for it), and a run cancelled while it waited (announced). Whichever
+ends a run then promotes the thread's next queued run, so a queue moves on in whichever process
+its previous run ended; a sweeper catches the rest (see :mod:`services.agent.supervision`).
+
+Slots: a run takes one of this process's ``AGENT_MAX_CONCURRENT_RUNS`` slots *before* it is
+recorded as running (by the intake, or by a promotion), and gives it back when its task ends. A
+process with no free slot takes no work: the message waits in the queue, the run in its thread.
+
+A run that ignores being stopped (its code swallows the cancellation) is abandoned after
+``stop_grace_s``: its handle is fenced, so nothing it still tries to publish reaches the user;
+its ending is recorded and announced from outside, and its slot is given back.
 """
 
 from __future__ import annotations
@@ -17,14 +25,47 @@ from services.agent.closing import Closer
 from services.agent.control import RunHandle, StopReason
 from services.agent.models import Ending
 from services.agent.repository import StoredRun
-from services.agent.runner import RunSpec
+from services.agent.runner import RunSpec, stopped_ending
 
-__all__ = ["RunTasks"]
+__all__ = ["RunTasks", "Slots"]
 
 log = logging.getLogger(__name__)
 
 # After the grace period, stopped runs get this long to record and announce their end.
 _CLOSE_TIMEOUT_S = 5.0
+DEFAULT_STOP_GRACE_S = 5.0
+
+
+class Slots:
+    """How many more runs this process may work on at once."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._free = size
+        self._freed = asyncio.Event()
+        self._freed.set()
+
+    @property
+    def free(self) -> int:
+        return self._free
+
+    def take(self) -> bool:
+        if self._free <= 0:
+            return False
+        self._free -= 1
+        if self._free == 0:
+            self._freed.clear()
+        return True
+
+    def give(self) -> None:
+        self._free = min(self.size, self._free + 1)
+        self._freed.set()
+
+    async def wait_free(self) -> int:
+        """Until a slot is free; how many are."""
+        while self._free <= 0:
+            await self._freed.wait()
+        return self._free
 
 
 class RunExecutor(Protocol):
@@ -32,11 +73,9 @@ class RunExecutor(Protocol):
 
 
 class Promoter(Protocol):
-    async def promote(self, thread_id: str) -> StoredRun | None: ...
-
-
-class History(Protocol):
-    async def thread_messages(self, thread_id: str, before_run: str | None = None) -> list[str]: ...
+    async def promote_with_history(
+        self, thread_id: str
+    ) -> tuple[StoredRun, tuple[str, ...]] | None: ...
 
 
 class RunTasks:
@@ -46,43 +85,61 @@ class RunTasks:
         runner: RunExecutor,
         closer: Closer,
         ledger: Promoter,
-        history: History,
+        slots: Slots,
         lease_s: float,
+        stop_grace_s: float = DEFAULT_STOP_GRACE_S,
     ) -> None:
         self._runner = runner
         self._closer = closer
         self._ledger = ledger
-        self._history = history
+        self.slots = slots
         self._lease_s = lease_s
+        self._stop_grace_s = stop_grace_s
         self._held: dict[str, RunHandle] = {}
+        self._abandoned: set[asyncio.Task[None]] = set()
         self._stopping = False
 
     @property
     def running(self) -> int:
         return len(self._held)
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
     def held(self) -> dict[str, RunHandle]:
         return dict(self._held)
 
     def stop(self, run_id: str, reason: StopReason) -> bool:
         handle = self._held.get(run_id)
-        return handle is not None and handle.stop(reason)
+        if handle is None or not handle.stop(reason):
+            return False
+        asyncio.get_running_loop().call_later(self._stop_grace_s, self._abandon_if_stuck, handle)
+        return True
 
     async def promote(self, thread_id: str) -> StoredRun | None:
-        """Start the thread's next queued run here, if the thread is free; return it."""
-        if self._stopping:
+        """Start the thread's next queued run here, if the thread is free and a slot is; return
+        it."""
+        if self._stopping or not self.slots.take():
             return None
-        run = await self._ledger.promote(thread_id)
-        if run is not None:
-            await self._start(run)
+        try:
+            promoted = await self._ledger.promote_with_history(thread_id)
+        except BaseException:
+            self.slots.give()
+            raise
+        if promoted is None:
+            self.slots.give()
+            return None
+        run, history = promoted
+        self.start(run, history)
         return run
 
-    async def _start(self, run: StoredRun) -> None:
-        history = await self._history.thread_messages(run.thread_id, before_run=run.id)
-        spec = RunSpec(run.id, run.thread_id, run.user_id, run.content, tuple(history))
-        handle = self._hold(run.id, lambda handle: self._work(spec, handle))
+    def start(self, run: StoredRun, history: tuple[str, ...] = ()) -> None:
+        """Work on ``run``, recorded as running and held by this process, with a slot taken."""
+        spec = RunSpec(run.id, run.thread_id, run.user_id, run.content, history)
+        self._hold(run.id, lambda handle: self._work(spec, handle), slot=True)
         if run.cancel_requested:  # cancelled while it waited in the queue, a moment ago
-            handle.stop(StopReason.CANCELLED)
+            self.stop(run.id, StopReason.CANCELLED)
 
     def recover(self, run_id: str) -> None:
         """Close a run this process has just taken over (see RunLedger.take_over)."""
@@ -92,16 +149,20 @@ class RunTasks:
         """Announce a run this process has just ended in the database (a queued-run cancel)."""
         self._hold(run.id, lambda handle: self._announce(run, handle))
 
-    def _hold(self, run_id: str, work: Callable[[RunHandle], Awaitable[None]]) -> RunHandle:
+    def _hold(
+        self, run_id: str, work: Callable[[RunHandle], Awaitable[None]], *, slot: bool = False
+    ) -> RunHandle:
         handle = RunHandle(run_id, self._lease_s)
         handle.task = asyncio.create_task(self._guarded(run_id, work(handle)), name=f"run-{run_id}")
         self._held[run_id] = handle
-        handle.task.add_done_callback(lambda _: self._release(run_id, handle))
+        handle.task.add_done_callback(lambda _: self._release(run_id, handle, slot))
         return handle
 
-    def _release(self, run_id: str, handle: RunHandle) -> None:
+    def _release(self, run_id: str, handle: RunHandle, slot: bool) -> None:
         if self._held.get(run_id) is handle:
             del self._held[run_id]
+            if slot:
+                self.slots.give()
 
     async def _guarded(self, run_id: str, work: Awaitable[None]) -> None:
         try:
@@ -111,7 +172,7 @@ class RunTasks:
 
     async def _work(self, spec: RunSpec, handle: RunHandle) -> None:
         ending = await self._runner.run(spec, handle)
-        if ending is None:
+        if ending is None or handle.fenced:
             return
         if ending.error_code is not None:
             log.warning(
@@ -120,6 +181,40 @@ class RunTasks:
         handle.closing = True
         await self._closer.close(spec.run_id, ending)
         await self.promote(spec.thread_id)
+
+    def _abandon_if_stuck(self, handle: RunHandle) -> None:
+        """A stopped run still going after the grace: end it from outside, fence it off."""
+        task = handle.task
+        if (
+            task is None
+            or task.done()
+            or handle.closing
+            or self._held.get(handle.run_id) is not handle
+        ):
+            return
+        log.error(
+            "run %s ignored being stopped (%s) for %.1fs: ending it without its code",
+            handle.run_id,
+            handle.reason,
+            self._stop_grace_s,
+        )
+        handle.fence()
+        self._abandoned.add(task)
+        task.add_done_callback(self._abandoned.discard)
+        ending = stopped_ending(handle.reason)
+        if ending is None:  # another process holds it now and ends it
+            self._release(handle.run_id, handle, slot=True)
+            return
+        del self._held[handle.run_id]
+        closer = self._hold(handle.run_id, lambda h: self._close_abandoned(handle, h, ending))
+        closer.task.add_done_callback(lambda _: self.slots.give())  # type: ignore[union-attr]
+
+    async def _close_abandoned(self, stuck: RunHandle, handle: RunHandle, ending: Ending) -> None:
+        handle.closing = True
+        await self._closer.close(stuck.run_id, ending)
+        run = await self._closer.run_of(stuck.run_id)
+        if run is not None:
+            await self.promote(run.thread_id)
 
     async def _recover(self, run_id: str, handle: RunHandle) -> None:
         handle.closing = True
@@ -136,18 +231,18 @@ class RunTasks:
         """Start nothing new; let runs finish for ``grace_s``; stop the rest, which then fail
         visibly (agent_stopped) and are announced before this returns."""
         self._stopping = True
-        if not self._held:
-            return
-        tasks = [h.task for h in self._held.values() if h.task is not None]
-        log.info("waiting up to %.1fs for %d run(s) to finish", grace_s, len(tasks))
-        _, pending = await asyncio.wait(tasks, timeout=grace_s)
-        if not pending:
-            return
-        log.warning("stopping %d run(s) still going at shutdown", len(pending))
-        for handle in list(self._held.values()):
-            handle.stop(StopReason.SHUTDOWN)
-        _, stuck = await asyncio.wait(pending, timeout=_CLOSE_TIMEOUT_S)
-        if stuck:
-            log.error("%d run(s) could not announce their end before shutdown", len(stuck))
-            for task in stuck:
-                task.cancel()
+        if self._held:
+            tasks = [h.task for h in self._held.values() if h.task is not None]
+            log.info("waiting up to %.1fs for %d run(s) to finish", grace_s, len(tasks))
+            _, pending = await asyncio.wait(tasks, timeout=grace_s)
+            if pending:
+                log.warning("stopping %d run(s) still going at shutdown", len(pending))
+                for handle in list(self._held.values()):
+                    handle.stop(StopReason.SHUTDOWN)
+                _, stuck = await asyncio.wait(pending, timeout=_CLOSE_TIMEOUT_S)
+                if stuck:
+                    log.error("%d run(s) could not announce their end before shutdown", len(stuck))
+                    for task in stuck:
+                        task.cancel()
+        for task in self._abandoned:  # fenced runaways: one more cancel, and no waiting on them
+            task.cancel()

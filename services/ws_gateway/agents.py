@@ -1,8 +1,11 @@
-"""The gateway as the agents' client: run submissions, cancels and listings over NATS requests.
+"""The gateway as the agents' client: run submissions (through the durable intake), cancels and
+listings (NATS requests).
 
 Each request runs in its own task, so a socket's reader keeps reading (a ``ping`` still gets its
 ``pong``) while the agents think. The user id in every request is the session's, which took it
-from the verified token. The outcome goes back into the session, which decides the frame:
+from the verified token. A submission is answered by :class:`~services.ws_gateway.intake.Intake`
+once the message is stored (``run_accepted``) or known not to be (``intake_unavailable``). The
+outcome of a request goes back into the session, which decides the frame:
 
     no responder, or no answer in time   -> error no_agent_available (nothing was started)
     an unreadable answer                 -> error agent_error
@@ -22,6 +25,7 @@ from nats.aio.client import Client as NATS
 
 from services.ws_gateway.commands import Command, Request, RequestKind
 from services.ws_gateway.framing import AgentReply
+from services.ws_gateway.intake import Intake
 from services.ws_gateway.session import NO_AGENT_MESSAGE
 from services.ws_gateway.transport import Connection
 from shared import bus, subjects
@@ -48,6 +52,7 @@ class AgentClient:
     def __init__(self, nc: NATS, timeout_s: float) -> None:
         self._nc = nc
         self._timeout_s = timeout_s
+        self._intake = Intake(nc, timeout_s=timeout_s)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def submit(self, conn: Connection, request: runs.RunRequest) -> None:
@@ -69,19 +74,8 @@ class AgentClient:
         task.add_done_callback(self._tasks.discard)
 
     async def _submit(self, conn: Connection, request: runs.RunRequest) -> None:
-        session = conn.session
-        try:
-            data = await self._ask(subjects.run_submit(), runs.encode(request))
-            reply = runs.decode_submit_reply(data)
-        except _NO_ANSWER as exc:
-            log.warning("no agent answered a run submission for user %s: %r", conn.user_id, exc)
-            commands = session.submit_failed(ErrorCode.NO_AGENT_AVAILABLE, NO_AGENT_MESSAGE)
-        except msgspec.DecodeError as exc:
-            log.error("unreadable submit reply for user %s: %s", conn.user_id, exc)
-            commands = session.submit_failed(ErrorCode.AGENT_ERROR, _UNREADABLE)
-        else:
-            commands = session.submit_done(reply, request.client_msg_id)
-        conn.execute(commands)
+        reply = await self._intake.submit(request)
+        conn.execute(conn.session.submit_done(reply, request.client_msg_id))
 
     async def _request(self, conn: Connection, request: Request) -> None:
         subject, decode = _ROUTES[request.kind]

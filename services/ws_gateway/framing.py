@@ -97,10 +97,15 @@ def agent_reply_frame(reply: AgentReply) -> bytes:
     raise AssertionError(f"unhandled agent reply {reply!r}")  # pragma: no cover
 
 
-def run_accepted_frame(run_id: str, thread_id: str, client_msg_id: str | None) -> bytes:
-    return frames.encode_frame(
-        frames.RunAccepted(run_id=run_id, thread_id=thread_id, client_msg_id=client_msg_id)
+def run_accepted_frame(accepted: runs.RunStarted, client_msg_id: str | None) -> bytes:
+    frame = frames.RunAccepted(
+        run_id=accepted.run_id,
+        thread_id=accepted.thread_id,
+        client_msg_id=client_msg_id,
+        state=accepted.state,
+        ahead=accepted.ahead,
     )
+    return frames.encode_frame(frame)
 
 
 def resume_gap_frame(after_seq: int, oldest_seq: int) -> bytes:

@@ -33,7 +33,7 @@ from services.ws_gateway.replay import Replayer
 from services.ws_gateway.session import NO_AGENT_MESSAGE, Replay, Request
 from services.ws_gateway.settings import GatewaySettings, LiveSubscription
 from services.ws_gateway.transport import Connection, Flusher
-from shared import bus
+from shared import bus, runqueue
 from shared.errors import CloseCode, ErrorCode, Unauthorized
 from shared.natsclient import Client as NatsClient
 from shared.tokens import AccessClaims
@@ -94,6 +94,7 @@ class Node:
             self.settings.nats, name="agentwire-gateway", on_reconnected=self._repair
         )
         await bus.ensure_events_stream(nc.jetstream(), self.settings.nats)
+        await runqueue.ensure_runs_stream(nc.jetstream(), self.settings.nats)
         await self.authority.start(nc)
         event_log = EventLog(nc, timeout_s=self.settings.submit_timeout_s)
         await event_log.start()

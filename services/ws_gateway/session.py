@@ -264,8 +264,8 @@ class Session:
     ) -> list[Command]:
         """The agents answered a Submit: run_accepted (or the rejection), then held frames."""
         match reply:
-            case RunStarted(run_id=run_id, thread_id=thread_id):
-                frame = run_accepted_frame(run_id, thread_id, client_msg_id)
+            case RunStarted():
+                frame = run_accepted_frame(reply, client_msg_id)
             case RunRejected(code=code, message=message):
                 frame = error_frame(code, message)
         return self._out.submit_answered(frame)

@@ -113,6 +113,8 @@ class RunAccepted(ServerFrame, tag="run_accepted"):
     run_id: str
     thread_id: str
     client_msg_id: str | None = None
+    state: str = "queued"  # starting | queued
+    ahead: int | None = None
 
 
 class ErrorData(msgspec.Struct, kw_only=True):

@@ -47,8 +47,15 @@ class RunRequest(msgspec.Struct, kw_only=True):
 
 
 class RunStarted(msgspec.Struct, tag_field="status", tag="accepted", kw_only=True):
+    """A message stored for the agents (the gateway's intake): ``run_accepted``'s fields.
+
+    ``state``: ``starting`` (nothing waits ahead of it and an agent is free) or ``queued``;
+    ``ahead``: how many accepted runs no agent had taken yet (an estimate; None if unknown)."""
+
     run_id: str
     thread_id: str
+    state: str = "queued"
+    ahead: int | None = None
 
 
 class RunRejected(msgspec.Struct, tag_field="status", tag="rejected", kw_only=True):

@@ -106,10 +106,10 @@ class Ledger:
     async def get_run(self, run_id: str) -> StoredRun | None:
         return self.runs.get(run_id)
 
-    async def finish(self, run_id: str, ending: Ending) -> bool:
+    async def finish(self, run_id: str, ending: Ending) -> StoredRun | None:
         run = self.runs.get(run_id)
         if run is None or run.status is not RunStatus.RUNNING or run.owner != self.owner:
-            return False
+            return None
         if run.cancel_requested:  # a recorded cancel wins, as in RunLedger.finish
             ending = Ending.cancelled()
         self._set(
@@ -120,7 +120,12 @@ class Ledger:
             error_message=ending.error_message,
             finished_at=time.time(),
         )
-        return True
+        return self.runs[run_id]
+
+    async def fail_announced_as(self, run_id: str, code: str, message: str) -> None:
+        self._set(
+            run_id, status=RunStatus.FAILED, result=None, error_code=code, error_message=message
+        )
 
     async def mark_started(self, run_id: str) -> None:
         self.started.append(run_id)

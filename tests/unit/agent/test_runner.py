@@ -33,7 +33,6 @@ def runner(
         book=ledger,
         planner=planner or InfraAnalystPlanner(),
         agent_name="infra_analyst",
-        max_concurrent_runs=options.pop("max_concurrent_runs", 4),
         **options,
     )
 
@@ -225,22 +224,3 @@ async def test_a_cancel_nobody_asked_for_is_passed_on() -> None:
 
     with pytest.raises(asyncio.CancelledError):
         await task
-
-
-async def test_runs_beyond_the_concurrency_limit_wait_for_a_slot() -> None:
-    tools = Tools(hang=True)
-    limited = runner(Stream(), tools, Ledger(), max_concurrent_runs=1)
-    first, first_handle = await run_task(limited, tools)
-    second_handle = handle("second")
-    second = asyncio.create_task(
-        limited.run(RunSpec("second", "t1", "u1", "latency"), second_handle)
-    )
-    second_handle.task = second
-    for _ in range(20):
-        await asyncio.sleep(0)
-
-    assert len(tools.calls) == 1  # the second run has not started
-    first_handle.stop(StopReason.SHUTDOWN)
-    second_handle.stop(StopReason.SHUTDOWN)
-    endings = await asyncio.gather(first, second)
-    assert [e.error_code for e in endings if e is not None] == ["agent_stopped", "agent_stopped"]

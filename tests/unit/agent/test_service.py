@@ -1,4 +1,7 @@
-"""The agent's answers (submit, cancel, lists) with an in-memory store, ledger and run tasks."""
+"""The agent's answers (cancel, lists) with an in-memory store, ledger and run tasks.
+
+Runs reach the agents through the RUNS queue (tests/component/agent/test_intake.py); here they
+are recorded straight into the in-memory world, as the intake would."""
 
 from __future__ import annotations
 
@@ -7,12 +10,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-import pytest
-
 from services.agent.control import StopReason
 from services.agent.models import RunStatus
-from services.agent.repository import DuplicateMessage, StoredRun, StoredThread
-from services.agent.service import AgentService, DoubleTextPolicy
+from services.agent.repository import StoredRun, StoredThread
+from services.agent.service import AgentService
+from shared.wire.intake import RunIntake
 from shared.wire.runs import (
     CancelAccepted,
     CancelRequest,
@@ -20,7 +22,6 @@ from shared.wire.runs import (
     ListThreadsRequest,
     RunList,
     RunRejected,
-    RunRequest,
     RunStarted,
     ThreadList,
 )
@@ -37,6 +38,7 @@ class World:
     stopped: list[tuple[str, StopReason]] = field(default_factory=list)
     announced: list[str] = field(default_factory=list)
     broadcast: list[str] = field(default_factory=list)
+    queue: dict[str, RunIntake] = field(default_factory=dict)
 
     def _set(self, run_id: str, **fields: object) -> None:
         self.runs[run_id] = dataclasses.replace(self.runs[run_id], **fields)  # type: ignore[arg-type]
@@ -55,31 +57,6 @@ class World:
     async def get_run(self, run_id: str) -> StoredRun | None:
         return self.runs.get(run_id)
 
-    async def find_message(self, user_id: str, client_msg_id: str | None) -> StoredRun | None:
-        return next(
-            (
-                r
-                for r in self.runs.values()
-                if client_msg_id and (r.user_id, r.client_msg_id) == (user_id, client_msg_id)
-            ),
-            None,
-        )
-
-    async def create_run(
-        self, *, user_id: str, content: str, thread_id: str | None = None, client_msg_id=None
-    ) -> StoredRun:
-        if (original := await self.find_message(user_id, client_msg_id)) is not None:
-            raise DuplicateMessage(original)
-        if thread_id is None:
-            thread_id = uuid.uuid4().hex
-            self.threads[thread_id] = StoredThread(thread_id, user_id, content[:80])
-        run = StoredRun(
-            uuid.uuid4().hex, thread_id, user_id, QUEUED, content, time.time(),
-            client_msg_id=client_msg_id,
-        )  # fmt: skip
-        self.runs[run.id] = run
-        return run
-
     # CancelLedger
     async def cancel_queued(self, run_id: str) -> bool:
         if self.runs[run_id].status is not QUEUED:
@@ -93,20 +70,22 @@ class World:
         self._set(run_id, cancel_requested=True)
         return True
 
-    async def drop_queued(self, run_id: str) -> bool:
-        return self.runs.pop(run_id) is not None
+    async def record_cancelled(self, intake: RunIntake) -> StoredRun | None:
+        if intake.run_id in self.runs:
+            return None
+        run = StoredRun(
+            intake.run_id, intake.thread_id, intake.user_id, RunStatus.CANCELLED,
+            intake.content, time.time(), cancel_requested=True,
+        )  # fmt: skip
+        self.runs[run.id] = run
+        return run
+
+    # WaitingRuns: messages no agent has taken yet
+    async def waiting(self, user_id: str, run_id: str) -> RunIntake | None:
+        intake = self.queue.get(run_id)
+        return intake if intake is not None and intake.user_id == user_id else None
 
     # LocalRuns
-    async def promote(self, thread_id: str) -> StoredRun | None:
-        in_thread = [r for r in self.runs.values() if r.thread_id == thread_id]
-        if any(r.status is RUNNING for r in in_thread):
-            return None
-        queued = [r for r in in_thread if r.status is QUEUED]
-        if not queued:
-            return None
-        self._set(queued[0].id, status=RUNNING)
-        return self.runs[queued[0].id]
-
     def stop(self, run_id: str, reason: StopReason) -> bool:
         self.stopped.append((run_id, reason))
         return True
@@ -118,74 +97,31 @@ class World:
         self.broadcast.append(run_id)
 
 
-def service(world: World, policy: DoubleTextPolicy = DoubleTextPolicy.QUEUE) -> AgentService:
+def service(world: World) -> AgentService:
     return AgentService(
         store=world,
         ledger=world,
         tasks=world,
+        queue=world,
         broadcast_cancel=world.broadcast_cancel,
-        policy=policy,
     )
 
 
-async def started(agent: AgentService, **fields: object) -> RunStarted:
-    reply = await agent.submit(RunRequest(**{"user_id": "u1", "content": "latency", **fields}))
-    assert isinstance(reply, RunStarted), reply
-    return reply
-
-
-async def test_a_new_message_starts_a_thread_and_its_run_at_once() -> None:
-    world = World()
-
-    reply = await started(service(world), content="latency please")
-
-    assert world.threads[reply.thread_id].title == "latency please"
-    assert world.runs[reply.run_id].status is RUNNING
-
-
-async def test_under_the_queue_policy_a_second_message_waits_for_the_first() -> None:
-    world = World()
-    agent = service(world)
-    first = await started(agent)
-
-    second = await started(agent, thread_id=first.thread_id)
-
-    assert world.runs[second.run_id].status is QUEUED
-
-
-async def test_under_the_reject_policy_a_busy_thread_refuses_and_keeps_nothing() -> None:
-    world = World()
-    agent = service(world, DoubleTextPolicy.REJECT)
-    first = await started(agent)
-
-    reply = await agent.submit(RunRequest(user_id="u1", content="x", thread_id=first.thread_id))
-
-    assert isinstance(reply, RunRejected) and reply.code == "thread_busy"
-    assert list(world.runs) == [first.run_id]
-
-
-async def test_a_resent_message_gets_the_original_run_and_starts_nothing() -> None:
-    world = World()
-    agent = service(world)
-    first = await started(agent, client_msg_id="m1")
-
-    again = await started(agent, client_msg_id="m1", content="resent after a reconnect")
-
-    assert again == first and len(world.runs) == 1
-
-
-@pytest.mark.parametrize(
-    ("fields", "code"),
-    [
-        ({"content": "  "}, "invalid_request"),
-        ({"thread_id": "a.b"}, "invalid_id"),
-        ({"thread_id": "no-such-thread"}, "thread_not_found"),
-    ],
-)
-async def test_a_message_that_cannot_run_is_refused(fields: dict[str, str], code: str) -> None:
-    reply = await service(World()).submit(RunRequest(**{"user_id": "u1", "content": "x", **fields}))
-
-    assert isinstance(reply, RunRejected) and reply.code == code
+async def started(
+    agent: AgentService, *, user_id: str = "u1", thread_id: str | None = None
+) -> RunStarted:
+    """A run as the intake records it: running in a new thread, queued in a busy one."""
+    world = agent._store
+    assert isinstance(world, World)
+    if thread_id is None:
+        thread_id = uuid.uuid4().hex
+        world.threads[thread_id] = StoredThread(thread_id, user_id, "latency")
+    busy = any(r.thread_id == thread_id and not r.status.is_terminal for r in world.runs.values())
+    run = StoredRun(
+        uuid.uuid4().hex, thread_id, user_id, QUEUED if busy else RUNNING, "latency", time.time()
+    )
+    world.runs[run.id] = run
+    return RunStarted(run_id=run.id, thread_id=thread_id)
 
 
 async def test_someone_elses_run_and_a_missing_one_cannot_be_told_apart() -> None:
@@ -253,3 +189,19 @@ async def test_lists_show_only_the_users_own_threads_and_runs() -> None:
     assert isinstance(runs, RunList) and [r.run_id for r in runs.runs] == [mine.run_id]
     assert runs.runs[0].status == "running"
     assert foreign == RunRejected(code="thread_not_found", message="no such thread")
+
+
+async def test_cancelling_a_run_still_waiting_in_the_queue_ends_it_before_it_starts() -> None:
+    world = World()
+    world.queue["r1"] = RunIntake(
+        run_id="r1", user_id="u1", thread_id="t1", new_thread=True, content="latency"
+    )
+    agent = service(world)
+
+    foreign = await agent.cancel(CancelRequest(user_id="mallory", run_id="r1"))
+    reply = await agent.cancel(CancelRequest(user_id="u1", run_id="r1"))
+
+    assert foreign == RunRejected(code="run_not_found", message="no such run")
+    assert reply == CancelAccepted(run_id="r1", state="cancelling")
+    assert world.runs["r1"].status is RunStatus.CANCELLED
+    assert world.announced == ["r1"] and world.broadcast == []

@@ -1,0 +1,132 @@
+"""The gateway's durable intake: a chat message is stored for the agents before it is accepted.
+
+``run_accepted`` goes out only once the RUNS stream has acknowledged the message, so an accepted
+run is stored and will end with exactly one terminal event, whatever happens to this gateway or
+to the agents meanwhile. The work waits in the queue, not the user: storing takes one JetStream
+round trip, however busy the agents are.
+
+    acknowledged (or a duplicate of a stored one)  -> RunStarted{run_id, thread_id, state, ahead}
+    JetStream refused it (full, no stream)          -> RunRejected intake_unavailable: not stored
+    no acknowledgement by the deadline              -> RunRejected intake_unavailable: not stored
+
+A publish whose acknowledgement is late is retried under the same ``Nats-Msg-Id`` (the run id),
+so a copy stored meanwhile is stored once. A copy stored *after* the deadline (the user was told
+"not stored") carries ``give_up_at`` and the agents drop it unrun.
+
+``ahead`` counts the accepted messages no agent has taken yet, as of the last look at the agents'
+consumer (at most ``_LOOK_EVERY_S`` old, one request per gateway however many messages arrive):
+``state`` is ``starting`` when nothing waits ahead and an agent is waiting for work, ``queued``
+otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NATS
+from nats.js.api import ConsumerInfo
+
+from shared import subjects
+from shared.errors import ErrorCode
+from shared.wire.intake import RunIntake, encode_intake, mint_ids
+from shared.wire.runs import RunRejected, RunRequest, RunStarted, SubmitReply
+
+__all__ = ["NOT_STORED_MESSAGE", "Intake"]
+
+log = logging.getLogger(__name__)
+
+NOT_STORED_MESSAGE = "your message could not be stored, so it will not run; send it again shortly"
+EMPTY_MESSAGE = "the message is empty"
+_LOOK_EVERY_S = 0.25
+_ACK_WAIT_S = 1.0  # one attempt's wait for the stream's acknowledgement
+
+
+class Intake:
+    def __init__(self, nc: NATS, *, timeout_s: float) -> None:
+        self._js = nc.jetstream()
+        self._timeout_s = timeout_s
+        self._queue = _QueueView(self._js)
+
+    async def submit(self, request: RunRequest) -> SubmitReply:
+        """Store ``request`` as a run for the agents; say which run, or that nothing was stored."""
+        if not request.content.strip():
+            return RunRejected(code=ErrorCode.INVALID_REQUEST, message=EMPTY_MESSAGE)
+        run_id, thread_id, new_thread = mint_ids(
+            request.user_id, request.client_msg_id, request.thread_id
+        )
+        intake = RunIntake(
+            run_id=run_id,
+            user_id=request.user_id,
+            thread_id=thread_id,
+            new_thread=new_thread,
+            content=request.content,
+            client_msg_id=request.client_msg_id,
+            give_up_at=time.time() + self._timeout_s,
+        )
+        seq = await self._store(intake)
+        if seq is None:
+            return RunRejected(code=ErrorCode.INTAKE_UNAVAILABLE, message=NOT_STORED_MESSAGE)
+        state, ahead = self._queue.position(seq)
+        return RunStarted(run_id=run_id, thread_id=thread_id, state=state, ahead=ahead)
+
+    async def _store(self, intake: RunIntake) -> int | None:
+        """The stream sequence the message is stored at; None if it was not stored."""
+        subject = subjects.run_intake(intake.user_id, intake.run_id)
+        payload = encode_intake(intake)
+        headers = {"Nats-Msg-Id": intake.run_id}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout_s
+        while (left := deadline - loop.time()) > 0:
+            try:
+                ack = await self._js.publish(
+                    subject, payload, timeout=min(left, _ACK_WAIT_S), headers=headers
+                )
+                return ack.seq
+            except nats.js.errors.APIError as exc:  # the stream answered: it will not store it
+                log.error("the RUNS stream refused a message of user %s: %s", intake.user_id, exc)
+                return None
+            except (nats.errors.Error, TimeoutError, ConnectionError) as exc:
+                log.warning("no acknowledgement for run %s yet (%r)", intake.run_id, exc)
+                await asyncio.sleep(min(0.1, max(0.0, deadline - loop.time())))
+        return None
+
+
+class _QueueView:
+    """How far the agents have got through the queue, looked up at most every _LOOK_EVERY_S."""
+
+    def __init__(self, js: object) -> None:
+        self._js = js
+        self._info: ConsumerInfo | None = None
+        self._looked_at = float("-inf")
+        self._looking: asyncio.Task[None] | None = None
+
+    def position(self, seq: int) -> tuple[str, int | None]:
+        self._refresh()
+        info = self._info
+        if info is None or info.delivered is None:
+            return "queued", None
+        taken = info.delivered.stream_seq or 0
+        ahead = max(0, seq - 1 - taken)
+        waiting = bool(info.num_waiting)
+        return ("starting" if ahead == 0 and waiting else "queued"), ahead
+
+    def _refresh(self) -> None:
+        now = time.monotonic()
+        if self._looking is not None or now - self._looked_at < _LOOK_EVERY_S:
+            return
+        self._looked_at = now
+        self._looking = asyncio.create_task(self._look(), name="intake-queue-view")
+
+    async def _look(self) -> None:
+        try:
+            self._info = await self._js.consumer_info(  # type: ignore[attr-defined]
+                subjects.RUNS_STREAM, subjects.AGENTS_CONSUMER, timeout=1.0
+            )
+        except (nats.errors.Error, TimeoutError) as exc:
+            log.debug("could not look at the agents' queue: %r", exc)
+        finally:
+            self._looking = None
