@@ -5,6 +5,7 @@ routes.py              the HTTP routes: decode, call the service, encode
 bodies.py              request bodies from raw bytes, every failure a readable 400
 service.py             register, log in, refresh, log out, change password, revoke
 ratelimit.py           failed-login limits per account and per address
+proxies.py             the client's address: the TCP peer, or X-Forwarded-For from trusted proxies
 tokens.py              Ed25519 (EdDSA) access-token signing, with the key id
 keys.py                the signing key ring (a directory, or one key file) and its JWKS
 refresh.py             refresh-token values and their hashes

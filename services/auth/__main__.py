@@ -21,7 +21,7 @@ import uvicorn
 from litestar import Litestar
 
 from services.auth import migrate
-from services.auth.app import create_app
+from services.auth.app import create_app, server_config
 from services.auth.repository import open_engine
 from services.auth.settings import AuthSettings, database_url_from_env
 from shared.logging import configure
@@ -55,10 +55,7 @@ class _AnnouncingServer(uvicorn.Server):
 
 async def _serve(app: Litestar, settings: AuthSettings) -> bool:
     """Serve until a signal; return whether the server ever started."""
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
-    )
-    server = _AnnouncingServer(config)
+    server = _AnnouncingServer(server_config(app, settings))
     await server.serve()
     return server.started
 

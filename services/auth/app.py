@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import uvicorn
 from litestar import Litestar, Request, Response
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
@@ -25,7 +26,8 @@ from services.auth.bodies import parse_credentials
 from services.auth.bus import Announcer, AuthBus
 from services.auth.keys import KeyRingSource
 from services.auth.passwords import PasswordHasher
-from services.auth.ratelimit import LoginLimiter, RateLimited
+from services.auth.proxies import TrustedProxies
+from services.auth.ratelimit import FailureBudget, LoginLimiter, RateLimited
 from services.auth.refresh_repository import RefreshRepository
 from services.auth.repository import UserRepository, open_engine
 from services.auth.routes import ROUTES, BearerRefused, Edge
@@ -38,7 +40,7 @@ from shared.settings import SettingsError
 from shared.tokens import KeySetVerifier
 from shared.wire.auth import ErrorBody
 
-__all__ = ["MAX_BODY_BYTES", "STATUS_BY_CODE", "create_app", "parse_credentials"]
+__all__ = ["MAX_BODY_BYTES", "STATUS_BY_CODE", "create_app", "parse_credentials", "server_config"]
 
 log = logging.getLogger(__name__)
 # Revocations are kept this much longer than an access token lives (clock skew, slow gateways).
@@ -171,25 +173,34 @@ def _edge(
         audience=settings.audience,
         ttl_s=settings.access_token_ttl_s,
     )
-
-    def limiter() -> LoginLimiter:
-        return LoginLimiter(
-            per_account=settings.login_max_per_account,
-            per_address=settings.login_max_per_address,
-            window_s=settings.login_window_s,
-        )
-
+    limiter = LoginLimiter(
+        per_account=settings.login_max_per_account,
+        per_address=settings.login_max_per_address,
+        window_s=settings.login_window_s,
+    )
     service = AuthService(
         users=UserRepository(engine),
         sessions=RefreshRepository(engine),
         passwords=passwords,
         tokens=issuer,
         notifier=announcer,
-        limiter=limiter(),
+        limiter=limiter,
         refresh_ttl_s=settings.refresh_token_ttl_s,
     )
     verifier = KeySetVerifier(keys.ring.jwks(), issuer=settings.issuer, audience=settings.audience)
-    return Edge(service, verifier, keys, limiter(), settings.admin_api_key)
+    admin_failures = FailureBudget(
+        settings.login_max_per_account,
+        settings.login_window_s,
+        refusal="too many wrong admin keys from this address",
+    )
+    return Edge(
+        auth=service,
+        verifier=verifier,
+        keys=keys,
+        admin_failures=admin_failures,
+        proxies=TrustedProxies(settings.trusted_proxies),
+        admin_api_key=settings.admin_api_key,
+    )
 
 
 def create_app(settings: AuthSettings, *, passwords: PasswordHasher | None = None) -> Litestar:
@@ -229,4 +240,20 @@ def create_app(settings: AuthSettings, *, passwords: PasswordHasher | None = Non
         request_max_body_size=MAX_BODY_BYTES,
         logging_config=None,  # shared.logging owns the root logger
         openapi_config=None,  # the contract lives in shared/wire/auth.py and docs/protocol.md
+    )
+
+
+def server_config(app: Litestar, settings: AuthSettings) -> uvicorn.Config:
+    """uvicorn for ``app``: what ``python -m services.auth`` serves, and the tests too."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        log_config=None,  # shared.logging owns the root logger, as for the gateway
+        lifespan="on",
+        # The client address is this service's to decide (TRUSTED_PROXIES, services/auth/
+        # proxies.py). uvicorn's own proxy handling would otherwise believe X-Forwarded-For
+        # from 127.0.0.1 (FORWARDED_ALLOW_IPS) before we see the request.
+        proxy_headers=False,
     )

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -48,12 +49,27 @@ def open_engine(database_url: str) -> AsyncEngine:
     """
     try:
         url = make_url(database_url)
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        is_sqlite = url.get_backend_name() == "sqlite"
+        if is_sqlite and url.database not in (None, "", ":memory:"):
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         # hide_parameters: a failing INSERT's error would otherwise quote the password hash.
-        return create_async_engine(url, hide_parameters=True, pool_pre_ping=True)
+        engine = create_async_engine(url, hide_parameters=True, pool_pre_ping=True)
     except (ArgumentError, ImportError) as exc:  # ImportError: the URL's driver is not installed
         raise ValueError(str(exc)) from None
+    if is_sqlite:
+        event.listen(engine.sync_engine, "connect", _tune_sqlite)
+    return engine
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # Every login writes its session while others read their user. In SQLite's default journal
+    # mode a commit waits for every reader, so a burst of logins starved writers past the busy
+    # timeout ("database is locked", a 500). WAL lets readers and the one writer go on together;
+    # busy_timeout makes writers wait their turn longer. As in services/agent/repository.py.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
 
 
 class UserRepository:

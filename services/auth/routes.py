@@ -15,7 +15,8 @@ from litestar.exceptions import NotFoundException
 
 from services.auth.bodies import parse_body, parse_credentials
 from services.auth.keys import KeyRingSource
-from services.auth.ratelimit import LoginLimiter
+from services.auth.proxies import TrustedProxies
+from services.auth.ratelimit import FailureBudget
 from services.auth.service import AuthService, TokenPair
 from shared.errors import Unauthorized
 from shared.tokens import AccessClaims, KeySetVerifier
@@ -47,13 +48,15 @@ class Edge:
     auth: AuthService
     verifier: KeySetVerifier  # the service's own keys: checks bearer tokens sent to it
     keys: KeyRingSource
-    admin_limiter: LoginLimiter
+    admin_failures: FailureBudget  # wrong admin keys per client address
+    proxies: TrustedProxies
     admin_api_key: str | None = field(default=None, repr=False)
 
 
-def client_address(request: Request) -> str:
-    """The TCP peer (behind a proxy, uvicorn's ``--forwarded-allow-ips`` decides what that is)."""
-    return request.client.host if request.client else "unknown"
+def client_address(request: Request, proxies: TrustedProxies) -> str:
+    """The TCP peer, or the client a trusted proxy names in ``X-Forwarded-For``."""
+    peer = request.client.host if request.client else "unknown"
+    return proxies.client_address(peer, request.headers.getall("x-forwarded-for", []))
 
 
 def _bearer(request: Request, verifier: KeySetVerifier) -> AccessClaims:
@@ -66,17 +69,16 @@ def _bearer(request: Request, verifier: KeySetVerifier) -> AccessClaims:
         raise BearerRefused(exc.message) from None
 
 
-def _check_admin(request: Request, edge: Edge) -> None:
+async def _check_admin(request: Request, edge: Edge) -> None:
     if edge.admin_api_key is None:
         raise NotFoundException()  # disabled: as if the route did not exist
-    address = client_address(request)
-    # Failures per address, in their own windows: a guesser is stopped, logins are untouched.
-    attempt = edge.admin_limiter.begin(address, address)
-    given = request.headers.get(ADMIN_KEY_HEADER, "").encode()
-    # Constant time: how long the comparison takes says nothing about how much was right.
-    if not hmac.compare_digest(given, edge.admin_api_key.encode()):
-        raise Unauthorized(f"missing or wrong {ADMIN_KEY_HEADER}")
-    edge.admin_limiter.succeeded(attempt)
+    # Failures per address, in their own window: a guesser is stopped, logins are untouched.
+    async with edge.admin_failures.attempt(client_address(request, edge.proxies)) as attempt:
+        given = request.headers.get(ADMIN_KEY_HEADER, "").encode()
+        # Constant time: how long the comparison takes says nothing about how much was right.
+        if not hmac.compare_digest(given, edge.admin_api_key.encode()):
+            attempt.failed()
+            raise Unauthorized(f"missing or wrong {ADMIN_KEY_HEADER}")
 
 
 def _tokens(pair: TokenPair) -> TokenResponse:
@@ -99,7 +101,7 @@ async def register(request: Request, edge: NamedDependency[Edge]) -> Registered:
 async def login(request: Request, edge: NamedDependency[Edge]) -> TokenResponse:
     credentials = parse_credentials(await request.body(), LoginCredentials)
     pair = await edge.auth.login(
-        credentials.email, credentials.password, address=client_address(request)
+        credentials.email, credentials.password, address=client_address(request, edge.proxies)
     )
     return _tokens(pair)
 
@@ -121,14 +123,17 @@ async def change_password(request: Request, edge: NamedDependency[Edge]) -> Toke
     claims = _bearer(request, edge.verifier)
     body = parse_body(await request.body(), PasswordChange)
     pair = await edge.auth.change_password(
-        claims, body.old_password, body.new_password, address=client_address(request)
+        claims,
+        body.old_password,
+        body.new_password,
+        address=client_address(request, edge.proxies),
     )
     return _tokens(pair)
 
 
 @post("/auth/admin/revoke", status_code=204)
 async def admin_revoke(request: Request, edge: NamedDependency[Edge]) -> None:
-    _check_admin(request, edge)
+    await _check_admin(request, edge)
     body = parse_body(await request.body(), AdminRevoke)
     await edge.auth.revoke_user(body.user_id)
 

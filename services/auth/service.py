@@ -121,15 +121,17 @@ class AuthService:
     async def login(self, email: str, password: str, *, address: str) -> TokenPair:
         """Start a session, or raise InvalidCredentials not saying which part was wrong.
 
-        Raises RateLimited once the account or the address has failed too often.
+        Raises RateLimited once the account or the address has failed too often. Attempts
+        on one account or from one address that would together overrun its limit wait for
+        each other (see services/auth/ratelimit.py) rather than being refused.
         """
         email = normalise_email(email)
-        attempt = self._limiter.begin(email, address)
-        user = await self._users.find_by_email(email)
-        stored_hash = user.password_hash if user is not None else None
-        if not await self._passwords.verify(stored_hash, password) or user is None:
-            raise InvalidCredentials(_WRONG_CREDENTIALS)
-        self._limiter.succeeded(attempt)
+        async with self._limiter.attempt(email, address) as attempt:
+            user = await self._users.find_by_email(email)
+            stored_hash = user.password_hash if user is not None else None
+            if not await self._passwords.verify(stored_hash, password) or user is None:
+                attempt.failed()
+                raise InvalidCredentials(_WRONG_CREDENTIALS)
         log.info("login user_id=%s", user.id)
         return await self._start_session(user.id, user.tokens_valid_from)
 
@@ -188,10 +190,10 @@ class AuthService:
             raise Unauthorized("token revoked: log in again")
         user_id = user.id
         # The same budget as logging in: a stolen access token is no way around the login limit.
-        attempt = self._limiter.begin(user.email, address)
-        if not await self._passwords.verify(user.password_hash, old_password):
-            raise InvalidCredentials("old_password: wrong password")
-        self._limiter.succeeded(attempt)
+        async with self._limiter.attempt(user.email, address) as attempt:
+            if not await self._passwords.verify(user.password_hash, old_password):
+                attempt.failed()
+                raise InvalidCredentials("old_password: wrong password")
         new_hash = await self._passwords.hash(new_password)
         valid_from = await self._revoke_user(
             user_id, RevocationReason.PASSWORD_CHANGED, password_hash=new_hash

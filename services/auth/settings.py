@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.auth.proxies import Network, parse_networks
 from shared.settings import Env, NatsSettings, SettingsError
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_LOG_LEVEL",
     "DEFAULT_PORT",
     "DEFAULT_REFRESH_TOKEN_TTL_S",
+    "DEFAULT_TRUSTED_PROXIES",
     "MIN_ADMIN_API_KEY_CHARS",
     "AuthSettings",
     "database_url_from_env",
@@ -43,6 +45,8 @@ DEFAULT_LOGIN_MAX_PER_ACCOUNT = 10
 DEFAULT_LOGIN_MAX_PER_ADDRESS = 100
 DEFAULT_LOGIN_WINDOW_S = 300.0
 DEFAULT_LOG_LEVEL = "INFO"
+# Empty: X-Forwarded-For is ignored and the client address is the TCP peer.
+DEFAULT_TRUSTED_PROXIES = ""
 # An admin key short enough to guess is worse than none: refuse it at start-up.
 MIN_ADMIN_API_KEY_CHARS = 32
 # The browser chat is served by the gateway (port 8002) and calls this service from there.
@@ -76,6 +80,7 @@ class AuthSettings:
     migrate_on_start: bool = True
     log_level: str = DEFAULT_LOG_LEVEL
     cors_origins: tuple[str, ...] = tuple(DEFAULT_CORS_ORIGINS.split(","))
+    trusted_proxies: tuple[Network, ...] = ()
     nats: NatsSettings | None = None
 
     @classmethod
@@ -105,6 +110,7 @@ class AuthSettings:
             migrate_on_start=env.bool("AUTH_MIGRATE_ON_START", True),
             log_level=env.str("LOG_LEVEL", DEFAULT_LOG_LEVEL).upper(),
             cors_origins=_origins(env.str("AUTH_CORS_ORIGINS", DEFAULT_CORS_ORIGINS)),
+            trusted_proxies=_networks(env.str("TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)),
             nats=NatsSettings.from_env(env),
         )
         settings._check()
@@ -150,6 +156,16 @@ class AuthSettings:
 def database_url_from_env(env: Env) -> str:
     """DATABASE_URL alone: all ``python -m services.auth migrate`` needs."""
     return env.str("DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+def _networks(raw: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(raw)
+    except ValueError as exc:
+        raise SettingsError(
+            "environment variable TRUSTED_PROXIES must list IP addresses or CIDR networks "
+            f"(comma-separated, e.g. 10.0.0.0/8,192.0.2.1): {exc}"
+        ) from None
 
 
 def _origins(raw: str) -> tuple[str, ...]:

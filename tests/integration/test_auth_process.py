@@ -130,6 +130,18 @@ def test_a_short_admin_key_is_refused_at_start_up_and_never_printed(tmp_path: Pa
     assert "ADMIN_API_KEY" in result.stderr and "s3cret" not in result.stderr + result.stdout
 
 
+def test_a_trusted_proxy_that_is_not_an_address_is_refused_at_start_up(tmp_path: Path) -> None:
+    add_ring_key(tmp_path / "ring")
+
+    result = run_auth(
+        {"JWT_KEYS_DIR": str(tmp_path / "ring"), "TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"},
+        tmp_path,
+    )
+
+    assert result.returncode == 2
+    assert "TRUSTED_PROXIES" in result.stderr and "'proxy.internal'" in result.stderr
+
+
 def test_an_unmigrated_database_is_refused_when_migrating_at_start_up_is_off(
     tmp_path: Path, nats_url: str
 ) -> None:

@@ -4,23 +4,29 @@ Every test that asks for ``database_url`` (directly, or through ``settings`` or 
 twice: against a fresh SQLite file, and against a fresh PostgreSQL database made for that test
 on the server at 127.0.0.1:5432 (CI has one; trust auth, database ``test``) and dropped after.
 Where no server answers, the PostgreSQL variant is skipped, saying so.
+
+Most tests call the app in-process (``client``); ``serve`` runs it on uvicorn on a loopback port,
+configured as ``python -m services.auth`` serves it, for tests about real connections: many at
+once, and the TCP peer behind ``X-Forwarded-For``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import argon2
 import asyncpg
 import pytest
+import uvicorn
 from litestar.testing import AsyncTestClient
 
 from devstack.keys import ensure_keypair
-from services.auth.app import create_app
+from services.auth.app import create_app, server_config
 from services.auth.passwords import PasswordHasher
 from services.auth.settings import AuthSettings
 
@@ -132,3 +138,35 @@ async def client(
 ) -> AsyncIterator[AsyncTestClient]:
     async with make_client(settings) as client:
         yield client
+
+
+Serve = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+async def serve(hasher: PasswordHasher) -> AsyncIterator[Serve]:
+    """``await serve(settings)`` starts the app on uvicorn and returns its base URL.
+
+    ``passwords=`` replaces the hasher. Every server started is stopped after the test.
+    """
+    running: list[tuple[uvicorn.Server, asyncio.Task[None], socket.socket]] = []
+
+    async def start(settings: AuthSettings, *, passwords: PasswordHasher | None = None) -> str:
+        app = create_app(settings, passwords=passwords or hasher)
+        server = uvicorn.Server(server_config(app, settings))
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        task = asyncio.create_task(server.serve(sockets=[listener]))
+        running.append((server, task, listener))
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("the auth server stopped before it started")
+            await asyncio.sleep(0.01)
+        return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+    yield start
+    for server, task, listener in running:
+        server.should_exit = True
+        await task
+        listener.close()

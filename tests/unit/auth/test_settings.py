@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ def test_defaults() -> None:
     assert loaded.login_window_s == 300
     assert loaded.admin_api_key is None
     assert loaded.migrate_on_start is True
+    assert loaded.trusted_proxies == ()  # X-Forwarded-For ignored unless proxies are named
     assert loaded.nats is not None and loaded.nats.url == "nats://127.0.0.1:4222"
 
 
@@ -52,6 +54,21 @@ def test_some_signing_key_is_required() -> None:
 def test_limits_and_lifetimes_must_be_positive(variable: str) -> None:
     with pytest.raises(SettingsError, match=variable):
         settings(**{variable: "0"})
+
+
+def test_trusted_proxies_are_addresses_and_networks() -> None:
+    loaded = settings(TRUSTED_PROXIES="10.0.0.0/8, 192.0.2.1,fd00::/8")
+
+    assert loaded.trusted_proxies == (
+        ip_network("10.0.0.0/8"),
+        ip_network("192.0.2.1/32"),
+        ip_network("fd00::/8"),
+    )
+
+
+def test_a_trusted_proxy_that_is_not_an_address_is_refused() -> None:
+    with pytest.raises(SettingsError, match=r"TRUSTED_PROXIES.*'proxy\.local'"):
+        settings(TRUSTED_PROXIES="10.0.0.1,proxy.local")
 
 
 def test_a_short_admin_key_is_refused_without_being_repeated() -> None:
