@@ -70,6 +70,7 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "$JS.API.CONSUMER.INFO.RUNS.agents",
             "$JS.API.CONSUMER.MSG.NEXT.RUNS.agents",
             "$JS.ACK.RUNS.agents.>",
+            "$JS.API.DIRECT.GET.RUNS",
             "$JS.API.DIRECT.GET.RUNS.>",
         ],
         "subscribe": [
@@ -87,7 +88,7 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
     },
     "ws_gateway": {
         "publish": [
-            "agent.intake.*.*",  # the intake: store a message for the agents
+            "agent.intake.*.*.*",  # the intake: store a message for the agents
             *_RUNS_SETUP,
             "$JS.API.CONSUMER.INFO.RUNS.agents",  # how many runs wait ahead
             "agent.runs.cancel",

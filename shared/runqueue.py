@@ -1,6 +1,6 @@
 """The RUNS work queue: chat messages stored by the gateways, taken by the agents.
 
-    gateway  --js.publish agent.intake.<user>.<run> (Nats-Msg-Id = run id)-->  RUNS stream
+    gateway  --js.publish agent.intake.<user>.<thread>.<run> (Nats-Msg-Id = run id)--> RUNS
     RUNS     --one durable pull consumer "agents", fetched only by a process with a free slot-->
     agent    records the run in its database, then acks: the stream forgets the message
 

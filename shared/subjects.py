@@ -8,9 +8,10 @@ Subject map::
 
     user.<user_id>.events       agent events, captured by the EVENTS JetStream stream
     live.user.<user_id>.events  the stream's republish of each stored event (headers carry its seq)
-    agent.intake.<user_id>.<run_id>   a chat message taken for a run: the RUNS work-queue
-                                stream stores it, and the agents' one pull consumer hands it to
-                                whichever agent process has a free slot
+    agent.intake.<user_id>.<thread_id>.<run_id>
+                                a chat message taken for a run: the RUNS work-queue stream stores
+                                it, and the agents' one pull consumer hands it to whichever agent
+                                process has a free slot
     agent.runs.cancel           cancel a run (queue group "agents", request/reply)
     agent.threads.list          a user's threads (queue group "agents", request/reply)
     agent.runs.list             a thread's runs (queue group "agents", request/reply)
@@ -54,6 +55,8 @@ __all__ = [
     "run_control_cancel",
     "run_control_cancel_wildcard",
     "run_intake",
+    "run_intake_of_run",
+    "run_intake_of_thread",
     "run_intake_wildcard",
     "run_list",
     "thread_list",
@@ -120,14 +123,28 @@ def live_user_events_wildcard() -> str:
     return "live.user.{{wildcard(1)}}.events"
 
 
-def run_intake(user_id: str, run_id: str) -> str:
-    """Where the gateway stores a chat message for the agents; the subject names whose run it is,
-    so a cancel can find a run still waiting in the queue (and only the user's own)."""
-    return f"agent.intake.{check_token(user_id, 'user id')}.{check_token(run_id, 'run id')}"
+def run_intake(user_id: str, thread_id: str, run_id: str) -> str:
+    """Where the gateway stores a chat message for the agents. The subject names whose run it is
+    and its thread, so a cancel finds a run still waiting (the user's own only), and an agent
+    sees whether an earlier message of the same thread still waits."""
+    user = check_token(user_id, "user id")
+    return (
+        f"agent.intake.{user}.{check_token(thread_id, 'thread id')}.{check_token(run_id, 'run id')}"
+    )
+
+
+def run_intake_of_thread(user_id: str, thread_id: str) -> str:
+    """Every waiting message of one thread."""
+    return f"agent.intake.{check_token(user_id, 'user id')}.{check_token(thread_id, 'thread id')}.*"
+
+
+def run_intake_of_run(user_id: str, run_id: str) -> str:
+    """A run's waiting message, whatever its thread."""
+    return f"agent.intake.{check_token(user_id, 'user id')}.*.{check_token(run_id, 'run id')}"
 
 
 def run_intake_wildcard() -> str:
-    return "agent.intake.*.*"
+    return "agent.intake.*.*.*"
 
 
 def run_cancel() -> str:

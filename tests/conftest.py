@@ -12,9 +12,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import nats
+import nats.js.errors
 import pytest
 
 from devstack.natsd import EmbeddedNats
+from shared import subjects
 
 
 def _docker_answers() -> bool:
@@ -56,5 +58,18 @@ async def nc(nats_url: str) -> AsyncIterator[nats.aio.client.Client]:
     client = await nats.connect(nats_url)
     try:
         yield client
+    finally:
+        await client.drain()
+
+
+@pytest.fixture
+async def fresh_runs_queue(nats_url: str) -> None:
+    """An empty RUNS queue: the nats-server outlives each test, and a message another test left
+    waiting would otherwise reach this test's agents."""
+    client = await nats.connect(nats_url)
+    try:
+        await client.jetstream().delete_stream(subjects.RUNS_STREAM)
+    except nats.js.errors.NotFoundError:
+        pass
     finally:
         await client.drain()

@@ -63,6 +63,7 @@ class IntakeConsumer:
         ledger: RunLedger,
         tasks: RunTasks,
         closer: Closer,
+        queue: WaitingQueue,
         ack_wait_s: float,
         max_deliver: int,
         reject_busy: bool = False,
@@ -71,6 +72,7 @@ class IntakeConsumer:
         self._ledger = ledger
         self._tasks = tasks
         self._closer = closer
+        self._queue = queue
         self._ack_wait_s = ack_wait_s
         self._max_deliver = max_deliver
         self._reject_busy = reject_busy
@@ -120,45 +122,63 @@ class IntakeConsumer:
                 task.add_done_callback(self._handling.discard)
 
     async def _take(self, msg: Msg, slot: bool) -> None:
-        started = False
+        recorded: Recorded | None = None
         try:
-            started = await self._handle(msg, slot)
+            recorded = await self._handle(msg, slot)
         except Exception:
             log.exception("could not take in %s", msg.subject)
-        finally:
-            if slot and not started:
-                self._tasks.slots.give()
+        started = recorded is not None and recorded.outcome is Intaken.STARTED
+        if slot and not started:
+            self._tasks.slots.give()
+        if recorded is not None and recorded.outcome is Intaken.QUEUED and recorded.run:
+            # It may be its thread's next in line (its thread idle, or no slot was free here).
+            try:
+                await self._tasks.promote(recorded.run.thread_id)
+            except Exception:  # the supervisor promotes waiting threads on its next tick
+                log.exception("could not promote thread %s", recorded.run.thread_id)
 
-    async def _handle(self, msg: Msg, slot: bool) -> bool:
-        """Record, acknowledge, start; True if the run started here (and keeps the slot)."""
+    async def _handle(self, msg: Msg, slot: bool) -> Recorded | None:
+        """Record, acknowledge, start (a STARTED run keeps the slot); what became of it."""
         try:
             intake = _read(msg)
         except (msgspec.DecodeError, ValueError) as exc:
             log.error("unreadable message on %s: %s", msg.subject, exc)
             await self._fail_unreadable(msg)
-            return False
+            return None
         if _stored_at(msg) > intake.give_up_at > 0:
             log.warning("run %s: stored after the gateway gave up on it; dropped", intake.run_id)
             await msg.ack()
-            return False
+            return None
+        seq = msg.metadata.sequence.stream
         try:
+            ahead = await self._ahead_of(intake, seq)
             recorded = await self._ledger.record_intake(
-                intake, start=slot and not self._tasks.stopping, reject_busy=self._reject_busy
+                intake,
+                seq=seq,
+                start=slot and not self._tasks.stopping,
+                reject_busy=self._reject_busy,
+                ahead=ahead,
             )
         except Exception:
             await self._retry_or_fail(msg, intake)
-            return False
+            return None
         if recorded.outcome in _REFUSALS:
             code, message = _REFUSALS[recorded.outcome]
             await self._closer.refuse(_unrecorded(intake), code, message)
         await _ack(msg)
-        return self._begin(recorded)
+        if recorded.outcome is Intaken.STARTED and recorded.run is not None:
+            self._tasks.start(recorded.run, recorded.history)
+        return recorded
 
-    def _begin(self, recorded: Recorded) -> bool:
-        if recorded.outcome is not Intaken.STARTED or recorded.run is None:
-            return False
-        self._tasks.start(recorded.run, recorded.history)
-        return True
+    async def _ahead_of(self, intake: RunIntake, seq: int) -> RunIntake | None:
+        """The first message of the same thread still waiting, if it came before this one:
+        this run must wait for it (and, if it starts the thread, may not find the thread yet)."""
+        if intake.new_thread:  # its thread was made for it: nothing came before
+            return None
+        first = await self._queue.first_of_thread(intake.user_id, intake.thread_id)
+        if first is None or first[1] >= seq:
+            return None
+        return first[0]
 
     async def _retry_or_fail(self, msg: Msg, intake: RunIntake) -> None:
         delivered = msg.metadata.num_delivered or 1
@@ -171,10 +191,15 @@ class IntakeConsumer:
         await _ack(msg)
 
     async def _fail_unreadable(self, msg: Msg) -> None:
-        parts = msg.subject.split(".")  # agent.intake.<user_id>.<run_id>
-        user_id, run_id = parts[-2], parts[-1]
+        parts = msg.subject.split(".")  # agent.intake.<user_id>.<thread_id>.<run_id>
+        user_id, thread_id, run_id = parts[-3], parts[-2], parts[-1]
         run = StoredRun(
-            id=run_id, thread_id=run_id, user_id=user_id, status=_FAILED, content="", created_at=0
+            id=run_id,
+            thread_id=thread_id,
+            user_id=user_id,
+            status=_FAILED,
+            content="",
+            created_at=0,
         )
         await self._closer.refuse(run, ErrorCode.INTAKE_FAILED, _UNTAKEN)
         await _ack(msg)
@@ -182,9 +207,8 @@ class IntakeConsumer:
 
 def _read(msg: Msg) -> RunIntake:
     intake = decode_intake(msg.data)
-    if msg.subject != subjects.run_intake(intake.user_id, intake.run_id):
-        raise ValueError("the message's user or run is not its subject's")
-    subjects.check_token(intake.thread_id, "thread id")
+    if msg.subject != subjects.run_intake(intake.user_id, intake.thread_id, intake.run_id):
+        raise ValueError("the message's user, thread or run is not its subject's")
     if intake.client_msg_id is not None:
         subjects.check_token(intake.client_msg_id, "client_msg_id")
     return intake
@@ -204,31 +228,49 @@ async def _ack(msg: Msg) -> None:
 
 
 def _unrecorded(intake: RunIntake) -> StoredRun:
+    return _never_run(intake.run_id, intake.thread_id, intake.user_id)
+
+
+def _never_run(run_id: str, thread_id: str, user_id: str) -> StoredRun:
+    """A run that ends without ever being recorded, for :meth:`Closer.refuse`."""
     return StoredRun(
-        id=intake.run_id,
-        thread_id=intake.thread_id,
-        user_id=intake.user_id,
-        status=_FAILED,
-        content=intake.content,
-        created_at=0,
+        id=run_id, thread_id=thread_id, user_id=user_id, status=_FAILED, content="", created_at=0
     )
 
 
 class WaitingQueue:
-    """Looks a run's message up in the queue, by its subject (which names the user)."""
+    """Messages still in the RUNS queue, looked up by subject (which names user and thread)."""
 
     def __init__(self, nc: NATS) -> None:
-        self._js = nc.jetstream()
+        self._jsm = nc.jsm()
 
-    async def waiting(self, user_id: str, run_id: str) -> RunIntake | None:
-        subject = subjects.run_intake(user_id, run_id)
+    async def waiting(self, user_id: str, run_id: str) -> tuple[RunIntake, int] | None:
+        """A run's message and its sequence, if no agent has taken it in yet."""
+        subject = subjects.run_intake_of_run(user_id, run_id)
         try:
-            stored = await self._js.get_last_msg(subjects.RUNS_STREAM, subject, direct=True)
+            stored = await self._jsm.get_msg(subjects.RUNS_STREAM, subject=subject, direct=True)
         except nats.js.errors.NotFoundError:
             return None
-        if stored.data is None:
-            return None
         try:
-            return decode_intake(stored.data)
+            return decode_intake(stored.data or b""), stored.seq or 0
         except msgspec.DecodeError:
             return None
+
+    async def first_of_thread(self, user_id: str, thread_id: str) -> tuple[RunIntake, int] | None:
+        """The oldest message of the thread still in the queue, and its sequence."""
+        subject = subjects.run_intake_of_thread(user_id, thread_id)
+        try:
+            first = await self._jsm.get_msg(
+                subjects.RUNS_STREAM, seq=1, subject=subject, next=True, direct=True
+            )
+        except nats.js.errors.NotFoundError:
+            return None
+        try:
+            return decode_intake(first.data or b""), first.seq or 0
+        except msgspec.DecodeError:
+            return None
+
+    async def earlier_waiting(self, user_id: str, thread_id: str, seq: int) -> bool:
+        """Some message of the thread stored before ``seq`` is still in the queue."""
+        first = await self.first_of_thread(user_id, thread_id)
+        return first is not None and first[1] < seq

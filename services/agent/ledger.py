@@ -6,7 +6,7 @@ this process won:
 
     record_intake  a stored message becomes a run: running (a slot was free and the thread is
                    idle) or queued; a redelivered message finds its run already there
-    promote        queued -> running, only while nothing else occupies the thread
+    claim          queued -> running, only while nothing else occupies the thread
     finish         running -> terminal, only by the run's current owner
     take_over      an unannounced run whose lease ran out gets a new owner (exactly one sweeper)
     renew          a lease is extended only by the process that holds it
@@ -29,8 +29,9 @@ from enum import Enum
 from typing import Any
 
 import msgspec
-from sqlalchemy import Row, and_, delete, exists, insert, select, update
+from sqlalchemy import Row, and_, delete, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.agent.models import (
@@ -44,7 +45,15 @@ from services.agent.models import (
 from services.agent.repository import TITLE_LENGTH, StoredRun, epoch
 from shared.wire.intake import RunIntake
 
-__all__ = ["HISTORY_RUNS", "Intaken", "LeaseState", "Recorded", "RunLedger", "StoredCall"]
+__all__ = [
+    "HISTORY_RUNS",
+    "Intaken",
+    "LeaseState",
+    "Queued",
+    "Recorded",
+    "RunLedger",
+    "StoredCall",
+]
 
 RUNS = RunRecord.__table__
 THREADS = ThreadRecord.__table__
@@ -52,6 +61,8 @@ CALLS = OpenToolCall.__table__
 
 # A new run is given at most this many of its thread's earlier messages (the newest).
 HISTORY_RUNS = 50
+# A thread's queued runs start in the order their messages reached the queue.
+_QUEUE_ORDER = (func.coalesce(RUNS.c.intake_seq, 0), RUNS.c.created_at, RUNS.c.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +90,16 @@ class Intaken(Enum):
     DUPLICATE = "duplicate"  # its run was recorded before (a redelivery, a resend)
     THREAD_NOT_FOUND = "thread_not_found"  # nothing recorded
     THREAD_BUSY = "thread_busy"  # nothing recorded (DOUBLE_TEXT_POLICY=reject)
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A queued run that may start next (see :meth:`RunLedger.next_queued`)."""
+
+    run_id: str
+    thread_id: str
+    user_id: str
+    intake_seq: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,22 +137,45 @@ class RunLedger:
     # Taking work in
 
     async def record_intake(
-        self, intake: RunIntake, *, start: bool, reject_busy: bool = False
+        self,
+        intake: RunIntake,
+        *,
+        seq: int,
+        start: bool,
+        reject_busy: bool = False,
+        ahead: RunIntake | None = None,
     ) -> Recorded:
-        """Record the run of a message from the queue, in one transaction.
+        """Record the run of a message from the queue (stored at ``seq``), in one transaction.
 
-        ``start``: this process has a slot for it; it starts if its thread is idle. The first
-        statement writes the thread (a row lock on PostgreSQL, SQLite's writer lock), so the
-        reads after it see a thread nobody else is changing.
+        ``start``: this process has a slot for it; it starts if its thread is idle. ``ahead``:
+        an earlier message of the same thread that still waits in the queue; the thread counts
+        as busy, and if that message starts the thread, the thread is made from it here (the
+        same row its own recording makes). The first statement writes the thread (a row lock
+        on PostgreSQL, SQLite's writer lock), so the reads after it see a thread nobody else is
+        changing.
         """
+        try:
+            return await self._record_intake(intake, seq, start, reject_busy, ahead)
+        except IntegrityError:  # recorded at this very moment by another process
+            return Recorded(Intaken.DUPLICATE)
+
+    async def _record_intake(
+        self,
+        intake: RunIntake,
+        seq: int,
+        start: bool,
+        reject_busy: bool,
+        ahead: RunIntake | None,
+    ) -> Recorded:
         now = datetime.now(UTC)
         async with self._transaction() as conn:
-            if intake.new_thread:
-                await conn.execute(
-                    self._insert(THREADS)
-                    .values(_thread_row(intake, now))
-                    .on_conflict_do_nothing(index_elements=["id"])
-                )
+            for maker in (intake, ahead):
+                if maker is not None and maker.new_thread and maker.user_id == intake.user_id:
+                    await conn.execute(
+                        self._insert(THREADS)
+                        .values(_thread_row(maker, now))
+                        .on_conflict_do_nothing(index_elements=["id"])
+                    )
             touched = await conn.execute(
                 update(THREADS)
                 .where(THREADS.c.id == intake.thread_id, THREADS.c.user_id == intake.user_id)
@@ -141,11 +185,11 @@ class RunLedger:
                 return Recorded(Intaken.THREAD_NOT_FOUND)
             if await conn.scalar(_known(intake)) is not None:
                 return Recorded(Intaken.DUPLICATE)
-            busy = bool(await conn.scalar(select(_occupied(intake.thread_id))))
+            busy = ahead is not None or bool(await conn.scalar(select(_occupied(intake.thread_id))))
             if busy and reject_busy:
                 await conn.rollback()
                 return Recorded(Intaken.THREAD_BUSY)
-            row = _run_row(intake, now)
+            row = _run_row(intake, now, seq)
             if start and not busy:
                 row.update(status=RunStatus.RUNNING.value, **self._lease())
             await conn.execute(insert(RUNS).values(row))
@@ -155,51 +199,68 @@ class RunLedger:
             history = () if intake.new_thread else await _history(conn, run)
             return Recorded(Intaken.STARTED, run, history)
 
-    async def record_cancelled(self, intake: RunIntake) -> StoredRun | None:
+    async def record_cancelled(self, intake: RunIntake, seq: int) -> StoredRun | None:
         """A run cancelled while its message still waits in the queue: record it as ended
         (this process then owes its announcement). None if its run is recorded already."""
         now = datetime.now(UTC)
-        async with self._transaction() as conn:
-            if intake.new_thread:
-                await conn.execute(
-                    self._insert(THREADS)
-                    .values(_thread_row(intake, now))
-                    .on_conflict_do_nothing(index_elements=["id"])
-                )
-            owned = await conn.scalar(
-                select(THREADS.c.id).where(
-                    THREADS.c.id == intake.thread_id, THREADS.c.user_id == intake.user_id
-                )
+        try:
+            async with self._transaction() as conn:
+                return await self._record_cancelled(conn, intake, seq, now)
+        except IntegrityError:  # an agent recorded it at this very moment
+            return None
+
+    async def _record_cancelled(
+        self, conn: AsyncConnection, intake: RunIntake, seq: int, now: datetime
+    ) -> StoredRun | None:
+        if intake.new_thread:
+            await conn.execute(
+                self._insert(THREADS)
+                .values(_thread_row(intake, now))
+                .on_conflict_do_nothing(index_elements=["id"])
             )
-            if owned is None or await conn.scalar(_known(intake)) is not None:
-                return None
-            row = _run_row(intake, now)
-            row.update(
-                status=RunStatus.CANCELLED.value,
-                finished_at=now,
-                cancel_requested=True,
-                **self._lease(),
-            )
-            await conn.execute(insert(RUNS).values(row))
-            return _stored(row)
+        # A write first, as in record_intake: the thread is ours alone until this ends.
+        touched = await conn.execute(
+            update(THREADS)
+            .where(THREADS.c.id == intake.thread_id, THREADS.c.user_id == intake.user_id)
+            .values(updated_at=now)
+        )
+        if not touched.rowcount or await conn.scalar(_known(intake)) is not None:
+            return None
+        row = _run_row(intake, now, seq)
+        row.update(
+            status=RunStatus.CANCELLED.value,
+            finished_at=now,
+            cancel_requested=True,
+            **self._lease(),
+        )
+        await conn.execute(insert(RUNS).values(row))
+        return _stored(row)
 
     # Starting queued runs
 
-    async def promote(self, thread_id: str) -> StoredRun | None:
-        """Start the thread's oldest queued run if nothing occupies the thread; it is ours."""
-        promoted = await self.promote_with_history(thread_id)
-        return None if promoted is None else promoted[0]
-
-    async def promote_with_history(
-        self, thread_id: str
-    ) -> tuple[StoredRun, tuple[str, ...]] | None:
-        first = (
-            select(RUNS.c.id)
-            .where(RUNS.c.thread_id == thread_id, RUNS.c.status == RunStatus.QUEUED.value)
-            .order_by(RUNS.c.created_at, RUNS.c.id)
-            .limit(1)
-            .scalar_subquery()
+    async def next_queued(self, thread_id: str) -> Queued | None:
+        """The thread's next queued run (in queue order), if nothing occupies the thread."""
+        other = RUNS.alias("other")
+        running = exists().where(
+            other.c.thread_id == thread_id,
+            other.c.status != RunStatus.QUEUED.value,
+            other.c.announced.is_(False),
         )
+        query = (
+            select(RUNS.c.id, RUNS.c.user_id, RUNS.c.intake_seq)
+            .where(RUNS.c.thread_id == thread_id, RUNS.c.status == RunStatus.QUEUED.value)
+            .where(~running)
+            .order_by(*_QUEUE_ORDER)
+            .limit(1)
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else Queued(row.id, thread_id, row.user_id, row.intake_seq)
+
+    async def claim(self, queued: Queued) -> tuple[StoredRun, tuple[str, ...]] | None:
+        """Start ``queued`` here, if it is still queued and nothing occupies its thread; the run
+        and its history (read in the same transaction)."""
+        thread_id = queued.thread_id
         other = RUNS.alias("other")
         running = exists().where(
             other.c.thread_id == thread_id,
@@ -208,7 +269,7 @@ class RunLedger:
         )
         claim = (
             update(RUNS)
-            .where(RUNS.c.id == first, RUNS.c.status == RunStatus.QUEUED.value, ~running)
+            .where(RUNS.c.id == queued.run_id, RUNS.c.status == RunStatus.QUEUED.value, ~running)
             .values(status=RunStatus.RUNNING.value, **self._lease())
             .returning(*RUNS.c)
         )
@@ -222,6 +283,12 @@ class RunLedger:
                 return None
             run = stored_run_of(row)
             return run, await _history(conn, run)
+
+    async def promote(self, thread_id: str) -> StoredRun | None:
+        """Start the thread's next queued run if nothing occupies the thread; it is ours."""
+        queued = await self.next_queued(thread_id)
+        claimed = None if queued is None else await self.claim(queued)
+        return None if claimed is None else claimed[0]
 
     async def waiting_threads(self, limit: int = 20) -> list[str]:
         """Threads with a queued run and nothing occupying them (no process had a slot, or
@@ -420,7 +487,7 @@ def _thread_row(intake: RunIntake, now: datetime) -> dict[str, Any]:
     }
 
 
-def _run_row(intake: RunIntake, now: datetime) -> dict[str, Any]:
+def _run_row(intake: RunIntake, now: datetime, seq: int) -> dict[str, Any]:
     return {
         "id": intake.run_id,
         "thread_id": intake.thread_id,
@@ -438,6 +505,7 @@ def _run_row(intake: RunIntake, now: datetime) -> dict[str, Any]:
         "lease_expires_at": None,
         "cancel_requested": False,
         "announced": False,
+        "intake_seq": seq,
     }
 
 

@@ -7,7 +7,8 @@ schema change is a new migration, and tests/component/agent/test_migrations.py c
 A run's supervision lives in its row, because every agent process shares the database:
 ``owner`` and ``lease_expires_at`` say who is working on it and until when (renewed every
 second); ``cancel_requested`` survives a cancel that arrives before the owner looks;
-``started_at`` records that ``agent_started`` is stored; ``announced`` that the terminal event is.
+``started_at`` records that ``agent_started`` is stored; ``announced`` that the terminal event is;
+``intake_seq`` is the message's place in the RUNS queue (its runs start in that order).
 A run that has ended in the table but is not yet announced is still somebody's job.
 """
 
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -165,6 +167,8 @@ class RunRecord(Base):
     lease_expires_at: Mapped[float | None] = mapped_column(Float, default=None)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     announced: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The message's sequence in the RUNS stream: a thread's queued runs start in this order.
+    intake_seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class OpenToolCall(Base):

@@ -76,12 +76,13 @@ class AgentNode:
         self._nc = nc = await connect(settings.nats, name="agentwire-agent")
         await ensure_events_stream(nc.jetstream(), settings.nats)
         await ensure_runs_stream(nc.jetstream(), settings.nats)
-        self._tasks = self._run_tasks(nc, self.ledger)
+        queue = WaitingQueue(nc)
+        self._tasks = self._run_tasks(nc, self.ledger, queue)
         service = AgentService(
             store=self.repository,
             ledger=self.ledger,
             tasks=self._tasks,
-            queue=WaitingQueue(nc),
+            queue=queue,
             broadcast_cancel=broadcaster(nc),
         )
         self._subscriptions.append(await subscribe_control(nc, service))
@@ -95,6 +96,7 @@ class AgentNode:
             ledger=self.ledger,
             tasks=self._tasks,
             closer=self._closer,
+            queue=queue,
             ack_wait_s=settings.intake_ack_wait_s,
             max_deliver=settings.intake_max_deliver,
             reject_busy=settings.double_text_policy is DoubleTextPolicy.REJECT,
@@ -102,7 +104,7 @@ class AgentNode:
         await self._intake.start()
         log.info("agent %s (%s) taking runs", settings.agent_name, self.instance)
 
-    def _run_tasks(self, nc: NATS, ledger: RunLedger) -> RunTasks:
+    def _run_tasks(self, nc: NATS, ledger: RunLedger, queue: WaitingQueue) -> RunTasks:
         settings = self.settings
         events = EventPublisher(nc.jetstream(), max_payload=nc.max_payload)
         tools = ToolClient(
@@ -127,6 +129,7 @@ class AgentNode:
             closer=self._closer,
             ledger=ledger,
             slots=Slots(settings.max_concurrent_runs),
+            order=queue,
             lease_s=settings.run_lease_s,
             stop_grace_s=settings.run_stop_grace_s,
         )

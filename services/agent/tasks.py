@@ -5,6 +5,9 @@ from a dead holder (closed for it), and a run cancelled while it waited (announc
 ends a run then promotes the thread's next queued run, so a queue moves on in whichever process
 its previous run ended; a sweeper catches the rest (see :mod:`services.agent.supervision`).
 
+Order: a thread's queued runs start in the order their messages reached the RUNS queue, even
+when two agent processes record them the other way round.
+
 Slots: a run takes one of this process's ``AGENT_MAX_CONCURRENT_RUNS`` slots *before* it is
 recorded as running (by the intake, or by a promotion), and gives it back when its task ends. A
 process with no free slot takes no work: the message waits in the queue, the run in its thread.
@@ -23,6 +26,7 @@ from typing import Protocol
 
 from services.agent.closing import Closer
 from services.agent.control import RunHandle, StopReason
+from services.agent.ledger import Queued
 from services.agent.models import Ending
 from services.agent.repository import StoredRun
 from services.agent.runner import RunSpec, stopped_ending
@@ -73,9 +77,12 @@ class RunExecutor(Protocol):
 
 
 class Promoter(Protocol):
-    async def promote_with_history(
-        self, thread_id: str
-    ) -> tuple[StoredRun, tuple[str, ...]] | None: ...
+    async def next_queued(self, thread_id: str) -> Queued | None: ...
+    async def claim(self, queued: Queued) -> tuple[StoredRun, tuple[str, ...]] | None: ...
+
+
+class ThreadOrder(Protocol):
+    async def earlier_waiting(self, user_id: str, thread_id: str, seq: int) -> bool: ...
 
 
 class RunTasks:
@@ -86,6 +93,7 @@ class RunTasks:
         closer: Closer,
         ledger: Promoter,
         slots: Slots,
+        order: ThreadOrder,
         lease_s: float,
         stop_grace_s: float = DEFAULT_STOP_GRACE_S,
     ) -> None:
@@ -93,6 +101,7 @@ class RunTasks:
         self._closer = closer
         self._ledger = ledger
         self.slots = slots
+        self._order = order
         self._lease_s = lease_s
         self._stop_grace_s = stop_grace_s
         self._held: dict[str, RunHandle] = {}
@@ -118,12 +127,13 @@ class RunTasks:
         return True
 
     async def promote(self, thread_id: str) -> StoredRun | None:
-        """Start the thread's next queued run here, if the thread is free and a slot is; return
-        it."""
+        """Start the thread's next queued run here, if the thread is free and a slot is, and no
+        earlier message of the thread still waits in the RUNS queue (its run goes first: the
+        agent that records it promotes again); return it."""
         if self._stopping or not self.slots.take():
             return None
         try:
-            promoted = await self._ledger.promote_with_history(thread_id)
+            promoted = await self._claim_next(thread_id)
         except BaseException:
             self.slots.give()
             raise
@@ -133,6 +143,15 @@ class RunTasks:
         run, history = promoted
         self.start(run, history)
         return run
+
+    async def _claim_next(self, thread_id: str) -> tuple[StoredRun, tuple[str, ...]] | None:
+        queued = await self._ledger.next_queued(thread_id)
+        if queued is None:
+            return None
+        seq = queued.intake_seq
+        if seq and await self._order.earlier_waiting(queued.user_id, thread_id, seq):
+            return None
+        return await self._ledger.claim(queued)
 
     def start(self, run: StoredRun, history: tuple[str, ...] = ()) -> None:
         """Work on ``run``, recorded as running and held by this process, with a slot taken."""

@@ -31,7 +31,7 @@ from nats.aio.client import Client as NATS
 from nats.js.api import ConsumerInfo
 
 from shared import subjects
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, InvalidId
 from shared.wire.intake import RunIntake, encode_intake, mint_ids
 from shared.wire.runs import RunRejected, RunRequest, RunStarted, SubmitReply
 
@@ -55,6 +55,10 @@ class Intake:
         """Store ``request`` as a run for the agents; say which run, or that nothing was stored."""
         if not request.content.strip():
             return RunRejected(code=ErrorCode.INVALID_REQUEST, message=EMPTY_MESSAGE)
+        try:  # the session's frame parser checked them already; this is the last line
+            _check_ids(request)
+        except InvalidId as exc:
+            return RunRejected(code=exc.code, message=exc.message)
         run_id, thread_id, new_thread = mint_ids(
             request.user_id, request.client_msg_id, request.thread_id
         )
@@ -75,7 +79,7 @@ class Intake:
 
     async def _store(self, intake: RunIntake) -> int | None:
         """The stream sequence the message is stored at; None if it was not stored."""
-        subject = subjects.run_intake(intake.user_id, intake.run_id)
+        subject = subjects.run_intake(intake.user_id, intake.thread_id, intake.run_id)
         payload = encode_intake(intake)
         headers = {"Nats-Msg-Id": intake.run_id}
         loop = asyncio.get_running_loop()
@@ -93,6 +97,13 @@ class Intake:
                 log.warning("no acknowledgement for run %s yet (%r)", intake.run_id, exc)
                 await asyncio.sleep(min(0.1, max(0.0, deadline - loop.time())))
         return None
+
+
+def _check_ids(request: RunRequest) -> None:
+    subjects.check_token(request.user_id, "user_id")
+    for value, what in ((request.thread_id, "thread_id"), (request.client_msg_id, "client_msg_id")):
+        if value is not None:
+            subjects.check_token(value, what)
 
 
 class _QueueView:

@@ -5,8 +5,8 @@ the moment ``run_accepted`` goes out. With a ``client_msg_id`` both ids are deri
 user and that id: a resent message is the same run (the stream's duplicate window drops the copy,
 and the agents' database keeps the run id unique after that window).
 
-The message lives on ``agent.intake.<user_id>.<run_id>`` (see :mod:`shared.subjects`) until an
-agent process has recorded the run and acknowledged it.
+The message lives on ``agent.intake.<user_id>.<thread_id>.<run_id>`` (see
+:mod:`shared.subjects`) until an agent process has recorded the run and acknowledged it.
 """
 
 from __future__ import annotations

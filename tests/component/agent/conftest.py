@@ -29,7 +29,7 @@ from tests.component.agent.support import EventFeed, ToolRunnerStandIn, Watch
 
 
 @pytest.fixture
-def agent_settings(nats_url: str, tmp_path: Path) -> AgentSettings:
+def agent_settings(nats_url: str, tmp_path: Path, fresh_runs_queue: None) -> AgentSettings:
     return AgentSettings(
         nats=NatsSettings(url=nats_url),
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'data' / 'agent.db'}",

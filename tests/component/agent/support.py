@@ -20,6 +20,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from services.ws_gateway.intake import Intake
 from shared import subjects
 from shared.bus import EventPublisher
 from shared.wire import runs, tools
@@ -184,8 +185,8 @@ def _received(msg: Msg) -> Received:
 
 
 async def submit(nc: NATS, **fields: Any) -> runs.SubmitReply:
-    msg = await nc.request(subjects.run_submit(), runs.encode(runs.RunRequest(**fields)), timeout=5)
-    return runs.decode_submit_reply(msg.data)
+    """A message through the gateway's own intake: stored in the RUNS queue for the agents."""
+    return await Intake(nc, timeout_s=5).submit(runs.RunRequest(**fields))
 
 
 async def cancel(nc: NATS, user_id: str, run_id: str) -> runs.CancelReply:

@@ -13,12 +13,13 @@ from services.agent.node import AgentNode
 from services.agent.repository import AgentRepository
 from shared import subjects
 from shared.wire.events import TERMINAL_TYPES
-from shared.wire.runs import RunRejected, RunStarted, decode_submit_reply
+from shared.wire.runs import RunList, RunRejected, RunStarted
 from tests.component.agent.support import (
     REQUIRED,
     Received,
     ToolRunnerStandIn,
     Watch,
+    list_runs,
     new_user,
     submit,
 )
@@ -91,10 +92,19 @@ async def test_someone_elses_thread_is_not_found_and_nothing_runs(
     foreign = await submit(nc, user_id=intruder, content="hi", thread_id=theirs.thread_id)
     unknown = await submit(nc, user_id=intruder, content="hi", thread_id=new_user())
 
-    assert foreign == RunRejected(code="thread_not_found", message="no such thread")
-    assert unknown == foreign  # a foreign thread and a missing one look the same
-    assert await intruder_feed.quiet_for(0.3) == []
-    assert await owner_feed.quiet_for(0.1) == []
+    # Accepted into the queue (the gateway cannot know), then ended by the agent that takes it.
+    endings = {}
+    for _ in (foreign, unknown):
+        events = await intruder_feed.until_terminal()
+        assert [e.type for e in events] == ["agent_started", "agent_failed"]
+        endings[events[-1].frame["run_id"]] = events[-1].data
+    for run in (foreign, unknown):
+        assert isinstance(run, RunStarted)
+        assert endings[run.run_id]["code"] == "thread_not_found"
+        assert endings[run.run_id]["message"] == "no such thread"  # a foreign one looks missing
+    assert await owner_feed.quiet_for(0.3) == []
+    runs = await list_runs(nc, owner, theirs.thread_id)
+    assert isinstance(runs, RunList) and [r.run_id for r in runs.runs] == [theirs.run_id]
 
 
 async def test_follow_up_in_a_thread_reuses_it_and_understands_the_earlier_message(
@@ -186,13 +196,18 @@ async def test_an_id_that_could_widen_a_subject_is_refused_as_invalid_id(
     assert reply.code == "invalid_id"
 
 
-async def test_a_malformed_submission_gets_a_rejection_not_silence(
-    nc: NATS, agent: AgentNode
+async def test_an_unreadable_message_in_the_queue_ends_its_run_rather_than_silence(
+    nc: NATS, agent: AgentNode, watch: Watch
 ) -> None:
-    msg = await nc.request(subjects.run_submit(), b'{"content": 5}', timeout=5)
+    user, thread, run = new_user(), new_user(), new_user()
+    feed = await watch(user)
 
-    reply = decode_submit_reply(msg.data)
-    assert isinstance(reply, RunRejected) and reply.code == "invalid_request"
+    await nc.jetstream().publish(subjects.run_intake(user, thread, run), b'{"content": 5}')
+
+    events = await feed.until_terminal()
+    assert [e.type for e in events] == ["agent_started", "agent_failed"]
+    assert events[-1].frame["run_id"] == run and events[-1].data["code"] == "intake_failed"
+    assert (await nc.jsm().stream_info(subjects.RUNS_STREAM)).state.messages == 0
 
 
 async def test_stopping_the_agent_fails_the_runs_still_in_flight(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from nats.aio.client import Client as NATS
 
 from services.agent.node import AgentNode
 from services.agent.service import DoubleTextPolicy
+from shared.wire.events import TERMINAL_TYPES
 from shared.wire.runs import RunList, RunRejected, RunStarted, ThreadList
 from tests.component.agent.conftest import StartAgent
 from tests.component.agent.support import (
@@ -24,6 +27,18 @@ async def started_run(nc: NATS, user: str, content: str = "latency", **fields: s
     reply = await submit(nc, user_id=user, content=content, **fields)
     assert isinstance(reply, RunStarted), reply
     return reply
+
+
+async def statuses_once_recorded(nc: NATS, user: str, thread_id: str, count: int) -> dict[str, str]:
+    """The thread's runs by id, once ``count`` are recorded: run_accepted means the message is
+    stored in the queue, and an agent records its run a moment later."""
+    for _ in range(200):
+        runs = await list_runs(nc, user, thread_id)
+        assert isinstance(runs, RunList)
+        if len(runs.runs) >= count:
+            return {r.run_id: r.status for r in runs.runs}
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"fewer than {count} runs recorded")
 
 
 async def test_a_resent_client_msg_id_answers_with_the_original_run_and_starts_nothing(
@@ -55,9 +70,8 @@ async def test_a_message_to_a_busy_thread_waits_its_turn_then_runs(
 
     second = await started_run(nc, user, "again for the db", thread_id=first.thread_id)
 
-    runs = await list_runs(nc, user, first.thread_id)
-    assert isinstance(runs, RunList)
-    assert [r.status for r in runs.runs] == ["running", "queued"]
+    statuses = await statuses_once_recorded(nc, user, first.thread_id, 2)
+    assert statuses == {first.run_id: "running", second.run_id: "queued"}
     tool_runner.silent.clear()
     await cancel(nc, user, first.run_id)
     first_events = await feed.until_terminal()
@@ -75,12 +89,19 @@ async def test_under_the_reject_policy_a_busy_thread_answers_thread_busy(
     await start_agent(double_text_policy=DoubleTextPolicy.REJECT)
     tool_runner.silent.add("analyze_performance")
     user = new_user()
+    feed = await watch(user)
     first = await started_run(nc, user)
     await tool_runner.called.wait()
 
     refused = await submit(nc, user_id=user, content="hello?", thread_id=first.thread_id)
 
-    assert isinstance(refused, RunRejected) and refused.code == "thread_busy"
+    assert isinstance(refused, RunStarted)  # stored in the queue: the agent refuses it
+    events = await feed.until(
+        lambda e: e.frame["run_id"] == refused.run_id and e.type in TERMINAL_TYPES
+    )
+    mine = [e for e in events if e.frame["run_id"] == refused.run_id]
+    assert [e.type for e in mine] == ["agent_started", "agent_failed"]
+    assert mine[-1].data["code"] == "thread_busy"
     runs = await list_runs(nc, user, first.thread_id)
     assert isinstance(runs, RunList) and [r.run_id for r in runs.runs] == [first.run_id]
 
