@@ -1,19 +1,25 @@
-"""``python -m devstack up``: the whole stack in the foreground until Ctrl-C (``./dev up``)."""
+"""``python -m devstack up``: the whole stack in the foreground until Ctrl-C (``./dev up``).
+
+It supervises what it started (``devstack.supervisor``): a service or the embedded nats-server
+that exits is started again after a backoff, the others keep running; it stops everything on
+Ctrl-C, or when a process keeps dying before it is ready (then with exit status 1).
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from devstack.compose import write_compose_files
 from devstack.keys import ensure_keypair
-from devstack.stack import Stack, port_or_free
+from devstack.processes import ServiceProcess
+from devstack.stack import SERVICES, Stack, port_or_free
+from devstack.supervisor import GaveUp, StopRequests, Supervisor
 
-COLORS = {"auth": "35", "tools": "33", "agent": "36", "ws_gateway": "32"}
+COLORS = {"auth": "35", "tools": "33", "agent": "36", "ws_gateway": "32", "supervisor": "1"}
 
 
 def console_sink(name: str, line: str) -> None:
@@ -30,36 +36,60 @@ def up(data_dir: Path) -> int:
         nats_port=port_or_free(4222),
         auth_port=int(os.environ.get("AUTH_PORT", "8083")),
         gateway_port=int(os.environ.get("GATEWAY_PORT", "8002")),
+        own_process_groups=True,  # Ctrl-C reaches us alone; we stop the services, then NATS
     )
-    stopping = threading.Event()
-    # Both explicitly: a shell that starts us in the background hands us SIGINT ignored, and
-    # Ctrl-C must still stop everything.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
+    requests = StopRequests(hurry=stack.kill)
+    requests.install()
     try:
-        stack.start()
-        where = data_dir / "nats" / "credentials.json"
-        nats_note = f" (embedded; per-service NATS users in {where})" if stack.nats else ""
-        print(
-            f"\nagentwire is up\n"
-            f"  chat UI            {stack.http_url}/\n"
-            f"  WebSocket          {stack.ws_url}\n"
-            f"  auth               {stack.auth_url}/auth/register, /auth/login\n"
-            f"  NATS               {stack.nats_url}{nats_note}\n"
-            f"Ctrl-C stops everything.\n",
-            flush=True,
-        )
-        while not stopping.wait(0.5):
-            for name, proc in stack.services.items():
-                if not proc.alive():
-                    print(f"{name} exited; stopping the stack", file=sys.stderr)
-                    return 1
-    except KeyboardInterrupt:
-        pass
+        start_nats(stack)
+        supervisor = supervise(stack)
+        supervisor.run(requests.stopping, on_up=lambda: print(banner(stack), flush=True))
+    except GaveUp as error:
+        print(f"\n{error}", file=sys.stderr, flush=True)
+        return 1
     finally:
-        print("\nstopping agentwire ...", flush=True)
+        print("\nstopping agentwire ... (Ctrl-C again to kill it at once)", flush=True)
         stack.stop()
     return 0
+
+
+def start_nats(stack: Stack) -> None:
+    """The embedded nats-server (unless NATS_URL is set): the services cannot start without it."""
+    stack.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        stack.start_nats()
+    except RuntimeError as error:
+        log = stack.data_dir / "nats-server.log"
+        raise GaveUp(f"nats-server could not start: {error} (its log: {log})") from None
+
+
+def supervise(stack: Stack) -> Supervisor:
+    """A supervisor for the stack's nats-server (when embedded) and its four services."""
+    supervisor = Supervisor(say=lambda line: console_sink("supervisor", line))
+    if stack.nats is not None:
+        supervisor.add("nats-server", stack.restart_nats, running=stack.nats)
+    for name in SERVICES:
+        supervisor.add(name, functools.partial(_start_or_restart, stack, name))
+    return supervisor
+
+
+def _start_or_restart(stack: Stack, name: str) -> ServiceProcess:
+    if name in stack.services:
+        return stack.restart_service(name)
+    return stack.start_service(name)
+
+
+def banner(stack: Stack) -> str:
+    where = stack.data_dir / "nats" / "credentials.json"
+    nats_note = f" (embedded; per-service NATS users in {where})" if stack.nats else ""
+    return (
+        f"\nagentwire is up\n"
+        f"  chat UI            {stack.http_url}/\n"
+        f"  WebSocket          {stack.ws_url}\n"
+        f"  auth               {stack.auth_url}/auth/register, /auth/login\n"
+        f"  NATS               {stack.nats_url}{nats_note}\n"
+        f"A service that exits is started again. Ctrl-C stops everything.\n"
+    )
 
 
 def main() -> int:

@@ -49,11 +49,26 @@ class EmbeddedNats:
     websocket_port: int | None = None
     authorization: str | None = None  # an ``authorization {}`` block (devstack.natsauth)
     log_file: Path | None = None
+    own_process_group: bool = False  # out of the terminal's Ctrl-C: ``./dev up`` stops it last
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def poll(self) -> int | None:
+        """The exit status once it has exited (``-N``: killed by signal N), else None."""
+        assert self.process is not None
+        return self.process.poll()
+
+    def is_ready(self) -> bool:
+        """Started: ``start`` returns only once the server listens."""
+        return self.process is not None
 
     def config_text(self) -> str:
         lines = [
@@ -90,14 +105,21 @@ class EmbeddedNats:
         conf = self.store_dir / f"{self.name}.conf"
         conf.write_text(self.config_text())
         command = [find_nats_server(), "-c", str(conf)]
+        group = 0 if self.own_process_group else None
         if self.log_file is None:
             self.process = subprocess.Popen(
-                command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, process_group=group
             )
         else:
             with open(self.log_file, "ab") as out:  # the child keeps its own copy of the fd
-                self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-        self._wait_listening(wait_s)
+                self.process = subprocess.Popen(
+                    command, stdout=out, stderr=subprocess.STDOUT, process_group=group
+                )
+        try:
+            self._wait_listening(wait_s)
+        except RuntimeError:
+            self.stop(kill=True)  # never leave a half-started server behind a failed start
+            raise
         return self
 
     def _wait_listening(self, wait_s: float) -> None:

@@ -1,5 +1,8 @@
 """The whole stack on one machine: nats-server (embedded unless given), keys, four services.
 
+``own_process_groups`` puts every process it starts out of the terminal's Ctrl-C, for a supervisor
+(``./dev up``) that stops them itself, services first and nats-server last.
+
 Auth signs with a key ring (``<data>/keys/ring``, ``JWT_KEYS_DIR``): rotate by adding a key with
 ``devstack.keys.add_ring_key`` and retire with ``retire_ring_key``, no restart. Gateways get the
 public keys from auth over NATS, so they need no key file.
@@ -41,6 +44,7 @@ class Stack:
     auth_port: int = field(default_factory=free_port)
     gateway_port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
+    own_process_groups: bool = False
     nats: EmbeddedNats | None = None
     nats_passwords: dict[str, str] | None = None  # set when the stack runs its own nats-server
     services: dict[str, ServiceProcess] = field(default_factory=dict)
@@ -92,6 +96,7 @@ class Stack:
                 port=self.nats_port or free_port(),
                 authorization=authorization_block(self.nats_passwords),
                 log_file=self.data_dir / "nats-server.log",
+                own_process_group=self.own_process_groups,
             ).start()
             self.nats_url = self.nats.url
 
@@ -110,9 +115,28 @@ class Stack:
         label = label or name
         if label in self.services and self.services[label].alive():
             label = f"{label}-{sum(k.startswith(label) for k in self.services) + 1}"
-        proc = ServiceProcess(name=name, env=full_env, sink=self.sink, label=label).start()
+        proc = ServiceProcess(
+            name=name,
+            env=full_env,
+            sink=self.sink,
+            label=label,
+            own_process_group=self.own_process_groups,
+        ).start()
         self.services[label] = proc
         return proc
+
+    def restart_service(self, label: str) -> ServiceProcess:
+        """Start the process ``label`` again (after it exited), same service and environment."""
+        old = self.services[label]
+        old.stop()  # already exited: this only reaps it and closes its pipe
+        self.services[label] = old.respawn()
+        return self.services[label]
+
+    def restart_nats(self) -> EmbeddedNats:
+        """Start the embedded nats-server again: same port and store, so JetStream recovers."""
+        assert self.nats is not None
+        self.nats.stop()
+        return self.nats.start()
 
     def start_gateway(self, label: str, port: int | None = None) -> tuple[ServiceProcess, str]:
         """Another gateway process beside the first; returns it and its WebSocket URL."""
@@ -130,7 +154,21 @@ class Stack:
         return self
 
     def stop(self) -> None:
+        """Every service at once (SIGTERM, then wait for each), then nats-server: the services
+        drain into it on their way out, so it must outlive them."""
+        for proc in self.services.values():
+            proc.terminate()
         for name in reversed(list(self.services)):
             self.services[name].stop()
         if self.nats is not None:
             self.nats.stop()
+
+    def kill(self) -> None:
+        """kill -9 every process, without waiting: for when a clean stop takes too long."""
+        for proc in self.services.values():
+            if proc.alive():
+                assert proc.process is not None
+                proc.process.kill()
+        if self.nats is not None and self.nats.process is not None:
+            if self.nats.process.poll() is None:
+                self.nats.process.kill()
