@@ -109,11 +109,11 @@ class ServerFrame(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=
     pass
 
 
-class RunAccepted(ServerFrame, tag="run_accepted"):
+class RunAccepted(ServerFrame, tag="run_accepted", kw_only=True):
     run_id: str
     thread_id: str
     client_msg_id: str | None = None
-    state: str = "queued"  # starting | queued
+    state: str  # starting | queued (always sent)
     ahead: int | None = None
 
 

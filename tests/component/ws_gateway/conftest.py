@@ -3,14 +3,15 @@
 ``start_gateway(**env)`` serves the gateway inside the test's loop; ``sign(user_id)`` makes an
 access token the way the auth service does (EdDSA, a ``kid``); ``FakeAuth`` publishes the key
 set on NATS like the auth service (``auth.jwks``, ``auth.jwks.changed``, ``auth.revoked.*``);
-``FakeAgent`` answers run submissions on NATS and publishes a short run through the shared
-EventPublisher, like the real agent would.
+``FakeAgent`` takes messages from the RUNS queue (the agents' durable pull consumer) and
+publishes a short run through the shared EventPublisher, like the real agent would.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 
 import jwt
 import nats
+import nats.errors
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from nats.aio.client import Client as NATS
@@ -36,9 +38,11 @@ from services.ws_gateway.app import GatewayServer, create_server
 from services.ws_gateway.settings import GatewaySettings
 from shared import subjects
 from shared.bus import EventPublisher, ensure_stream, revocations_stream_config
+from shared.runqueue import agents_consumer_config, ensure_runs_stream
 from shared.settings import Env, NatsSettings
 from shared.tokens import jwk_for
 from shared.wire import events, runs
+from shared.wire.intake import RunIntake, decode_intake
 from shared.wire.keys import Jwks, encode_jwks
 from shared.wire.revocation import Revocation, encode_revocation
 
@@ -176,7 +180,7 @@ async def auth(nc: NATS, keys: KeyPair) -> AsyncIterator[FakeAuth]:
 
 @pytest.fixture
 async def start_gateway(
-    nats_url: str, auth: FakeAuth
+    nats_url: str, auth: FakeAuth, fresh_runs_queue: None
 ) -> AsyncIterator[Callable[..., Awaitable[RunningGateway]]]:
     running: list[RunningGateway] = []
 
@@ -235,40 +239,82 @@ def user_id() -> Iterator[str]:
     yield f"u-{uuid.uuid4().hex[:16]}"
 
 
+class QueueReader:
+    """Takes messages from the RUNS queue as the agents do (the durable pull consumer), acks
+    each, and hands it to ``take``; ``pause()`` stops taking, as when no agent is running."""
+
+    def __init__(self, nc: NATS, take: Callable[[RunIntake], Awaitable[None]]) -> None:
+        self._nc = nc
+        self._take = take
+        self._task: asyncio.Task[None] | None = None
+        self.taking = True
+
+    async def start(self) -> None:
+        js = self._nc.jetstream()
+        await ensure_runs_stream(js, NatsSettings())
+        config = agents_consumer_config(ack_wait_s=5, max_deliver=5)
+        await js.add_consumer(subjects.RUNS_STREAM, config)
+        self._sub = await js.pull_subscribe_bind(
+            durable=subjects.AGENTS_CONSUMER, stream=subjects.RUNS_STREAM
+        )
+        self._task = asyncio.create_task(self._pull())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self._sub.unsubscribe()
+
+    async def _pull(self) -> None:
+        while True:
+            if not self.taking:
+                await asyncio.sleep(0.02)
+                continue
+            try:
+                msgs = await self._sub.fetch(8, timeout=0.5)
+            except nats.errors.TimeoutError:
+                continue
+            except nats.errors.Error:  # the queue was deleted under it (a test's doing)
+                await asyncio.sleep(0.1)
+                continue
+            for msg in msgs:
+                await msg.ack()
+                await self._take(decode_intake(msg.data))
+
+
 @dataclass
 class FakeAgent:
-    """Answers ``agent.runs.submit`` like the agent service: RunStarted, then a short run."""
+    """Takes messages from the RUNS queue like the agent service and runs each briefly."""
 
     nc: NATS
     thoughts: int = 2
-    events_before_reply: bool = False
-    answer: bool = True
-    requests: list[runs.RunRequest] = field(default_factory=list)
-    _sub: Subscription | None = None
+    requests: list[RunIntake] = field(default_factory=list)
+    _reader: QueueReader | None = None
+
+    @property
+    def answer(self) -> bool:
+        return self._reader is not None and self._reader.taking
+
+    @answer.setter
+    def answer(self, taking: bool) -> None:
+        assert self._reader is not None
+        self._reader.taking = taking
 
     async def start(self) -> FakeAgent:
-        self._sub = await self.nc.subscribe(
-            subjects.run_submit(), queue=subjects.AGENT_QUEUE, cb=self._on_submit
-        )
-        await self.nc.flush()
+        self._reader = QueueReader(self.nc, self._on_intake)
+        await self._reader.start()
         return self
 
     async def stop(self) -> None:
-        if self._sub is not None:
-            await self._sub.unsubscribe()
+        if self._reader is not None:
+            await self._reader.stop()
 
-    async def _on_submit(self, msg: Msg) -> None:
-        request = runs.decode_run_request(msg.data)
-        self.requests.append(request)
-        if not self.answer:
-            return
-        started = runs.RunStarted(run_id=uuid.uuid4().hex, thread_id=request.thread_id or "th-1")
-        if self.events_before_reply:
-            await self._run(request.user_id, started)
-            await msg.respond(runs.encode(started))
-        else:
-            await msg.respond(runs.encode(started))
-            await self._run(request.user_id, started)
+    async def _on_intake(self, intake: RunIntake) -> None:
+        self.requests.append(intake)
+        started = runs.RunStarted(run_id=intake.run_id, thread_id=intake.thread_id)
+        await self._run(intake.user_id, started)
 
     async def _run(self, user_id: str, started: runs.RunStarted) -> None:
         publisher = EventPublisher(self.nc.jetstream())

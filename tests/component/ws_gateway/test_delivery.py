@@ -38,18 +38,6 @@ async def test_client_gets_run_accepted_then_the_runs_events_with_rising_seq(
     assert agent.requests[0].user_id == user_id
 
 
-async def test_run_accepted_comes_first_even_when_the_event_beats_the_reply(
-    start_gateway, agent: FakeAgent, sign: Sign, user_id: str
-) -> None:
-    agent.events_before_reply = True
-    gateway = await start_gateway()
-    async with await gateway.connect(sign(user_id)) as ws:
-        await ws.send(_message())
-        frames = await recv_until(ws, "agent_completed")
-
-    assert [f["type"] for f in frames] == ["run_accepted", *RUN_TYPES]
-
-
 async def test_the_user_id_comes_from_the_token_not_the_frame(
     start_gateway, agent: FakeAgent, sign: Sign, user_id: str
 ) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
 import pytest
+from nats.aio.client import Client as NATS
 from websockets.exceptions import ConnectionClosed
 
+from shared import subjects
 from shared.errors import CloseCode
-from tests.component.ws_gateway.conftest import FakeAgent, Sign, recv_json
+from tests.component.ws_gateway.conftest import FakeAgent, Sign, recv_json, recv_until
 
 PING = '{"type": "ping"}'
 
@@ -69,32 +72,41 @@ async def test_message_over_the_transport_limit_closes_with_1009(
     assert closed.value.rcvd.code == CloseCode.MESSAGE_TOO_BIG
 
 
-async def test_no_agent_gives_no_agent_available_and_the_socket_still_answers_ping(
-    start_gateway, sign: Sign, user_id: str
+async def test_with_no_agent_running_a_message_is_accepted_and_runs_once_one_starts(
+    start_gateway, nc: NATS, sign: Sign, user_id: str
 ) -> None:
     gateway = await start_gateway()
     async with await gateway.connect(sign(user_id)) as ws:
         started = time.monotonic()
         await ws.send(json.dumps({"type": "message", "content": "anyone there?"}))
-        error = await recv_json(ws)
+        accepted = await recv_json(ws)
         waited = time.monotonic() - started
         await ws.send(PING)
-
-        assert error["data"]["code"] == "no_agent_available"
-        assert "try again" in error["data"]["message"]
-        assert waited < 3
         assert await recv_json(ws) == {"type": "pong"}
+        agent = await FakeAgent(nc).start()
+        try:
+            frames = await recv_until(ws, "agent_completed")
+        finally:
+            await agent.stop()
+
+    assert accepted["type"] == "run_accepted" and accepted["state"] == "queued"
+    assert waited < 3  # stored, not waiting for an agent
+    assert {f["run_id"] for f in frames} == {accepted["run_id"]}
+    assert [r.run_id for r in agent.requests] == [accepted["run_id"]]
 
 
-async def test_ping_is_answered_while_a_submission_waits_for_a_silent_agent(
-    start_gateway, agent: FakeAgent, sign: Sign, user_id: str
+async def test_when_nats_cannot_store_a_message_the_user_is_told_and_nothing_runs(
+    start_gateway, agent: FakeAgent, nc: NATS, sign: Sign, user_id: str
 ) -> None:
-    agent.answer = False
     gateway = await start_gateway(SUBMIT_TIMEOUT_S="1")
+    await nc.jetstream().delete_stream(subjects.RUNS_STREAM)  # nowhere to store it
     async with await gateway.connect(sign(user_id)) as ws:
         await ws.send(json.dumps({"type": "message", "content": "hello?"}))
         await ws.send(PING)
 
-        assert await recv_json(ws, within=0.5) == {"type": "pong"}
+        assert await recv_json(ws, within=0.5) == {"type": "pong"}  # not blocked meanwhile
         error = await recv_json(ws, within=3)
-        assert error["data"]["code"] == "no_agent_available"
+        assert error["data"]["code"] == "intake_unavailable"
+        assert "will not run" in error["data"]["message"]
+        await asyncio.sleep(0.3)
+        assert agent.requests == []

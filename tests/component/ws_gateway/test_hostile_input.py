@@ -8,6 +8,7 @@ owner's stream is untouched.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -19,8 +20,17 @@ from nats.aio.msg import Msg
 from websockets.asyncio.client import ClientConnection
 
 from shared import subjects
-from shared.wire import runs
-from tests.component.ws_gateway.conftest import Sign, publish, recv_json, recv_until, seqs
+from shared.bus import EventPublisher
+from shared.wire import events, runs
+from shared.wire.intake import RunIntake
+from tests.component.ws_gateway.conftest import (
+    QueueReader,
+    Sign,
+    publish,
+    recv_json,
+    recv_until,
+    seqs,
+)
 
 HOSTILE_FRAMES = [
     "{",
@@ -58,10 +68,12 @@ class OwningAgent:
     threads: dict[str, str] = field(default_factory=dict)  # thread_id -> owner
     runs: dict[str, str] = field(default_factory=dict)  # run_id -> owner
     asked_for: list[str] = field(default_factory=list)  # every user id a request carried
+    took: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> OwningAgent:
+        self._reader = QueueReader(self.nc, self._take)
+        await self._reader.start()
         for subject, handler in (
-            (subjects.run_submit(), self._submit),
             (subjects.run_cancel(), self._cancel),
             (subjects.run_list(), self._list_runs),
             (subjects.thread_list(), self._list_threads),
@@ -70,16 +82,24 @@ class OwningAgent:
         await self.nc.flush()
         return self
 
-    async def _submit(self, msg: Msg) -> None:
-        request = runs.decode_run_request(msg.data)
-        self.asked_for.append(request.user_id)
-        thread_id = request.thread_id or uuid.uuid4().hex
-        if self.threads.setdefault(thread_id, request.user_id) != request.user_id:
-            await msg.respond(runs.encode(_rejected("thread_not_found")))
+    async def stop(self) -> None:
+        await self._reader.stop()
+
+    async def _take(self, intake: RunIntake) -> None:
+        """As the agent does: a thread that is not the sender's ends the run thread_not_found."""
+        self.asked_for.append(intake.user_id)
+        if self.threads.setdefault(intake.thread_id, intake.user_id) != intake.user_id:
+            await self._fail(intake, "thread_not_found")
             return
-        run_id = uuid.uuid4().hex
-        self.runs[run_id] = request.user_id
-        await msg.respond(runs.encode(runs.RunStarted(run_id=run_id, thread_id=thread_id)))
+        self.runs[intake.run_id] = intake.user_id
+        self.took.set()
+
+    async def _fail(self, intake: RunIntake, code: str) -> None:
+        ids = {"run_id": intake.run_id, "thread_id": intake.thread_id}
+        failed = events.AgentFailedData(agent_id="owning", code=code, message="no such thread")
+        await EventPublisher(self.nc.jetstream()).publish(
+            intake.user_id, events.AgentFailed(**ids, data=failed)
+        )
 
     async def _cancel(self, msg: Msg) -> None:
         request = runs.decode_cancel_request(msg.data)
@@ -113,6 +133,7 @@ def _rejected(code: str) -> runs.RunRejected:
 async def owning_agent(nc: NATS) -> AsyncIterator[OwningAgent]:
     agent = await OwningAgent(nc).start()
     yield agent
+    await agent.stop()
 
 
 async def send(ws: ClientConnection, frame: dict) -> dict:
@@ -152,20 +173,24 @@ async def test_another_users_run_and_thread_are_refused_and_the_owners_stream_un
     ):
         accepted = await send(owner, {"type": "message", "content": "mine"})
         run_id, thread_id = accepted["run_id"], accepted["thread_id"]
+        await asyncio.wait_for(owning_agent.took.wait(), 5)  # the agent has taken it in
+        assert owning_agent.runs[run_id] == "owner-1"
         attempts = [
             {"type": "cancel", "run_id": run_id, "user_id": "owner-1"},
             {"type": "list_runs", "thread_id": thread_id},
-            {"type": "message", "content": "in yours", "thread_id": thread_id},
         ]
         refusals = [await send(intruder, attempt) for attempt in attempts]
+        await intruder.send(
+            json.dumps({"type": "message", "content": "in yours", "thread_id": thread_id})
+        )
+        intruder_frames = await recv_until(intruder, "agent_failed")
         [seq] = await publish(nc, "owner-1", "the owner's event")
         owner_frames = await recv_until(owner, "agent_thinking")
 
-    assert [r["data"]["code"] for r in refusals] == [
-        "run_not_found",
-        "thread_not_found",
-        "thread_not_found",
-    ]
+    assert [r["data"]["code"] for r in refusals] == ["run_not_found", "thread_not_found"]
+    # A message into someone else's thread is stored, then ended by the agent that takes it.
+    assert [f["type"] for f in intruder_frames] == ["run_accepted", "agent_failed"]
+    assert intruder_frames[-1]["data"]["code"] == "thread_not_found"
     assert seqs(owner_frames) == [seq]
     assert set(owning_agent.asked_for) == {"owner-1", "intruder-1"}
     assert owning_agent.asked_for.count("intruder-1") == 3  # a frame's user_id counts for nothing

@@ -70,7 +70,7 @@ class World:
         self._set(run_id, cancel_requested=True)
         return True
 
-    async def record_cancelled(self, intake: RunIntake) -> StoredRun | None:
+    async def record_cancelled(self, intake: RunIntake, seq: int) -> StoredRun | None:
         if intake.run_id in self.runs:
             return None
         run = StoredRun(
@@ -81,9 +81,9 @@ class World:
         return run
 
     # WaitingRuns: messages no agent has taken yet
-    async def waiting(self, user_id: str, run_id: str) -> RunIntake | None:
+    async def waiting(self, user_id: str, run_id: str) -> tuple[RunIntake, int] | None:
         intake = self.queue.get(run_id)
-        return intake if intake is not None and intake.user_id == user_id else None
+        return (intake, 1) if intake is not None and intake.user_id == user_id else None
 
     # LocalRuns
     def stop(self, run_id: str, reason: StopReason) -> bool:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from services.agent.closing import Closer
 from services.agent.control import StopReason
+from services.agent.ledger import Queued
 from services.agent.models import RunStatus
 from services.agent.planner import Step, Think, ToolObservation
-from services.agent.repository import StoredRun
 from services.agent.runner import Runner
 from services.agent.tasks import RunTasks, Slots
 from tests.unit.agent.fakes import Ledger, Stream, Tools
@@ -74,8 +74,16 @@ class StubbornPlanner:
 
 
 class NothingQueued:
-    async def promote_with_history(self, thread_id: str) -> None:
+    async def next_queued(self, thread_id: str) -> Queued | None:
         return None
+
+    async def claim(self, queued: Queued) -> None:
+        raise AssertionError("nothing is queued")
+
+
+class NothingWaiting:
+    async def earlier_waiting(self, user_id: str, thread_id: str, seq: int) -> bool:
+        return False
 
 
 def host(ledger: Ledger, stream: Stream, plan: StubbornPlan, slots: Slots) -> RunTasks:
@@ -89,6 +97,7 @@ def host(ledger: Ledger, stream: Stream, plan: StubbornPlan, slots: Slots) -> Ru
         closer=closer,
         ledger=NothingQueued(),
         slots=slots,
+        order=NothingWaiting(),
         lease_s=60,
         stop_grace_s=0.05,
     )
@@ -117,7 +126,7 @@ async def test_a_process_without_a_free_slot_promotes_nothing() -> None:
     asked: list[str] = []
 
     class Queue:
-        async def promote_with_history(self, thread_id: str) -> tuple[StoredRun, tuple[str, ...]]:
+        async def next_queued(self, thread_id: str) -> Queued | None:
             asked.append(thread_id)
             raise AssertionError("must not be asked without a slot")
 

@@ -159,13 +159,16 @@ def test_run_started_answers_with_run_accepted() -> None:
     session = Session(USER)
     session.receive(message(client_msg_id="m-1"))
 
-    frame = only_frame(session.submit_done(RunStarted(run_id="r-1", thread_id="t-1"), "m-1"))
+    accepted = RunStarted(run_id="r-1", thread_id="t-1", state="queued", ahead=3)
+    frame = only_frame(session.submit_done(accepted, "m-1"))
 
     assert frame == {
         "type": "run_accepted",
         "run_id": "r-1",
         "thread_id": "t-1",
         "client_msg_id": "m-1",
+        "state": "queued",
+        "ahead": 3,
     }
 
 
