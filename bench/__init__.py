@@ -13,6 +13,9 @@ Rooms, in the order a run uses them:
 - ``stats``      latency histograms, CPU and RSS;  ``report``  the table and the targets
 - ``worker``     driving a worker process over a pipe;  ``procs``  gateways and nats-server
 
+``bench.runs`` is the other benchmark, ``./dev bench runs``: the whole stack's runs, from users'
+sockets (a burst, open-loop rates, one and two agent processes).
+
 See bench/README.md for what is measured, how, and what the figures say.
 """
 

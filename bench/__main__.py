@@ -1,4 +1,8 @@
-"""``python -m bench`` (``./dev bench``): run the benchmark; ``--help`` lists the options."""
+"""``python -m bench`` (``./dev bench``): run the benchmark; ``--help`` lists the options.
+
+``python -m bench runs`` (``./dev bench runs``) is the full-stack runs benchmark instead
+(:mod:`bench.runs`; ``./dev bench runs --help``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,15 @@ __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run(parse_args(argv))
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["runs"]:
+        from bench.runs.config import parse_args as parse_runs_args
+        from bench.runs.runner import run as run_runs
+        from bench.runs.tree import run_at
+
+        config = parse_runs_args(args[1:])
+        return run_at(config, args[1:]) if config.at else run_runs(config)
+    return run(parse_args(args))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@ The gateway is given the public key (``JWT_PUBLIC_KEY_FILE``) and seeds its key 
 under the key's RFC 7638 thumbprint, so tokens carry that thumbprint as ``kid``. No auth
 service runs: the bench mints exactly the claims a real token has (``sub``, ``iss``, ``aud``,
 ``iat``, ``nbf``, ``exp``, ``jti``).
+
+The runs benchmark (``bench.runs``) does run the auth service, and signs with a key of the
+stack's own key ring instead: ``kid`` is then the key's file name, as the auth service's is.
 """
 
 from __future__ import annotations
@@ -47,12 +50,13 @@ class BenchTokens:
         ttl_s: int,
         issuer: str = "agentwire-auth",
         audience: str = "agentwire",
+        kid: str | None = None,
     ) -> None:
         key = load_pem_private_key(private_key_file.read_bytes(), password=None)
         if not isinstance(key, Ed25519PrivateKey):
             raise ValueError(f"{private_key_file} is not an Ed25519 private key")
         self._key = key
-        self._kid = thumbprint(key)
+        self._kid = kid or thumbprint(key)
         self._ttl_s = ttl_s
         self._issuer = issuer
         self._audience = audience
