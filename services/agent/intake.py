@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 
@@ -239,38 +240,42 @@ def _never_run(run_id: str, thread_id: str, user_id: str) -> StoredRun:
 
 
 class WaitingQueue:
-    """Messages still in the RUNS queue, looked up by subject (which names user and thread)."""
+    """Messages still in the RUNS queue, looked up by subject (which names user and thread).
+
+    Direct gets with the subject filter in the request body: the filters hold wildcards, which
+    may not stand in a subject that is published to."""
 
     def __init__(self, nc: NATS) -> None:
-        self._jsm = nc.jsm()
+        self._nc = nc
 
     async def waiting(self, user_id: str, run_id: str) -> tuple[RunIntake, int] | None:
         """A run's message and its sequence, if no agent has taken it in yet."""
-        subject = subjects.run_intake_of_run(user_id, run_id)
-        try:
-            stored = await self._jsm.get_msg(subjects.RUNS_STREAM, subject=subject, direct=True)
-        except nats.js.errors.NotFoundError:
-            return None
-        try:
-            return decode_intake(stored.data or b""), stored.seq or 0
-        except msgspec.DecodeError:
-            return None
+        return await self._get({"last_by_subj": subjects.run_intake_of_run(user_id, run_id)})
 
     async def first_of_thread(self, user_id: str, thread_id: str) -> tuple[RunIntake, int] | None:
         """The oldest message of the thread still in the queue, and its sequence."""
         subject = subjects.run_intake_of_thread(user_id, thread_id)
-        try:
-            first = await self._jsm.get_msg(
-                subjects.RUNS_STREAM, seq=1, subject=subject, next=True, direct=True
-            )
-        except nats.js.errors.NotFoundError:
-            return None
-        try:
-            return decode_intake(first.data or b""), first.seq or 0
-        except msgspec.DecodeError:
-            return None
+        return await self._get({"seq": 1, "next_by_subj": subject})
 
     async def earlier_waiting(self, user_id: str, thread_id: str, seq: int) -> bool:
         """Some message of the thread stored before ``seq`` is still in the queue."""
         first = await self.first_of_thread(user_id, thread_id)
         return first is not None and first[1] < seq
+
+    async def _get(self, query: dict[str, object]) -> tuple[RunIntake, int] | None:
+        reply = await self._nc.request(
+            _DIRECT_GET, json.dumps(query).encode(), timeout=_LOOKUP_TIMEOUT_S
+        )
+        headers = reply.headers or {}
+        if not reply.data:  # a status: 404 is "no such message", anything else a failure
+            if headers.get("Status") == "404":
+                return None
+            raise nats.js.errors.APIError.from_msg(reply)
+        try:
+            return decode_intake(reply.data), int(headers.get("Nats-Sequence", 0))
+        except (msgspec.DecodeError, ValueError):
+            return None
+
+
+_DIRECT_GET = f"$JS.API.DIRECT.GET.{subjects.RUNS_STREAM}"
+_LOOKUP_TIMEOUT_S = 2.0

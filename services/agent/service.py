@@ -123,8 +123,11 @@ class AgentService:
         """A run whose message no agent has taken yet (or no such run of this user's): record
         it cancelled from its message, then announce it."""
         waiting = await self._queue.waiting(request.user_id, request.run_id)
-        if waiting is None:
-            return NO_SUCH_RUN
+        if waiting is None:  # never sent, or an agent took it in since we looked: look again
+            run = await self._store.get_run(request.run_id)
+            if run is None or run.user_id != request.user_id:
+                return NO_SUCH_RUN
+            return await self.cancel(request)
         cancelled = await self._ledger.record_cancelled(*waiting)
         if cancelled is None:
             if await self._store.get_run(request.run_id) is None:

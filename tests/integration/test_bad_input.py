@@ -54,8 +54,14 @@ async def test_someone_elses_thread_is_refused_and_their_thread_untouched(stack:
         await read_run(ws)
     async with connect(stack.ws_url, intruder.token) as ws:
         await send(ws, {"type": "message", "content": "hello", "thread_id": thread_id})
-        error = await recv_json(ws)
-    assert error["type"] == "error" and error["data"]["code"] == "thread_not_found"
+        frames = await read_run(ws)
+    async with connect(stack.ws_url, owner.token) as ws:
+        await send(ws, {"type": "list_runs", "thread_id": thread_id})
+        runs = await recv_json(ws)
+    # Stored in the queue (the gateway cannot know whose thread it is), then ended by the agent.
+    assert [f["type"] for f in frames] == ["run_accepted", "agent_started", "agent_failed"]
+    assert frames[-1]["data"]["code"] == "thread_not_found"
+    assert len(runs["runs"]) == 1  # the owner's thread holds only the owner's run
 
 
 async def _close_of(ws_url: str, headers: dict[str, str]) -> tuple[int | None, str | None]:

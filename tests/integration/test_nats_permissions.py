@@ -75,8 +75,9 @@ async def _noop(_: object) -> None:
 
 FORBIDDEN_SUBSCRIPTIONS = [
     ("ws_gateway", "user.*.events"),  # only the stream's live republish, never the raw subject
-    ("ws_gateway", "agent.runs.submit"),  # the gateway submits; it never takes submissions
-    ("tools", "agent.runs.submit"),  # the tool runner may not read agent requests
+    ("ws_gateway", "agent.runs.cancel"),  # the gateway asks; it never answers agent requests
+    ("tools", "agent.runs.cancel"),  # the tool runner may not read agent requests
+    ("agent", "agent.intake.*.*.*"),  # messages reach agents only through the RUNS consumer
     ("tools", "live.user.*.events"),
     ("agent", "live.user.*.events"),  # only the gateway reads users' event streams
     ("auth", "live.user.*.events"),
@@ -99,7 +100,12 @@ FORBIDDEN_PUBLISHES = [
     ("ws_gateway", "user.u1.events"),  # a forged event straight into someone's stream
     ("auth", "user.u1.events"),
     ("ws_gateway", "tools.call.analyze_performance"),  # the gateway cannot call tools
-    ("tools", "agent.runs.submit"),
+    ("tools", "agent.intake.u1.t1.r1"),  # only a gateway stores chat messages
+    ("agent", "agent.intake.u1.t1.r1"),
+    ("auth", "agent.intake.u1.t1.r1"),
+    ("ws_gateway", "$JS.ACK.RUNS.agents.1.1.1.1.1"),  # only an agent takes a message in
+    ("ws_gateway", "$JS.API.STREAM.PURGE.RUNS"),  # nobody but the operator empties the queue
+    ("agent", "$JS.API.STREAM.DELETE.RUNS"),
     ("agent", "auth.revoked.u1"),  # only auth revokes tokens
     ("ws_gateway", "$JS.API.STREAM.DELETE.EVENTS"),  # nobody but the operator deletes the log
     ("ws_gateway", "$JS.API.STREAM.CREATE.REVOCATIONS"),  # the auth service keeps revocations
@@ -119,10 +125,25 @@ async def test_a_service_cannot_publish_outside_its_permissions(
 
 ALLOWED_SUBSCRIPTIONS = [
     ("ws_gateway", "live.user.*.events"),
-    ("agent", "agent.runs.submit"),
+    ("agent", "agent.runs.cancel"),
     ("tools", "tools.call.*"),
     ("auth", "auth.jwks"),
 ]
+
+
+ALLOWED_PUBLISHES = [
+    ("ws_gateway", "agent.intake.u1.t1.r1"),  # a gateway stores chat messages for the agents
+    ("agent", "$JS.API.CONSUMER.MSG.NEXT.RUNS.agents"),  # an agent pulls them
+    ("agent", "$JS.ACK.RUNS.agents.1.1.1.1.1"),  # and acknowledges them
+]
+
+
+@pytest.mark.parametrize(("user", "subject"), ALLOWED_PUBLISHES)
+async def test_a_service_may_publish_its_own_subjects(as_user, user: str, subject: str) -> None:
+    conn = await as_user(user)
+    assert conn.nc is not None
+    await conn.nc.publish(subject, b"{}")
+    assert not await conn.refused()
 
 
 @pytest.mark.parametrize(("user", "subject"), ALLOWED_SUBSCRIPTIONS)
