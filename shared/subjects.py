@@ -65,6 +65,7 @@ __all__ = [
     "tool_control_cancel",
     "tool_control_cancel_wildcard",
     "tool_heartbeat",
+    "tool_heartbeat_wildcard",
     "user_events",
     "user_events_wildcard",
     "user_of_live_events",
@@ -185,6 +186,11 @@ def tool_control_cancel_wildcard() -> str:
 
 def tool_heartbeat(tool_call_id: str) -> str:
     return f"tools.heartbeat.{check_token(tool_call_id, 'tool call id')}"
+
+
+def tool_heartbeat_wildcard() -> str:
+    """Every call's heartbeats: an agent process's one subscription for its calls."""
+    return "tools.heartbeat.*"
 
 
 def auth_jwks() -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from services.agent.ledger import StoredCall
+from services.agent.ledger import Queued, StoredCall
 from services.agent.models import CANCEL_REASON, CallStage, Ending, RunStatus
 from services.agent.repository import StoredRun
 from shared.errors import ErrorCode, EventTooLarge
@@ -74,7 +74,10 @@ class ToolStopper(Protocol):
 
 
 class EndingLedger(Protocol):
-    async def finish(self, run_id: str, ending: Ending) -> StoredRun | None: ...
+    async def finish(
+        self, run_id: str, ending: Ending, *, started: bool = False
+    ) -> StoredRun | None: ...
+    async def announce_and_next(self, run_id: str, thread_id: str) -> Queued | None: ...
     async def fail_announced_as(self, run_id: str, code: str, message: str) -> None: ...
     async def get_run(self, run_id: str) -> StoredRun | None: ...
     async def open_calls(self, run_id: str) -> list[StoredCall]: ...
@@ -92,16 +95,18 @@ class Closer:
         self._tools = tools
         self._agent_name = agent_name
 
-    async def close(self, run_id: str, ending: Ending, *, open_calls: bool = True) -> None:
+    async def close(
+        self, run_id: str, ending: Ending, *, open_calls: bool = True, started: bool = False
+    ) -> Queued | None:
         """The owner's end of a run: nothing happens if the run is no longer ours to end.
+        Returns the thread's next queued run, if any (found as the end is marked announced).
 
-        ``open_calls=False``: the owner knows it left no tool call open (no need to look)."""
-        run = await self._ledger.finish(run_id, ending)
-        if run is not None:
-            await self._announce(run, open_calls=open_calls)
-
-    async def run_of(self, run_id: str) -> StoredRun | None:
-        return await self._ledger.get_run(run_id)
+        ``open_calls=False``: the owner knows it left no tool call open (no need to look);
+        ``started``: its agent_started is stored."""
+        run = await self._ledger.finish(run_id, ending, started=started)
+        if run is None:
+            return None
+        return await self._announce(run, open_calls=open_calls, then_next=True)
 
     async def refuse(self, run: StoredRun, code: str, message: str) -> None:
         """End a run that was never recorded (its thread is not the user's, say): its
@@ -133,9 +138,11 @@ class Closer:
         if run is not None:
             await self._announce(run, open_calls=True)
 
-    async def _announce(self, run: StoredRun, *, open_calls: bool) -> None:
+    async def _announce(
+        self, run: StoredRun, *, open_calls: bool, then_next: bool = False
+    ) -> Queued | None:
         if run.announced or not run.status.is_terminal:
-            return
+            return None
         if open_calls:
             for call in await self._ledger.open_calls(run.id):
                 await self._settle(run, call)
@@ -154,7 +161,10 @@ class Closer:
                 agent_id=self._agent_id(run), code=exc.code, message=exc.message
             )
             await self._publish(run, AgentFailed(**_ids(run), data=failed), terminal_msg_id(run.id))
+        if then_next:
+            return await self._ledger.announce_and_next(run.id, run.thread_id)
         await self._ledger.mark_announced(run.id)
+        return None
 
     async def _settle(self, run: StoredRun, call: StoredCall) -> None:
         """Stop the call where it is. A runner that held it ends it and answers; if none did, a

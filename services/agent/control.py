@@ -38,6 +38,8 @@ class RunHandle:
     closing: bool = False  # recording and announcing the end: stopping now would only interrupt
     fenced: bool = False  # abandoned after ignoring a stop: nothing it does may reach the user
     open_calls: int = 0  # tool calls sent and not answered: whoever ends the run settles them
+    started: bool = False  # its agent_started is stored
+    started_recorded: bool = False  # ... and the database knows it
     valid_until: float = field(init=False)
 
     def __post_init__(self) -> None:

@@ -14,8 +14,9 @@ this process won:
 A run *occupies* its thread from the moment it is recorded until its terminal event is
 announced, so the next run never starts before the previous one's last event.
 
-This is the run host's hot path, so it speaks SQLAlchemy Core: one transaction per change of
-state, no ORM session or identity map (the rows leave as :class:`StoredRun` values).
+This is the run host's hot path, so it speaks SQLAlchemy Core with statements built once
+(:mod:`services.agent.statements`): one transaction per change of state, no ORM session or
+identity map (the rows leave as :class:`StoredRun` values).
 """
 
 from __future__ import annotations
@@ -29,20 +30,33 @@ from enum import Enum
 from typing import Any
 
 import msgspec
-from sqlalchemy import Row, and_, delete, exists, func, insert, select, update
+from sqlalchemy import Row, delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.agent.models import (
-    CallStage,
-    Ending,
-    OpenToolCall,
-    RunRecord,
-    RunStatus,
-    ThreadRecord,
-)
+from services.agent.models import CallStage, Ending, RunStatus
 from services.agent.repository import TITLE_LENGTH, StoredRun, epoch
+from services.agent.statements import (
+    ANNOUNCED,
+    CALL_STAGE,
+    CALLS,
+    CLAIM,
+    CLOSE_CALL,
+    FINISH,
+    FINISH_CANCELLED,
+    HISTORY,
+    HISTORY_RUNS,
+    INSERT_CALL,
+    INSERT_RUN,
+    MARK_STARTED,
+    NEXT_QUEUED,
+    OCCUPIED,
+    RUN_KNOWN,
+    RUNS,
+    THREADS,
+    TOUCH_THREAD,
+)
 from shared.wire.intake import RunIntake
 
 __all__ = [
@@ -54,15 +68,6 @@ __all__ = [
     "RunLedger",
     "StoredCall",
 ]
-
-RUNS = RunRecord.__table__
-THREADS = ThreadRecord.__table__
-CALLS = OpenToolCall.__table__
-
-# A new run is given at most this many of its thread's earlier messages (the newest).
-HISTORY_RUNS = 50
-# A thread's queued runs start in the order their messages reached the queue.
-_QUEUE_ORDER = (func.coalesce(RUNS.c.intake_seq, 0), RUNS.c.created_at, RUNS.c.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +139,9 @@ class RunLedger:
     def _lease(self) -> dict[str, Any]:
         return {"owner": self.owner, "lease_expires_at": time.time() + self.lease_s}
 
+    def _lease_keys(self) -> dict[str, Any]:
+        return {"b_owner": self.owner, "b_lease": time.time() + self.lease_s}
+
     # Taking work in
 
     async def record_intake(
@@ -176,23 +184,21 @@ class RunLedger:
                         .values(_thread_row(maker, now))
                         .on_conflict_do_nothing(index_elements=["id"])
                     )
-            touched = await conn.execute(
-                update(THREADS)
-                .where(THREADS.c.id == intake.thread_id, THREADS.c.user_id == intake.user_id)
-                .values(updated_at=now)
-            )
+            touched = await conn.execute(TOUCH_THREAD, _thread_keys(intake, now))
             if not touched.rowcount:
                 return Recorded(Intaken.THREAD_NOT_FOUND)
-            if await conn.scalar(_known(intake)) is not None:
+            if await conn.scalar(RUN_KNOWN, _run_keys(intake)) is not None:
                 return Recorded(Intaken.DUPLICATE)
-            busy = ahead is not None or bool(await conn.scalar(select(_occupied(intake.thread_id))))
+            busy = ahead is not None or bool(
+                await conn.scalar(OCCUPIED, {"b_thread": intake.thread_id})
+            )
             if busy and reject_busy:
                 await conn.rollback()
                 return Recorded(Intaken.THREAD_BUSY)
             row = _run_row(intake, now, seq)
             if start and not busy:
                 row.update(status=RunStatus.RUNNING.value, **self._lease())
-            await conn.execute(insert(RUNS).values(row))
+            await conn.execute(INSERT_RUN, row)
             run = _stored(row)
             if run.status is not RunStatus.RUNNING:
                 return Recorded(Intaken.QUEUED, run)
@@ -219,12 +225,8 @@ class RunLedger:
                 .on_conflict_do_nothing(index_elements=["id"])
             )
         # A write first, as in record_intake: the thread is ours alone until this ends.
-        touched = await conn.execute(
-            update(THREADS)
-            .where(THREADS.c.id == intake.thread_id, THREADS.c.user_id == intake.user_id)
-            .values(updated_at=now)
-        )
-        if not touched.rowcount or await conn.scalar(_known(intake)) is not None:
+        touched = await conn.execute(TOUCH_THREAD, _thread_keys(intake, now))
+        if not touched.rowcount or await conn.scalar(RUN_KNOWN, _run_keys(intake)) is not None:
             return None
         row = _run_row(intake, now, seq)
         row.update(
@@ -233,56 +235,40 @@ class RunLedger:
             cancel_requested=True,
             **self._lease(),
         )
-        await conn.execute(insert(RUNS).values(row))
+        await conn.execute(INSERT_RUN, row)
         return _stored(row)
 
     # Starting queued runs
 
     async def next_queued(self, thread_id: str) -> Queued | None:
         """The thread's next queued run (in queue order), if nothing occupies the thread."""
-        other = RUNS.alias("other")
-        running = exists().where(
-            other.c.thread_id == thread_id,
-            other.c.status != RunStatus.QUEUED.value,
-            other.c.announced.is_(False),
-        )
-        query = (
-            select(RUNS.c.id, RUNS.c.user_id, RUNS.c.intake_seq)
-            .where(RUNS.c.thread_id == thread_id, RUNS.c.status == RunStatus.QUEUED.value)
-            .where(~running)
-            .order_by(*_QUEUE_ORDER)
-            .limit(1)
-        )
         async with self._engine.connect() as conn:
-            row = (await conn.execute(query)).first()
+            row = (await conn.execute(NEXT_QUEUED, {"b_thread": thread_id})).first()
         return None if row is None else Queued(row.id, thread_id, row.user_id, row.intake_seq)
 
     async def claim(self, queued: Queued) -> tuple[StoredRun, tuple[str, ...]] | None:
         """Start ``queued`` here, if it is still queued and nothing occupies its thread; the run
         and its history (read in the same transaction)."""
         thread_id = queued.thread_id
-        other = RUNS.alias("other")
-        running = exists().where(
-            other.c.thread_id == thread_id,
-            other.c.status != RunStatus.QUEUED.value,
-            other.c.announced.is_(False),
-        )
-        claim = (
-            update(RUNS)
-            .where(RUNS.c.id == queued.run_id, RUNS.c.status == RunStatus.QUEUED.value, ~running)
-            .values(status=RunStatus.RUNNING.value, **self._lease())
-            .returning(*RUNS.c)
-        )
+        keys = {"b_run": queued.run_id, "b_thread": thread_id, **self._lease_keys()}
         async with self._transaction() as conn:
             if self._postgres:  # serialise promotions per thread; SQLite serialises all writes
                 await conn.execute(
                     select(THREADS.c.id).where(THREADS.c.id == thread_id).with_for_update()
                 )
-            row = (await conn.execute(claim)).first()
+            row = (await conn.execute(CLAIM, keys)).first()
             if row is None:
                 return None
             run = stored_run_of(row)
             return run, await _history(conn, run)
+
+    async def announce_and_next(self, run_id: str, thread_id: str) -> Queued | None:
+        """Mark our run's end announced (it no longer occupies its thread) and, in the same
+        transaction, find the thread's next queued run."""
+        async with self._transaction() as conn:
+            await conn.execute(ANNOUNCED, {"b_run": run_id, "b_owner": self.owner})
+            row = (await conn.execute(NEXT_QUEUED, {"b_thread": thread_id})).first()
+        return None if row is None else Queued(row.id, thread_id, row.user_id, row.intake_seq)
 
     async def promote(self, thread_id: str) -> StoredRun | None:
         """Start the thread's next queued run if nothing occupies the thread; it is ours."""
@@ -341,37 +327,27 @@ class RunLedger:
 
     # Ending
 
-    async def finish(self, run_id: str, ending: Ending) -> StoredRun | None:
+    async def finish(
+        self, run_id: str, ending: Ending, *, started: bool = False
+    ) -> StoredRun | None:
         """Record how our running run ended; the run as ended, or None if it is not ours or not
-        running any more.
+        running any more. ``started``: its agent_started is stored (recorded now if it was not).
 
         A cancel recorded meanwhile wins over any other ending: its sender was told the run
         would end cancelled (CancelAccepted "cancelling"), and that must stay true.
         """
         if not RunStatus.RUNNING.can_become(ending.status):
             raise ValueError(f"a run cannot finish as {ending.status}")
-        ours = and_(
-            RUNS.c.id == run_id,
-            RUNS.c.status == RunStatus.RUNNING.value,
-            RUNS.c.owner == self.owner,
-        )
+        now = datetime.now(UTC)
+        keys = {"b_run": run_id, "b_owner": self.owner, "b_now": now}
+        keys["b_started"] = now if started else None
         async with self._transaction() as conn:
             if ending.status is not RunStatus.CANCELLED:
-                row = (
-                    await conn.execute(
-                        update(RUNS)
-                        .where(ours, RUNS.c.cancel_requested.is_(False))
-                        .values(**_ended(ending))
-                        .returning(*RUNS.c)
-                    )
-                ).first()
+                row = (await conn.execute(FINISH, {**keys, **_ending_keys(ending)})).first()
                 if row is not None:
                     return stored_run_of(row)
-            row = (
-                await conn.execute(
-                    update(RUNS).where(ours).values(**_ended(Ending.cancelled())).returning(*RUNS.c)
-                )
-            ).first()
+            cancelled = _ending_keys(Ending.cancelled())
+            row = (await conn.execute(FINISH_CANCELLED, {**keys, **cancelled})).first()
             return None if row is None else stored_run_of(row)
 
     async def fail_announced_as(self, run_id: str, code: str, message: str) -> None:
@@ -386,16 +362,12 @@ class RunLedger:
         )
 
     async def mark_started(self, run_id: str) -> None:
-        await self._write(
-            update(RUNS).where(RUNS.c.id == run_id).values(started_at=datetime.now(UTC))
-        )
+        async with self._transaction() as conn:
+            await conn.execute(MARK_STARTED, {"b_run": run_id, "b_now": datetime.now(UTC)})
 
     async def mark_announced(self, run_id: str) -> None:
-        await self._write(
-            update(RUNS)
-            .where(RUNS.c.id == run_id, RUNS.c.owner == self.owner)
-            .values(announced=True, lease_expires_at=None)
-        )
+        async with self._transaction() as conn:
+            await conn.execute(ANNOUNCED, {"b_run": run_id, "b_owner": self.owner})
 
     # Leases
 
@@ -443,8 +415,16 @@ class RunLedger:
     # Tool calls
 
     async def open_call(
-        self, call_id: str, run_id: str, tool_name: str, parameters: dict[str, Any]
+        self,
+        call_id: str,
+        run_id: str,
+        tool_name: str,
+        parameters: dict[str, Any],
+        *,
+        started: bool = False,
     ) -> None:
+        """Record a call before it goes out; ``started``: the run's agent_started is stored and
+        not yet recorded (recorded here, in the same transaction)."""
         row = {
             "id": call_id,
             "run_id": run_id,
@@ -452,13 +432,18 @@ class RunLedger:
             "parameters": msgspec.json.encode(parameters).decode(),
             "stage": CallStage.REQUESTED.value,
         }
-        await self._write(insert(CALLS).values(row))
+        async with self._transaction() as conn:
+            if started:
+                await conn.execute(MARK_STARTED, {"b_run": run_id, "b_now": datetime.now(UTC)})
+            await conn.execute(INSERT_CALL, row)
 
     async def call_stage(self, call_id: str, stage: CallStage) -> None:
-        await self._write(update(CALLS).where(CALLS.c.id == call_id).values(stage=stage.value))
+        async with self._transaction() as conn:
+            await conn.execute(CALL_STAGE, {"b_call": call_id, "b_stage": stage.value})
 
     async def close_call(self, call_id: str) -> None:
-        await self._write(delete(CALLS).where(CALLS.c.id == call_id))
+        async with self._transaction() as conn:
+            await conn.execute(CLOSE_CALL, {"b_call": call_id})
 
     async def open_calls(self, run_id: str) -> list[StoredCall]:
         query = select(CALLS).where(CALLS.c.run_id == run_id)
@@ -509,40 +494,30 @@ def _run_row(intake: RunIntake, now: datetime, seq: int) -> dict[str, Any]:
     }
 
 
-def _known(intake: RunIntake) -> Any:
-    """The run of this message, if recorded (by its id, or by its client_msg_id)."""
-    same = RUNS.c.id == intake.run_id
-    if intake.client_msg_id is not None:
-        same = same | and_(
-            RUNS.c.user_id == intake.user_id, RUNS.c.client_msg_id == intake.client_msg_id
-        )
-    return select(RUNS.c.id).where(same).limit(1)
+def _thread_keys(intake: RunIntake, now: datetime) -> dict[str, Any]:
+    return {"b_thread": intake.thread_id, "b_user": intake.user_id, "b_now": now}
 
 
-def _occupied(thread_id: str) -> Any:
-    """Some run of the thread is waiting, going, or ended but not yet announced."""
-    return exists().where(RUNS.c.thread_id == thread_id, RUNS.c.announced.is_(False))
+def _run_keys(intake: RunIntake) -> dict[str, Any]:
+    return {"b_run": intake.run_id, "b_user": intake.user_id, "b_cmid": intake.client_msg_id}
 
 
 async def _history(conn: AsyncConnection, run: StoredRun) -> tuple[str, ...]:
     """The thread's messages before ``run``, oldest first (the newest HISTORY_RUNS of them)."""
-    query = (
-        select(RUNS.c.content)
-        .where(RUNS.c.thread_id == run.thread_id, RUNS.c.id != run.id)
-        .where(RUNS.c.created_at <= datetime.fromtimestamp(run.created_at, UTC))
-        .order_by(RUNS.c.created_at.desc(), RUNS.c.id.desc())
-        .limit(HISTORY_RUNS)
-    )
-    return tuple(reversed(list(await conn.scalars(query))))
+    keys = {
+        "b_thread": run.thread_id,
+        "b_run": run.id,
+        "b_before": datetime.fromtimestamp(run.created_at, UTC),
+    }
+    return tuple(reversed(list(await conn.scalars(HISTORY, keys))))
 
 
-def _ended(ending: Ending) -> dict[str, Any]:
+def _ending_keys(ending: Ending) -> dict[str, Any]:
     return {
-        "status": ending.status.value,
-        "finished_at": datetime.now(UTC),
-        "result": ending.result,
-        "error_code": ending.error_code,
-        "error_message": ending.error_message,
+        "b_status": ending.status.value,
+        "b_result": ending.result,
+        "b_code": ending.error_code,
+        "b_message": ending.error_message,
     }
 
 

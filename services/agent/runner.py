@@ -77,11 +77,20 @@ class ToolCaller(Protocol):
 
 
 class RunBook(Protocol):
-    """What the database must know while a run goes, for whoever has to end it."""
+    """What the database must know while a run goes, for whoever has to end it.
 
-    async def mark_started(self, run_id: str) -> None: ...
+    That agent_started is stored is recorded with the run's first call, or with its ending
+    (``handle.started``), not in a write of its own: if the run dies before either, whoever ends
+    it publishes agent_started again under the same message id, and the stream keeps one."""
+
     async def open_call(
-        self, call_id: str, run_id: str, tool_name: str, parameters: dict[str, Any]
+        self,
+        call_id: str,
+        run_id: str,
+        tool_name: str,
+        parameters: dict[str, Any],
+        *,
+        started: bool = False,
     ) -> None: ...
     async def call_stage(self, call_id: str, stage: CallStage) -> None: ...
     async def close_call(self, call_id: str) -> None: ...
@@ -172,7 +181,7 @@ class Runner:
         plan = self._planner.start(run.spec.content, list(run.spec.history))
         started = AgentStartedData(agent_id=run.agent_id, message=plan.headline)
         await self._publish(run, AgentStarted(**run.ids(), data=started), started_msg_id)
-        await self._book.mark_started(run.spec.run_id)
+        run.handle.started = True
         observation: ToolObservation | None = None
         for _ in range(self._max_steps):
             step = await _resolved(plan.next_step(observation))
@@ -211,7 +220,11 @@ class Runner:
         call_id = request.tool_call_id
         run.handle.check_lease()  # the tool runner publishes for this run: same fence as ours
         # Recorded before the request goes out, so whoever ends this run can stop the call.
-        await self._book.open_call(call_id, run.spec.run_id, step.tool_name, step.parameters)
+        first = not run.handle.started_recorded
+        await self._book.open_call(
+            call_id, run.spec.run_id, step.tool_name, step.parameters, started=first
+        )
+        run.handle.started_recorded = True
         run.handle.open_calls += 1
         try:
             reply = await self._tools.call(

@@ -126,14 +126,15 @@ class RunTasks:
         asyncio.get_running_loop().call_later(self._stop_grace_s, self._abandon_if_stuck, handle)
         return True
 
-    async def promote(self, thread_id: str) -> StoredRun | None:
-        """Start the thread's next queued run here, if the thread is free and a slot is, and no
-        earlier message of the thread still waits in the RUNS queue (its run goes first: the
-        agent that records it promotes again); return it."""
+    async def promote(self, thread_id: str, queued: Queued | None = None) -> StoredRun | None:
+        """Start the thread's next queued run here (``queued``, if the caller has just found
+        it), if the thread is free and a slot is, and no earlier message of the thread still
+        waits in the RUNS queue (its run goes first: the agent that records it promotes again);
+        return it."""
         if self._stopping or not self.slots.take():
             return None
         try:
-            promoted = await self._claim_next(thread_id)
+            promoted = await self._claim_next(thread_id, queued)
         except BaseException:
             self.slots.give()
             raise
@@ -144,8 +145,14 @@ class RunTasks:
         self.start(run, history)
         return run
 
-    async def _claim_next(self, thread_id: str) -> tuple[StoredRun, tuple[str, ...]] | None:
-        queued = await self._ledger.next_queued(thread_id)
+    async def promote_queued(self, queued: Queued) -> StoredRun | None:
+        return await self.promote(queued.thread_id, queued)
+
+    async def _claim_next(
+        self, thread_id: str, queued: Queued | None
+    ) -> tuple[StoredRun, tuple[str, ...]] | None:
+        if queued is None:
+            queued = await self._ledger.next_queued(thread_id)
         if queued is None:
             return None
         seq = queued.intake_seq
@@ -198,8 +205,11 @@ class RunTasks:
                 "run %s failed: %s: %s", spec.run_id, ending.error_code, ending.error_message
             )
         handle.closing = True
-        await self._closer.close(spec.run_id, ending)
-        await self.promote(spec.thread_id)
+        queued = await self._closer.close(
+            spec.run_id, ending, open_calls=handle.open_calls > 0, started=handle.started
+        )
+        if queued is not None:
+            await self.promote_queued(queued)
 
     def _abandon_if_stuck(self, handle: RunHandle) -> None:
         """A stopped run still going after the grace: end it from outside, fence it off."""
@@ -230,10 +240,9 @@ class RunTasks:
 
     async def _close_abandoned(self, stuck: RunHandle, handle: RunHandle, ending: Ending) -> None:
         handle.closing = True
-        await self._closer.close(stuck.run_id, ending)
-        run = await self._closer.run_of(stuck.run_id)
-        if run is not None:
-            await self.promote(run.thread_id)
+        queued = await self._closer.close(stuck.run_id, ending, started=stuck.started)
+        if queued is not None:
+            await self.promote_queued(queued)
 
     async def _recover(self, run_id: str, handle: RunHandle) -> None:
         handle.closing = True

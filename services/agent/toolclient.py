@@ -74,14 +74,18 @@ class _Heartbeats:
         self._loop = asyncio.get_running_loop()
         self.count = 0
         self.last = self._loop.time()  # the request itself counts as the first sign of life
-        self.arrived = asyncio.Event()
         self.running = False
+        self.waiter: asyncio.Future[None] | None = None
 
-    async def on_beat(self, msg: Msg) -> None:
+    def beat(self, payload: bytes) -> None:
         self.count += 1
         self.last = self._loop.time()
-        self.running = self.running or msg.data == RUNNING_BEAT
-        self.arrived.set()
+        self.running = self.running or payload == RUNNING_BEAT
+        self.wake()
+
+    def wake(self, *_: object) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
     @property
     def stage(self) -> CallStage:
@@ -103,6 +107,9 @@ class ToolClient:
         self._timeout_s = timeout_s
         self._heartbeat_timeout_s = heartbeat_timeout_s
         self._cancel_wait_s = cancel_wait_s
+        # One subscription for every call's heartbeats (not a SUB and UNSUB per call).
+        self._watching: dict[str, _Heartbeats] = {}
+        self._beats: Subscription | None = None
 
     async def call(
         self, request: ToolCallRequest, on_stage: OnStage | None = None
@@ -116,11 +123,12 @@ class ToolClient:
             subject = subjects.tool_call(name)
         except InvalidId:
             raise ToolCallError(f"no tool is called {name!r}", ErrorCode.UNKNOWN_TOOL) from None
-        beats = _Heartbeats()
-        # Subscribed before the request goes out, so the first heartbeat cannot be missed.
-        listening = await self._nc.subscribe(
-            subjects.tool_heartbeat(request.tool_call_id), cb=beats.on_beat
-        )
+        subjects.tool_heartbeat(request.tool_call_id)  # refuses an id unfit for a subject
+        if self._beats is None:  # in place before the first request goes out
+            self._beats = await self._nc.subscribe(
+                subjects.tool_heartbeat_wildcard(), cb=self._on_beat
+            )
+        beats = self._watching[request.tool_call_id] = _Heartbeats()
         reply = asyncio.ensure_future(
             bus.request(self._nc, subject, encode(request), timeout_s=_REPLY_LIMIT_S)
         )
@@ -128,8 +136,18 @@ class ToolClient:
             await self._watch(name, reply, beats, on_stage)
         finally:
             reply.cancel()
-            await _unsubscribe(listening)
+            del self._watching[request.tool_call_id]
         return _unwrap(name, _received(name, reply))
+
+    async def _on_beat(self, msg: Msg) -> None:
+        beats = self._watching.get(msg.subject.rsplit(".", 1)[-1])
+        if beats is not None:
+            beats.beat(msg.data)
+
+    async def close(self) -> None:
+        if self._beats is not None:
+            beats, self._beats = self._beats, None
+            await _unsubscribe(beats)
 
     async def cancel(self, tool_call_id: str) -> bool:
         """Stop the call at whichever runner holds it; True once that runner has ended it (its
@@ -152,15 +170,21 @@ class ToolClient:
         """Until the reply comes: fail the call when the runner goes quiet for too long."""
         loop = asyncio.get_running_loop()
         reported = CallStage.REQUESTED
+        reply.add_done_callback(beats.wake)
         while not reply.done():
             limit = self._heartbeat_timeout_s if beats.count else self._timeout_s
             left = beats.last + limit - loop.time()
             if left <= 0:
                 raise self._silence(name, started=bool(beats.count))
-            beats.arrived.clear()
-            beat = asyncio.ensure_future(beats.arrived.wait())
-            await asyncio.wait({reply, beat}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
-            beat.cancel()
+            # A plain future that a heartbeat or the reply completes: no task per wait.
+            beats.waiter = loop.create_future()
+            try:
+                async with asyncio.timeout(left):
+                    await beats.waiter
+            except TimeoutError:
+                pass
+            finally:
+                beats.waiter = None
             if beats.stage is not reported:
                 reported = beats.stage
                 if on_stage is not None:

@@ -106,7 +106,9 @@ class Ledger:
     async def get_run(self, run_id: str) -> StoredRun | None:
         return self.runs.get(run_id)
 
-    async def finish(self, run_id: str, ending: Ending) -> StoredRun | None:
+    async def finish(
+        self, run_id: str, ending: Ending, *, started: bool = False
+    ) -> StoredRun | None:
         run = self.runs.get(run_id)
         if run is None or run.status is not RunStatus.RUNNING or run.owner != self.owner:
             return None
@@ -120,7 +122,12 @@ class Ledger:
             error_message=ending.error_message,
             finished_at=time.time(),
         )
+        if started and self.runs[run_id].started_at is None:
+            self._set(run_id, started_at=time.time())
         return self.runs[run_id]
+
+    async def announce_and_next(self, run_id: str, thread_id: str) -> None:
+        await self.mark_announced(run_id)
 
     async def fail_announced_as(self, run_id: str, code: str, message: str) -> None:
         self._set(
@@ -136,8 +143,16 @@ class Ledger:
         self._set(run_id, announced=True)
 
     async def open_call(
-        self, call_id: str, run_id: str, tool_name: str, parameters: dict[str, Any]
+        self,
+        call_id: str,
+        run_id: str,
+        tool_name: str,
+        parameters: dict[str, Any],
+        *,
+        started: bool = False,
     ) -> None:
+        if started:
+            await self.mark_started(run_id)
         self.calls[call_id] = StoredCall(call_id, run_id, tool_name, parameters=parameters)
 
     async def call_stage(self, call_id: str, stage: CallStage) -> None:
