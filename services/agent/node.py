@@ -154,6 +154,8 @@ class AgentNode:
         if self._nc is not None:
             await self._nc.drain()
             self._nc = None
+        if self.ledger is not None:
+            self.ledger.close()
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None

@@ -30,6 +30,7 @@ __all__ = [
     "epoch",
     "open_engine",
     "stored_run",
+    "tune_sqlite",
 ]
 
 TITLE_LENGTH = 80
@@ -86,11 +87,11 @@ def open_engine(database_url: str) -> AsyncEngine:
     except ArgumentError as exc:
         raise ValueError(str(exc)) from None
     if is_sqlite:
-        event.listen(engine.sync_engine, "connect", _tune_sqlite)
+        event.listen(engine.sync_engine, "connect", tune_sqlite)
     return engine
 
 
-def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+def tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # Several agent processes and many runs write at once: WAL lets readers go on while one
     # writes, busy_timeout makes a writer wait its turn instead of failing, and SQLite only
     # enforces the runs -> threads foreign key when asked to. synchronous=NORMAL is WAL's

@@ -1,0 +1,439 @@
+"""The run ledger's transactions, each a sync function of a SQLAlchemy ``Connection``.
+
+:class:`services.agent.database.Database` runs each one whole and commits it; the
+:class:`services.agent.ledger.RunLedger` methods say what they mean. The statements come from
+:mod:`services.agent.statements`; the rules live in their WHERE clauses.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, Row, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from services.agent import statements as sql
+from services.agent.models import CallStage, Ending, RunStatus
+from services.agent.repository import TITLE_LENGTH, StoredRun, epoch
+from shared.wire.intake import RunIntake
+
+__all__ = [
+    "Intaken",
+    "Lease",
+    "LeaseState",
+    "Queued",
+    "Recorded",
+    "StoredCall",
+    "stored_run_of",
+]
+
+RUNS, THREADS, CALLS = sql.RUNS, sql.THREADS, sql.CALLS
+QUEUED, RUNNING = RunStatus.QUEUED.value, RunStatus.RUNNING.value
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who takes a run, and for how long from now."""
+
+    owner: str
+    seconds: float
+
+    def values(self) -> dict[str, Any]:
+        return {"owner": self.owner, "lease_expires_at": time.time() + self.seconds}
+
+    def keys(self) -> dict[str, Any]:
+        return {"b_owner": self.owner, "b_lease": time.time() + self.seconds}
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseState:
+    run_id: str
+    held: bool  # still ours
+    cancel_requested: bool
+    status: RunStatus
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCall:
+    id: str
+    run_id: str
+    tool_name: str
+    stage: CallStage = CallStage.REQUESTED
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+class Intaken(Enum):
+    """What became of a message taken from the queue."""
+
+    STARTED = "started"  # recorded running, held by this process
+    QUEUED = "queued"  # recorded queued: its thread is busy, or no slot was free
+    DUPLICATE = "duplicate"  # its run was recorded before (a redelivery, a resend)
+    THREAD_NOT_FOUND = "thread_not_found"  # nothing recorded
+    THREAD_BUSY = "thread_busy"  # nothing recorded (DOUBLE_TEXT_POLICY=reject)
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A queued run that may start next (see :meth:`RunLedger.next_queued`)."""
+
+    run_id: str
+    thread_id: str
+    user_id: str
+    intake_seq: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    outcome: Intaken
+    run: StoredRun | None = None
+    history: tuple[str, ...] = ()
+
+
+# Taking work in
+
+
+def record_intake(
+    conn: Connection,
+    intake: RunIntake,
+    seq: int,
+    start: Lease | None,
+    reject_busy: bool,
+    ahead: RunIntake | None,
+) -> Recorded:
+    """The first statement writes the thread (a row lock on PostgreSQL, SQLite's writer lock),
+    so the reads after it see a thread nobody else is changing."""
+    now = datetime.now(UTC)
+    for maker in (intake, ahead):
+        if maker is not None and maker.new_thread and maker.user_id == intake.user_id:
+            _make_thread(conn, maker, now)
+    if not conn.execute(sql.TOUCH_THREAD, _thread_keys(intake, now)).rowcount:
+        return Recorded(Intaken.THREAD_NOT_FOUND)
+    if conn.scalar(sql.RUN_KNOWN, _run_keys(intake)) is not None:
+        return Recorded(Intaken.DUPLICATE)
+    busy = ahead is not None or bool(conn.scalar(sql.OCCUPIED, {"b_thread": intake.thread_id}))
+    if busy and reject_busy:  # what it wrote (the thread's updated_at) is harmless to keep
+        return Recorded(Intaken.THREAD_BUSY)
+    row = _run_row(intake, now, seq)
+    if start is not None and not busy:
+        row.update(status=RUNNING, **start.values())
+    conn.execute(sql.INSERT_RUN, row)
+    run = _stored(row)
+    if run.status is not RunStatus.RUNNING:
+        return Recorded(Intaken.QUEUED, run)
+    history = () if intake.new_thread else _history(conn, run)
+    return Recorded(Intaken.STARTED, run, history)
+
+
+def record_cancelled(
+    conn: Connection, intake: RunIntake, seq: int, lease: Lease
+) -> StoredRun | None:
+    now = datetime.now(UTC)
+    if intake.new_thread:
+        _make_thread(conn, intake, now)
+    # A write first, as in record_intake: the thread is ours alone until this ends.
+    touched = conn.execute(sql.TOUCH_THREAD, _thread_keys(intake, now))
+    if not touched.rowcount or conn.scalar(sql.RUN_KNOWN, _run_keys(intake)) is not None:
+        return None
+    row = _run_row(intake, now, seq)
+    row.update(
+        status=RunStatus.CANCELLED.value,
+        finished_at=now,
+        cancel_requested=True,
+        **lease.values(),
+    )
+    conn.execute(sql.INSERT_RUN, row)
+    return _stored(row)
+
+
+def _make_thread(conn: Connection, intake: RunIntake, now: datetime) -> None:
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    row = {
+        "id": intake.thread_id,
+        "user_id": intake.user_id,
+        "title": intake.content[:TITLE_LENGTH],
+        "created_at": now,
+        "updated_at": now,
+    }
+    conn.execute(insert(THREADS).values(row).on_conflict_do_nothing(index_elements=["id"]))
+
+
+# Starting queued runs
+
+
+def next_queued(conn: Connection, thread_id: str) -> Queued | None:
+    row = conn.execute(sql.NEXT_QUEUED, {"b_thread": thread_id}).first()
+    return None if row is None else Queued(row.id, thread_id, row.user_id, row.intake_seq)
+
+
+def claim(
+    conn: Connection, queued: Queued, lease: Lease
+) -> tuple[StoredRun, tuple[str, ...]] | None:
+    if conn.dialect.name == "postgresql":  # one promotion per thread at a time
+        conn.execute(select(THREADS.c.id).where(THREADS.c.id == queued.thread_id).with_for_update())
+    keys = {"b_run": queued.run_id, "b_thread": queued.thread_id, **lease.keys()}
+    row = conn.execute(sql.CLAIM, keys).first()
+    if row is None:
+        return None
+    run = stored_run_of(row)
+    return run, _history(conn, run)
+
+
+def announce_and_next(conn: Connection, run_id: str, thread_id: str, owner: str) -> Queued | None:
+    conn.execute(sql.ANNOUNCED, {"b_run": run_id, "b_owner": owner})
+    return next_queued(conn, thread_id)
+
+
+def waiting_threads(conn: Connection, limit: int) -> list[str]:
+    other = RUNS.alias("other")
+    running = (
+        select(other.c.id)
+        .where(
+            other.c.thread_id == RUNS.c.thread_id,
+            other.c.status != QUEUED,
+            other.c.announced.is_(False),
+        )
+        .exists()
+    )
+    query = (
+        select(RUNS.c.thread_id).where(RUNS.c.status == QUEUED, ~running).distinct().limit(limit)
+    )
+    return list(conn.scalars(query))
+
+
+# Cancels
+
+
+def cancel_queued(conn: Connection, run_id: str, lease: Lease) -> bool:
+    outcome = conn.execute(
+        update(RUNS)
+        .where(RUNS.c.id == run_id, RUNS.c.status == QUEUED)
+        .values(
+            status=RunStatus.CANCELLED.value,
+            finished_at=datetime.now(UTC),
+            error_message=None,
+            cancel_requested=True,
+            **lease.values(),
+        )
+    )
+    return bool(outcome.rowcount)
+
+
+def request_cancel(conn: Connection, run_id: str) -> bool:
+    outcome = conn.execute(
+        update(RUNS)
+        .where(RUNS.c.id == run_id, RUNS.c.status.in_((QUEUED, RUNNING)))
+        .values(cancel_requested=True)
+    )
+    return bool(outcome.rowcount)
+
+
+def drop_queued(conn: Connection, run_id: str) -> bool:
+    outcome = conn.execute(delete(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == QUEUED))
+    return bool(outcome.rowcount)
+
+
+# Ending
+
+
+def finish(
+    conn: Connection, run_id: str, ending: Ending, started: bool, owner: str
+) -> StoredRun | None:
+    """A cancel recorded meanwhile wins over any other ending (FINISH refuses, then
+    FINISH_CANCELLED records the cancel)."""
+    now = datetime.now(UTC)
+    keys = {"b_run": run_id, "b_owner": owner, "b_now": now, "b_started": now if started else None}
+    if ending.status is not RunStatus.CANCELLED:
+        row = conn.execute(sql.FINISH, {**keys, **_ending_keys(ending)}).first()
+        if row is not None:
+            return stored_run_of(row)
+    row = conn.execute(sql.FINISH_CANCELLED, {**keys, **_ending_keys(Ending.cancelled())}).first()
+    return None if row is None else stored_run_of(row)
+
+
+def fail_announced_as(conn: Connection, run_id: str, owner: str, code: str, message: str) -> None:
+    conn.execute(
+        update(RUNS)
+        .where(RUNS.c.id == run_id, RUNS.c.owner == owner)
+        .values(status=RunStatus.FAILED.value, result=None, error_code=code, error_message=message)
+    )
+
+
+def mark_started(conn: Connection, run_id: str) -> None:
+    conn.execute(sql.MARK_STARTED, {"b_run": run_id, "b_now": datetime.now(UTC)})
+
+
+def mark_announced(conn: Connection, run_id: str, owner: str) -> None:
+    conn.execute(sql.ANNOUNCED, {"b_run": run_id, "b_owner": owner})
+
+
+# Leases
+
+
+def renew(conn: Connection, run_ids: list[str], lease: Lease) -> list[LeaseState]:
+    conn.execute(
+        update(RUNS)
+        .where(RUNS.c.id.in_(run_ids), RUNS.c.owner == lease.owner)
+        .values(lease_expires_at=time.time() + lease.seconds)
+    )
+    query = select(RUNS.c.id, RUNS.c.owner, RUNS.c.cancel_requested, RUNS.c.status).where(
+        RUNS.c.id.in_(run_ids)
+    )
+    return [
+        LeaseState(run_id, owner == lease.owner, bool(cancel), RunStatus(status))
+        for run_id, owner, cancel, status in conn.execute(query).all()
+    ]
+
+
+def expired(conn: Connection, limit: int) -> list[str]:
+    query = (
+        select(RUNS.c.id)
+        .where(RUNS.c.announced.is_(False), RUNS.c.lease_expires_at < time.time())
+        .limit(limit)
+    )
+    return list(conn.scalars(query))
+
+
+def take_over(conn: Connection, run_id: str, lease: Lease) -> bool:
+    outcome = conn.execute(
+        update(RUNS)
+        .where(
+            RUNS.c.id == run_id,
+            RUNS.c.announced.is_(False),
+            RUNS.c.lease_expires_at < time.time(),
+        )
+        .values(**lease.values())
+    )
+    return bool(outcome.rowcount)
+
+
+# Tool calls
+
+
+def open_call(conn: Connection, row: dict[str, Any], started: bool) -> None:
+    if started:
+        mark_started(conn, row["run_id"])
+    conn.execute(sql.INSERT_CALL, row)
+
+
+def call_stage(conn: Connection, call_id: str, stage: str) -> None:
+    conn.execute(sql.CALL_STAGE, {"b_call": call_id, "b_stage": stage})
+
+
+def close_call(conn: Connection, call_id: str) -> None:
+    conn.execute(sql.CLOSE_CALL, {"b_call": call_id})
+
+
+def open_calls(conn: Connection, run_id: str) -> list[StoredCall]:
+    rows = conn.execute(select(CALLS).where(CALLS.c.run_id == run_id)).all()
+    return [
+        StoredCall(
+            r.id, r.run_id, r.tool_name, CallStage(r.stage), msgspec.json.decode(r.parameters)
+        )
+        for r in rows
+    ]
+
+
+def get_run(conn: Connection, run_id: str) -> StoredRun | None:
+    row = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).first()
+    return None if row is None else stored_run_of(row)
+
+
+def call_row(
+    call_id: str, run_id: str, tool_name: str, parameters: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "id": call_id,
+        "run_id": run_id,
+        "tool_name": tool_name,
+        "parameters": msgspec.json.encode(parameters).decode(),
+        "stage": CallStage.REQUESTED.value,
+    }
+
+
+def _run_row(intake: RunIntake, now: datetime, seq: int) -> dict[str, Any]:
+    return {
+        "id": intake.run_id,
+        "thread_id": intake.thread_id,
+        "user_id": intake.user_id,
+        "status": QUEUED,
+        "content": intake.content,
+        "client_msg_id": intake.client_msg_id,
+        "created_at": now,
+        "started_at": None,
+        "finished_at": None,
+        "result": None,
+        "error_code": None,
+        "error_message": None,
+        "owner": None,
+        "lease_expires_at": None,
+        "cancel_requested": False,
+        "announced": False,
+        "intake_seq": seq,
+    }
+
+
+def _thread_keys(intake: RunIntake, now: datetime) -> dict[str, Any]:
+    return {"b_thread": intake.thread_id, "b_user": intake.user_id, "b_now": now}
+
+
+def _run_keys(intake: RunIntake) -> dict[str, Any]:
+    return {"b_run": intake.run_id, "b_user": intake.user_id, "b_cmid": intake.client_msg_id}
+
+
+def _history(conn: Connection, run: StoredRun) -> tuple[str, ...]:
+    """The thread's messages before ``run``, oldest first (the newest HISTORY_RUNS of them)."""
+    keys = {
+        "b_thread": run.thread_id,
+        "b_run": run.id,
+        "b_before": datetime.fromtimestamp(run.created_at, UTC),
+    }
+    return tuple(reversed(list(conn.scalars(sql.HISTORY, keys))))
+
+
+def _ending_keys(ending: Ending) -> dict[str, Any]:
+    return {
+        "b_status": ending.status.value,
+        "b_result": ending.result,
+        "b_code": ending.error_code,
+        "b_message": ending.error_message,
+    }
+
+
+def _stored(row: dict[str, Any]) -> StoredRun:
+    return StoredRun(
+        id=row["id"],
+        thread_id=row["thread_id"],
+        user_id=row["user_id"],
+        status=RunStatus(row["status"]),
+        content=row["content"],
+        created_at=epoch(row["created_at"]) or 0.0,
+        finished_at=epoch(row["finished_at"]),
+        client_msg_id=row["client_msg_id"],
+        owner=row["owner"],
+        cancel_requested=bool(row["cancel_requested"]),
+    )
+
+
+def stored_run_of(row: Row[Any]) -> StoredRun:
+    return StoredRun(
+        id=row.id,
+        thread_id=row.thread_id,
+        user_id=row.user_id,
+        status=RunStatus(row.status),
+        content=row.content,
+        created_at=epoch(row.created_at) or 0.0,
+        finished_at=epoch(row.finished_at),
+        result=row.result,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        client_msg_id=row.client_msg_id,
+        started_at=epoch(row.started_at),
+        owner=row.owner,
+        cancel_requested=bool(row.cancel_requested),
+        announced=bool(row.announced),
+    )
