@@ -15,7 +15,7 @@ from agentwire_client.errors import (
     SessionRevoked,
     Unauthorized,
 )
-from agentwire_client.protocol import EVENT_TYPES, TERMINAL_TYPES
+from agentwire_client.protocol import EVENT_TYPES, TERMINAL_TYPES, Page
 from agentwire_client.session import Session
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "AuthError",
     "Client",
     "ConnectionLost",
+    "Page",
     "ServerError",
     "Session",
     "SessionRevoked",

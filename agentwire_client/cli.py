@@ -8,7 +8,8 @@
 
 Defaults come from AGENTWIRE_AUTH_URL, AGENTWIRE_WS_URL, AGENTWIRE_EMAIL and AGENTWIRE_PASSWORD.
 While a run is going, Ctrl-C stops it (a second Ctrl-C quits). At the prompt: /new starts a new
-thread, /threads lists yours, /quit (or Ctrl-D) leaves.
+thread, /threads lists yours (the 50 used last; /threads more: the next 50), /quit (or Ctrl-D)
+leaves.
 
 Exit status with --exit-after-run: 0 when the run completed, 1 when it failed or was cancelled;
 2 when logging in or connecting failed.
@@ -75,6 +76,7 @@ class Chat:
         self.err = Console(stderr=True, highlight=False)
         self.timeline = Timeline(self.out)
         self.thread_id: str | None = args.thread
+        self.threads_cursor: str | None = None  # where /threads more goes on from
         self.active_run: str | None = None
         self.ended: dict[str, asyncio.Future[str]] = {}
         self.lines: asyncio.Queue[str | None] = asyncio.Queue()
@@ -146,6 +148,15 @@ class Chat:
         quit_.cancel()
         return line.result() if line.done() else None
 
+    async def list_threads(self, *, more: bool = False) -> None:
+        """The first page of threads, or (``more``) the page after the last one listed."""
+        if more and self.threads_cursor is None:
+            self.err.print("[dim]no more threads[/]")
+            return
+        with contextlib.suppress(AgentwireError):  # the pump prints the reply, or the error
+            page = await self.client.list_threads(cursor=self.threads_cursor if more else None)
+            self.threads_cursor = page.next_cursor
+
     async def interactive(self) -> None:
         self.start_reading_stdin()
         while not self.quit.is_set():
@@ -155,9 +166,8 @@ class Chat:
             if text.strip() == "/new":
                 self.thread_id = None
                 self.err.print("[dim]new thread[/]")
-            elif text.strip() == "/threads":
-                with contextlib.suppress(AgentwireError):  # the pump prints the reply
-                    await self.client.list_threads()
+            elif text.strip() in ("/threads", "/threads more"):
+                await self.list_threads(more=text.strip() == "/threads more")
             elif text.strip():
                 await self.run_message(text.strip())
 

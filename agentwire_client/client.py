@@ -52,12 +52,15 @@ from agentwire_client.protocol import (
     SUBPROTOCOL,
     AfterClose,
     CloseCode,
+    Page,
     PendingRequest,
     Requests,
     SeqTracker,
     after_close,
     backoff_delay,
     is_event,
+    page_frame,
+    page_key,
 )
 from agentwire_client.session import Session
 
@@ -206,12 +209,25 @@ class Client:
         """Stop a run; returns ``cancel_accepted`` (``state``: cancelling, or how it ended)."""
         return await self._request({"type": "cancel", "run_id": run_id}, "cancel_accepted", run_id)
 
-    async def list_threads(self) -> list[dict[str, Any]]:
-        return list((await self._request({"type": "list_threads"}, "threads", None))["threads"])
+    async def list_threads(self, *, limit: int | None = None, cursor: str | None = None) -> Page:
+        """A page of your threads, most recently used first (50 unless ``limit``, at most 200);
+        ``page.next_cursor`` passed as ``cursor`` gives the next page::
 
-    async def list_runs(self, thread_id: str) -> list[dict[str, Any]]:
-        frame = {"type": "list_runs", "thread_id": thread_id}
-        return list((await self._request(frame, "runs", thread_id))["runs"])
+            page = await client.list_threads()
+            while page.next_cursor:
+                page = await client.list_threads(cursor=page.next_cursor)
+        """
+        frame = page_frame({"type": "list_threads"}, limit, cursor)
+        reply = await self._request(frame, "threads", page_key(None, cursor))
+        return Page(reply["threads"], reply.get("next_cursor"))
+
+    async def list_runs(
+        self, thread_id: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> Page:
+        """A page of a thread's runs, newest first; paged as :meth:`list_threads`."""
+        frame = page_frame({"type": "list_runs", "thread_id": thread_id}, limit, cursor)
+        reply = await self._request(frame, "runs", page_key(thread_id, cursor))
+        return Page(reply["runs"], reply.get("next_cursor"))
 
     async def _request(self, frame: Frame, reply_type: str, key: str | None) -> Frame:
         if self._error is not None:

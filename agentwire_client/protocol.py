@@ -19,12 +19,15 @@ __all__ = [
     "TERMINAL_TYPES",
     "AfterClose",
     "CloseCode",
+    "Page",
     "PendingRequest",
     "Requests",
     "SeqTracker",
     "after_close",
     "backoff_delay",
     "is_event",
+    "page_frame",
+    "page_key",
 ]
 
 SUBPROTOCOL = "agentwire.v1"
@@ -123,6 +126,30 @@ class SeqTracker:
         return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+class Page(list[dict[str, Any]]):
+    """One page of a list (threads or runs): the items, newest first, as a plain list; and
+    ``next_cursor``, which asks for the page after it (None: there is no more)."""
+
+    def __init__(self, items: list[dict[str, Any]], next_cursor: str | None = None) -> None:
+        super().__init__(items)
+        self.next_cursor = next_cursor
+
+
+def page_frame(frame: dict[str, Any], limit: int | None, cursor: str | None) -> dict[str, Any]:
+    """A list_threads / list_runs frame asking for the page after ``cursor`` (None: the first)."""
+    if limit is not None:
+        frame["limit"] = limit
+    if cursor:
+        frame["cursor"] = cursor
+    return frame
+
+
+def page_key(thread_id: str | None, cursor: str | None) -> str:
+    """What ties a ``threads`` / ``runs`` reply to its request: the thread and the cursor it
+    answers, so two pages asked for at once cannot be swapped."""
+    return f"{thread_id or ''}/{cursor or ''}"
+
+
 @dataclass(eq=False)
 class PendingRequest:
     """A request frame waiting for its reply; ``waiter`` is the I/O layer's (e.g. a future)."""
@@ -136,7 +163,8 @@ class PendingRequest:
 @dataclass
 class Requests:
     """Requests in the order they were made. Replies are matched by type and key (client_msg_id,
-    run_id or thread_id); an ``error`` frame carries no id, so it answers the oldest request."""
+    run_id, or a page's :func:`page_key`); an ``error`` frame carries no id, so it answers the
+    oldest request."""
 
     pending: list[PendingRequest] = field(default_factory=list)
 
@@ -155,7 +183,8 @@ class Requests:
         key = {
             "run_accepted": frame.get("client_msg_id"),
             "cancel_accepted": frame.get("run_id"),
-            "runs": frame.get("thread_id"),
+            "threads": page_key(None, frame.get("cursor")),
+            "runs": page_key(frame.get("thread_id"), frame.get("cursor")),
         }.get(str(kind))
         for request in self.pending:
             if request.reply_type == kind and (request.key is None or request.key == key):

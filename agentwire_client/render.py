@@ -174,6 +174,8 @@ class Timeline:
             self._line(("  ", ""), (info["thread_id"], "bold"), "  ", info.get("title", ""))
         if not frame.get("threads"):
             self._line(("  no threads yet", "dim"))
+        if frame.get("next_cursor"):
+            self._line(("  more: /threads more", "dim"))
 
 
 def raw(frame: dict[str, Any]) -> str:

@@ -1,8 +1,10 @@
 """The agent service: takes chat messages as runs, works them out loud, and always ends them.
 
-bus.py            NATS edge: submit, cancel and list requests in (queue group "agents"), replies
-                  out; cancel broadcasts heard by every agent process
+bus.py            NATS edge: submit, cancel and list requests in (queue group "agents"), each
+                  answered in its own task, a bounded number at once; replies out (never over
+                  the payload limit); cancel broadcasts heard by every agent process
 service.py        the answers: submit (idempotent, double-texting policy), cancel, the lists
+paging.py         the lists' keyset pages: positions, opaque cursors, pages cut to a byte budget
 tasks.py          the runs this process holds, one task each; promoting a thread's next run
 runner.py         one run: agent_* events, the planner's steps, tool calls; says how it ended
 closing.py        ending a run for good: record, settle tool calls, announce the terminal event

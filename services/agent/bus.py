@@ -6,11 +6,21 @@
     agent.control.cancel.*   (empty)             every agent process; the run's owner stops it
 
 Decode -> call -> encode, nothing else. Every request gets an answer, even a malformed one or one
-that crashes the service, so a gateway never waits out its timeout for nothing.
+that crashes the service, so a gateway never waits out its timeout for nothing; and an answer
+too big for one NATS message (``nc.max_payload``) is replaced by a ``reply_too_large`` refusal
+rather than dropped.
+
+Requests are answered concurrently: nats-py runs a subscription's callback to completion before
+it hands over the next message, so the callback only takes a slot and starts a task. At most
+``MAX_ANSWERING`` answers are under way per process (the slots are shared by the subjects); the
+requests beyond that wait in their subscription's queue, not as tasks. Stopping drains each
+subscription (the requests already delivered are still answered) and then waits for the
+answers under way (``ANSWER_GRACE_S``, then they are cancelled).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -37,9 +47,25 @@ from shared.wire.runs import (
     encode,
 )
 
-__all__ = ["AgentRequests", "answer", "broadcaster", "subscribe_control", "subscribe_requests"]
+__all__ = [
+    "ANSWER_GRACE_S",
+    "MAX_ANSWERING",
+    "AgentRequests",
+    "Responder",
+    "answer",
+    "broadcaster",
+    "fitted",
+    "subscribe_control",
+    "subscribe_requests",
+]
 
 log = logging.getLogger(__name__)
+
+MAX_ANSWERING = 32  # answers under way at once, per process: each may hold a database connection
+ANSWER_GRACE_S = 10.0  # how long stopping waits for them
+
+Decode = Callable[[bytes], Any]
+Handle = Callable[[Any], Awaitable[Any]]
 
 
 class AgentRequests(Protocol):
@@ -49,16 +75,23 @@ class AgentRequests(Protocol):
     def stop_local(self, run_id: str) -> None: ...
 
 
-async def subscribe_requests(nc: NATS, service: AgentRequests) -> list[Subscription]:
+async def subscribe_requests(
+    nc: NATS, service: AgentRequests, *, max_answering: int = MAX_ANSWERING
+) -> list[Responder]:
     """Take requests, sharing them with every other agent process in the queue group."""
-    routes: list[tuple[str, Callable[[bytes], Any], Callable[[Any], Awaitable[Any]]]] = [
+    routes: list[tuple[str, Decode, Handle]] = [
         (subjects.run_cancel(), decode_cancel_request, service.cancel),
         (subjects.thread_list(), decode_list_threads_request, service.list_threads),
         (subjects.run_list(), decode_list_runs_request, service.list_runs),
     ]
-    subscriptions = [await _serve(nc, *route) for route in routes]
+    slots = asyncio.Semaphore(max_answering)
+    responders = []
+    for subject, decode, handle in routes:
+        responder = Responder(nc, decode, handle, slots)
+        await responder.subscribe(subject)
+        responders.append(responder)
     await until_subscribed(nc)  # "ready" must mean requests already reach us
-    return subscriptions
+    return responders
 
 
 async def subscribe_control(nc: NATS, service: AgentRequests) -> Subscription:
@@ -77,23 +110,79 @@ def broadcaster(nc: NATS) -> Callable[[str], Awaitable[None]]:
     return broadcast_cancel
 
 
-async def _serve(
-    nc: NATS,
-    subject: str,
-    decode: Callable[[bytes], Any],
-    handle: Callable[[Any], Awaitable[Any]],
-) -> Subscription:
-    async def on_request(msg: Msg) -> None:
-        reply = await answer(decode, handle, msg.data)
-        if msg.reply:
-            await msg.respond(encode(reply))
+class Responder:
+    """One subject's requests (queue group "agents"), each answered in a task of its own."""
 
-    return await nc.subscribe(subject, queue=subjects.AGENT_QUEUE, cb=on_request)
+    def __init__(
+        self,
+        nc: NATS,
+        decode: Decode,
+        handle: Handle,
+        slots: asyncio.Semaphore,
+        grace_s: float = ANSWER_GRACE_S,
+    ) -> None:
+        self._nc = nc
+        self._decode = decode
+        self._handle = handle
+        self._slots = slots  # shared by every Responder of the process
+        self._grace_s = grace_s
+        self._answering: set[asyncio.Task[None]] = set()
+        self._subscription: Subscription | None = None
+
+    async def subscribe(self, subject: str) -> None:
+        self._subscription = await self._nc.subscribe(
+            subject, queue=subjects.AGENT_QUEUE, cb=self._take
+        )
+
+    async def drain(self) -> None:
+        """Take no more requests, answer the ones delivered, wait for the answers under way."""
+        try:
+            if self._subscription is not None:
+                await self._subscription.drain()
+        finally:
+            await self._finish()
+
+    async def _take(self, msg: Msg) -> None:
+        # Waiting for a slot holds up this subscription's next message, which is the point.
+        await self._slots.acquire()
+        task = asyncio.create_task(self._answer(msg), name=f"answer-{msg.subject}")
+        self._answering.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._answering.discard(task)
+        self._slots.release()
+
+    async def _answer(self, msg: Msg) -> None:
+        reply = encode(await answer(self._decode, self._handle, msg.data))
+        if not msg.reply:
+            return
+        try:
+            # Not msg.respond: it would echo the request's headers, which count against the limit.
+            await self._nc.publish(msg.reply, fitted(reply, self._nc.max_payload, msg.subject))
+        except Exception as exc:  # NATS gone: the requester sees its timeout
+            log.warning("could not answer on %s: %r", msg.subject, exc)
+
+    async def _finish(self) -> None:
+        if not self._answering:
+            return
+        _, late = await asyncio.wait(set(self._answering), timeout=self._grace_s)
+        for task in late:
+            log.warning("an answer was still under way after %.1f s: cancelled", self._grace_s)
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
 
-async def answer(
-    decode: Callable[[bytes], Any], handle: Callable[[Any], Awaitable[Any]], payload: bytes
-) -> Any:
+def fitted(reply: bytes, max_payload: int, subject: str = "") -> bytes:
+    """``reply``, or a small ``reply_too_large`` refusal when it is over ``max_payload``."""
+    if len(reply) <= max_payload:
+        return reply
+    log.warning("an answer on %s is over the limit: %d > %d", subject, len(reply), max_payload)
+    message = f"the answer ({len(reply)} bytes) is over the bus's limit of {max_payload} bytes"
+    return encode(RunRejected(code=ErrorCode.REPLY_TOO_LARGE, message=message))
+
+
+async def answer(decode: Decode, handle: Handle, payload: bytes) -> Any:
     try:
         request = decode(payload)
     except msgspec.DecodeError as exc:

@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, select, tuple_, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from services.agent.models import Base, RunRecord, RunStatus, ThreadRecord
+from services.agent.paging import Page, Position, micros, moment
 
 __all__ = [
     "AgentRepository",
@@ -34,7 +35,9 @@ __all__ = [
 ]
 
 TITLE_LENGTH = 80
-MAX_THREADS_LISTED = 200
+# What a new run is told of its thread: the latest messages before it, as many as fit.
+HISTORY_MAX_MESSAGES = 50
+HISTORY_MAX_BYTES = 64_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,38 +138,62 @@ class AgentRepository:
             row = await session.scalar(query)
         return None if row is None else _stored_thread(row)
 
-    async def list_threads(self, user_id: str) -> list[StoredThread]:
-        """The user's threads, most recently used first (at most MAX_THREADS_LISTED)."""
-        query = (
-            select(ThreadRecord)
-            .where(ThreadRecord.user_id == user_id)
-            .order_by(ThreadRecord.updated_at.desc(), ThreadRecord.id)
-            .limit(MAX_THREADS_LISTED)
-        )
+    async def list_threads(
+        self, user_id: str, *, limit: int, after: Position | None = None
+    ) -> Page[StoredThread]:
+        """A page of the user's threads, most recently used first, after ``after``."""
+        order = (ThreadRecord.updated_at, ThreadRecord.id)
+        query = select(ThreadRecord).where(ThreadRecord.user_id == user_id)
+        if after is not None:
+            query = query.where(tuple_(*order) < (moment(after.micros), after.id))
+        query = query.order_by(*(column.desc() for column in order)).limit(limit + 1)
         async with self._sessions() as session:
-            return [_stored_thread(row) for row in await session.scalars(query)]
+            rows = list(await session.scalars(query))
+        return Page(
+            items=[_stored_thread(row) for row in rows[:limit]],
+            positions=[Position(micros(row.updated_at), row.id) for row in rows[:limit]],
+            more=len(rows) > limit,
+        )
 
     async def thread_messages(self, thread_id: str, before_run: str | None = None) -> list[str]:
-        """The user's messages in this thread, oldest first; only those before ``before_run``."""
-        query = (
-            select(RunRecord.id, RunRecord.content)
-            .where(RunRecord.thread_id == thread_id)
-            .order_by(RunRecord.created_at, RunRecord.id)
-        )
+        """The latest messages in this thread before ``before_run`` (all of them without it),
+        oldest first: at most HISTORY_MAX_MESSAGES, and HISTORY_MAX_BYTES of them in UTF-8 (the
+        newest one always), so a long thread costs a new run no more than a short one."""
+        order = (RunRecord.created_at, RunRecord.id)
+        query = select(RunRecord.content).where(RunRecord.thread_id == thread_id)
         async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
-        ids = [run_id for run_id, _ in rows]
-        end = ids.index(before_run) if before_run in ids else len(rows)
-        return [content for _, content in rows[:end]]
+            if before_run is not None:
+                where = (RunRecord.id == before_run, RunRecord.thread_id == thread_id)
+                anchor = await session.execute(select(*order).where(*where))
+                if (place := anchor.first()) is not None:
+                    query = query.where(tuple_(*order) < tuple(place))
+            query = query.order_by(*(column.desc() for column in order))
+            newest_first = list(await session.scalars(query.limit(HISTORY_MAX_MESSAGES)))
+        kept: list[str] = []
+        spent = 0
+        for content in newest_first:
+            spent += len(content.encode())
+            if kept and spent > HISTORY_MAX_BYTES:
+                break
+            kept.append(content)
+        return kept[::-1]
 
-    async def list_runs(self, thread_id: str) -> list[StoredRun]:
-        query = (
-            select(RunRecord)
-            .where(RunRecord.thread_id == thread_id)
-            .order_by(RunRecord.created_at, RunRecord.id)
-        )
+    async def list_runs(
+        self, thread_id: str, *, limit: int, after: Position | None = None
+    ) -> Page[StoredRun]:
+        """A page of the thread's runs, newest first, after ``after``."""
+        order = (RunRecord.created_at, RunRecord.id)
+        query = select(RunRecord).where(RunRecord.thread_id == thread_id)
+        if after is not None:
+            query = query.where(tuple_(*order) < (moment(after.micros), after.id))
+        query = query.order_by(*(column.desc() for column in order)).limit(limit + 1)
         async with self._sessions() as session:
-            return [stored_run(row) for row in await session.scalars(query)]
+            rows = list(await session.scalars(query))
+        return Page(
+            items=[stored_run(row) for row in rows[:limit]],
+            positions=[Position(micros(row.created_at), row.id) for row in rows[:limit]],
+            more=len(rows) > limit,
+        )
 
     async def create_run(
         self,

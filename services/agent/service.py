@@ -2,7 +2,10 @@
 
 Runs themselves arrive through the RUNS queue (:mod:`services.agent.intake`), not as requests.
 Each answer is quick, because the gateway is waiting on a NATS request: cancel records the cancel
-and broadcasts it, and the lists read rows.
+and broadcasts it, and the lists read one page of rows (keyset pages, :mod:`services.agent.paging`):
+threads most recently used first, a thread's runs newest first, which is what a chat shows first.
+A page is also cut to ``reply_budget_bytes``, so its reply fits in one NATS message; its
+``next_cursor`` goes on from the last row sent.
 
 Cancel: another user's run and a missing one get the same ``run_not_found``; a run that has
 ended answers with its final status (cancelling twice, or too late, is harmless); a run whose
@@ -17,15 +20,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from services.agent.control import StopReason
 from services.agent.models import RunStatus
+from services.agent.paging import (
+    BadCursor,
+    ListKind,
+    Page,
+    Position,
+    decode_cursor,
+    encode_cursor,
+    fitting,
+)
 from services.agent.repository import StoredRun, StoredThread
 from shared.errors import ErrorCode, InvalidId
 from shared.subjects import check_token
 from shared.wire.intake import RunIntake
 from shared.wire.runs import (
+    MAX_PAGE_LIMIT,
     CancelAccepted,
     CancelReply,
     CancelRequest,
@@ -36,6 +49,7 @@ from shared.wire.runs import (
     RunRejected,
     ThreadInfo,
     ThreadList,
+    encode,
 )
 
 __all__ = ["AgentService", "CancelLedger", "DoubleTextPolicy", "LocalRuns", "RunStore"]
@@ -44,6 +58,10 @@ log = logging.getLogger(__name__)
 
 NO_SUCH_RUN = RunRejected(code=ErrorCode.RUN_NOT_FOUND, message="no such run")
 NO_SUCH_THREAD = RunRejected(code=ErrorCode.THREAD_NOT_FOUND, message="no such thread")
+_Listed = TypeVar("_Listed", ThreadInfo, RunInfo)
+
+# Half of NATS's default max payload (1 MiB): a page of lists is cut to this many bytes of items.
+REPLY_BUDGET_BYTES = 512 * 1024
 
 
 class DoubleTextPolicy(StrEnum):
@@ -53,8 +71,12 @@ class DoubleTextPolicy(StrEnum):
 
 class RunStore(Protocol):
     async def find_thread(self, thread_id: str, user_id: str) -> StoredThread | None: ...
-    async def list_threads(self, user_id: str) -> list[StoredThread]: ...
-    async def list_runs(self, thread_id: str) -> list[StoredRun]: ...
+    async def list_threads(
+        self, user_id: str, *, limit: int, after: Position | None = None
+    ) -> Page[StoredThread]: ...
+    async def list_runs(
+        self, thread_id: str, *, limit: int, after: Position | None = None
+    ) -> Page[StoredRun]: ...
     async def get_run(self, run_id: str) -> StoredRun | None: ...
 
 
@@ -90,12 +112,14 @@ class AgentService:
         tasks: LocalRuns,
         queue: WaitingRuns,
         broadcast_cancel: Broadcast,
+        reply_budget_bytes: int = REPLY_BUDGET_BYTES,
     ) -> None:
         self._store = store
         self._ledger = ledger
         self._tasks = tasks
         self._queue = queue
         self._broadcast_cancel = broadcast_cancel
+        self._reply_budget_bytes = reply_budget_bytes
 
     async def cancel(self, request: CancelRequest) -> CancelReply:
         try:
@@ -141,22 +165,43 @@ class AgentService:
         self._tasks.stop(run_id, StopReason.CANCELLED)
 
     async def list_threads(self, request: ListThreadsRequest) -> ThreadList | RunRejected:
+        """A page of the user's threads, most recently used first."""
         try:
             _check_ids(request.user_id)
-        except InvalidId as exc:
-            return RunRejected(code=exc.code, message=exc.message)
-        threads = await self._store.list_threads(request.user_id)
-        return ThreadList(threads=[_thread_info(thread) for thread in threads])
+            after = _position(ListKind.THREADS, request.cursor)
+        except (InvalidId, BadCursor) as exc:
+            return _refusal(exc)
+        page = await self._store.list_threads(
+            request.user_id, limit=_limit(request.limit), after=after
+        )
+        threads, sent = self._fit([_thread_info(thread) for thread in page.items])
+        next_cursor = _cursor(ListKind.THREADS, page.next_after(sent))
+        return ThreadList(threads=threads, cursor=request.cursor, next_cursor=next_cursor)
 
     async def list_runs(self, request: ListRunsRequest) -> RunList | RunRejected:
+        """A page of one of the user's threads' runs, newest first."""
         try:
             _check_ids(request.user_id, request.thread_id)
-        except InvalidId as exc:
-            return RunRejected(code=exc.code, message=exc.message)
+            after = _position(ListKind.RUNS, request.cursor)
+        except (InvalidId, BadCursor) as exc:
+            return _refusal(exc)
         if await self._store.find_thread(request.thread_id, request.user_id) is None:
             return NO_SUCH_THREAD
-        runs = await self._store.list_runs(request.thread_id)
-        return RunList(thread_id=request.thread_id, runs=[_run_info(run) for run in runs])
+        page = await self._store.list_runs(
+            request.thread_id, limit=_limit(request.limit), after=after
+        )
+        runs, sent = self._fit([_run_info(run) for run in page.items])
+        return RunList(
+            thread_id=request.thread_id,
+            runs=runs,
+            cursor=request.cursor,
+            next_cursor=_cursor(ListKind.RUNS, page.next_after(sent)),
+        )
+
+    def _fit(self, items: list[_Listed]) -> tuple[list[_Listed], int]:
+        """The first items whose encoded size fits the reply budget, and how many they are."""
+        sent = fitting([len(encode(item)) for item in items], self._reply_budget_bytes)
+        return items[:sent], sent
 
 
 def _check_ids(
@@ -171,6 +216,25 @@ def _check_ids(
             check_token(value, what)
     if run_id is not None:
         check_token(run_id, "run_id")
+
+
+def _limit(asked: int) -> int:
+    """The page size, within 1..MAX_PAGE_LIMIT (the wire checks it; a direct caller may not)."""
+    return min(max(asked, 1), MAX_PAGE_LIMIT)
+
+
+def _position(kind: ListKind, cursor: str | None) -> Position | None:
+    return None if cursor is None else decode_cursor(kind, cursor)
+
+
+def _cursor(kind: ListKind, position: Position | None) -> str | None:
+    return None if position is None else encode_cursor(kind, position)
+
+
+def _refusal(exc: InvalidId | BadCursor) -> RunRejected:
+    if isinstance(exc, InvalidId):
+        return RunRejected(code=exc.code, message=exc.message)
+    return RunRejected(code=ErrorCode.INVALID_FRAME, message=str(exc))
 
 
 def _accepted(run_id: str, status: RunStatus | None = None) -> CancelAccepted:

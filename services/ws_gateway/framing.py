@@ -88,10 +88,14 @@ def agent_reply_frame(reply: AgentReply) -> bytes:
     match reply:
         case runs.CancelAccepted(run_id=run_id, state=state):
             return frames.encode_frame(frames.CancelAccepted(run_id=run_id, state=state))
-        case runs.ThreadList(threads=threads):
-            return frames.encode_frame(frames.Threads(threads=threads))
-        case runs.RunList(thread_id=thread_id, runs=run_list):
-            return frames.encode_frame(frames.Runs(thread_id=thread_id, runs=run_list))
+        case runs.ThreadList(threads=threads, cursor=cursor, next_cursor=after):
+            threads_frame = frames.Threads(threads=threads, cursor=cursor, next_cursor=after)
+            return frames.encode_frame(threads_frame)
+        case runs.RunList(thread_id=thread_id, runs=run_list, cursor=cursor, next_cursor=after):
+            runs_frame = frames.Runs(
+                thread_id=thread_id, runs=run_list, cursor=cursor, next_cursor=after
+            )
+            return frames.encode_frame(runs_frame)
         case runs.RunRejected(code=code, message=message):
             return error_frame(code, message)
     raise AssertionError(f"unhandled agent reply {reply!r}")  # pragma: no cover

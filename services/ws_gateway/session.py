@@ -193,10 +193,13 @@ class Session:
             case Cancel(run_id=run_id):
                 query = CancelRequest(user_id=user_id, run_id=run_id)
                 return [Request(RequestKind.CANCEL, query)]
-            case ListThreads():
-                return [Request(RequestKind.LIST_THREADS, ListThreadsRequest(user_id=user_id))]
-            case ListRuns(thread_id=thread_id):
-                query = ListRunsRequest(user_id=user_id, thread_id=thread_id)
+            case ListThreads(limit=limit, cursor=cursor):
+                threads = ListThreadsRequest(user_id=user_id, limit=limit, cursor=cursor)
+                return [Request(RequestKind.LIST_THREADS, threads)]
+            case ListRuns(thread_id=thread_id, limit=limit, cursor=cursor):
+                query = ListRunsRequest(
+                    user_id=user_id, thread_id=thread_id, limit=limit, cursor=cursor
+                )
                 return [Request(RequestKind.LIST_RUNS, query)]
             case Auth(token=token):
                 return [Authenticate(token)]

@@ -14,7 +14,7 @@ from typing import Annotated
 import msgspec
 
 from shared.subjects import SAFE_TOKEN_PATTERN
-from shared.wire.runs import RunInfo, ThreadInfo
+from shared.wire.runs import DEFAULT_PAGE_LIMIT, PageCursor, PageLimit, RunInfo, ThreadInfo
 
 __all__ = [
     "CLIENT_FRAME_TYPES",
@@ -83,11 +83,18 @@ class Cancel(ClientFrame, tag="cancel"):
 
 
 class ListThreads(ClientFrame, tag="list_threads"):
-    pass
+    """A page of my threads: the first, or the one after ``cursor`` (a ``next_cursor``)."""
+
+    limit: PageLimit = DEFAULT_PAGE_LIMIT
+    cursor: PageCursor | None = None
 
 
 class ListRuns(ClientFrame, tag="list_runs"):
+    """A page of a thread's runs, newest first: the first, or the one after ``cursor``."""
+
     thread_id: SafeId
+    limit: PageLimit = DEFAULT_PAGE_LIMIT
+    cursor: PageCursor | None = None
 
 
 class Auth(ClientFrame, tag="auth"):
@@ -170,12 +177,21 @@ class TokenExpiring(ServerFrame, tag="token_expiring"):
 
 
 class Threads(ServerFrame, tag="threads"):
+    """A page of the user's threads; ``cursor`` is the request's (omitted for the first page),
+    ``next_cursor`` asks for the next page (null: there is no more)."""
+
     threads: list[ThreadInfo]
+    next_cursor: str | None
+    cursor: str | None = None
 
 
 class Runs(ServerFrame, tag="runs"):
+    """A page of a thread's runs, newest first; cursors as in :class:`Threads`."""
+
     thread_id: str
     runs: list[RunInfo]
+    next_cursor: str | None
+    cursor: str | None = None
 
 
 encode_frame = msgspec.json.Encoder().encode

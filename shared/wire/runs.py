@@ -7,18 +7,29 @@
 
 The gateway fills ``user_id`` from the verified token, never from the client's frame.
 ``ThreadInfo`` and ``RunInfo`` travel on to the client unchanged (``threads`` / ``runs`` frames).
+
+The lists are paged: a request names a ``limit`` and the ``cursor`` of the page before (None:
+the first page); a list carries the ``cursor`` it answers and ``next_cursor`` (None: no more).
+Cursors are the agent's (``services.agent.paging``); everyone else passes them on untouched.
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 __all__ = [
+    "CURSOR_MAX_CHARS",
+    "DEFAULT_PAGE_LIMIT",
+    "MAX_PAGE_LIMIT",
     "CancelAccepted",
     "CancelReply",
     "CancelRequest",
     "ListRunsRequest",
     "ListThreadsRequest",
+    "PageCursor",
+    "PageLimit",
     "RunInfo",
     "RunList",
     "RunRejected",
@@ -36,6 +47,16 @@ __all__ = [
     "decode_submit_reply",
     "decode_thread_list_reply",
     "encode",
+]
+
+DEFAULT_PAGE_LIMIT = 50
+MAX_PAGE_LIMIT = 200
+CURSOR_MAX_CHARS = 256
+
+PageLimit = Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE_LIMIT)]
+# base64url, as the agent writes them: bounded, and nothing that needs escaping anywhere.
+PageCursor = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=CURSOR_MAX_CHARS, pattern=r"^[A-Za-z0-9_-]+$")
 ]
 
 
@@ -105,20 +126,33 @@ class RunInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 class ListThreadsRequest(msgspec.Struct, kw_only=True):
     user_id: str
+    limit: PageLimit = DEFAULT_PAGE_LIMIT
+    cursor: PageCursor | None = None
 
 
 class ThreadList(msgspec.Struct, tag_field="status", tag="ok", kw_only=True):
+    """The user's threads, most recently used first."""
+
     threads: list[ThreadInfo]
+    cursor: str | None = None
+    next_cursor: str | None = None
 
 
 class ListRunsRequest(msgspec.Struct, kw_only=True):
     user_id: str
     thread_id: str
+    limit: PageLimit = DEFAULT_PAGE_LIMIT
+    cursor: PageCursor | None = None
 
 
 class RunList(msgspec.Struct, tag_field="status", tag="ok", kw_only=True):
+    """A thread's runs, newest first; a page may hold fewer than ``limit`` runs when they
+    would not fit in one reply, and ``next_cursor`` then goes on from the last one."""
+
     thread_id: str
     runs: list[RunInfo]
+    cursor: str | None = None
+    next_cursor: str | None = None
 
 
 encode = msgspec.json.Encoder().encode

@@ -169,6 +169,39 @@ def test_an_error_frame_fails_the_oldest_request(page: Page) -> None:
     assert result == ["thread_not_found", 1]
 
 
+def test_lists_ask_for_a_page_and_give_its_next_cursor_each_to_its_own_request(
+    page: Page,
+) -> None:
+    result = run(
+        page,
+        """
+        const client = await start();
+        sockets[0].open();
+        const newest = client.listRuns("t1", {limit: 2});
+        const older = client.listRuns("t1", {limit: 2, cursor: "c2"});
+        const threads = client.listThreads();
+        // The older page is answered first: each reply goes to the request with its cursor.
+        sockets[0].deliver({type: "runs", thread_id: "t1", cursor: "c2", runs: [{run_id: "r1"}],
+                            next_cursor: null});
+        sockets[0].deliver({type: "runs", thread_id: "t1", runs: [{run_id: "r3"}, {run_id: "r2"}],
+                            next_cursor: "c2"});
+        sockets[0].deliver({type: "threads", threads: [], next_cursor: null});
+        const [a, b, c] = [await newest, await older, await threads];
+        return [sockets[0].sent, a.map((r) => r.run_id), a.nextCursor,
+                b.map((r) => r.run_id), b.nextCursor, c.length, c.nextCursor];
+        """,
+    )
+    sent, newest, newest_next, older, older_next, threads, threads_next = result
+    assert sent == [
+        {"type": "list_runs", "thread_id": "t1", "limit": 2},
+        {"type": "list_runs", "thread_id": "t1", "limit": 2, "cursor": "c2"},
+        {"type": "list_threads"},
+    ]
+    assert (newest, newest_next) == (["r3", "r2"], "c2")
+    assert (older, older_next) == (["r1"], None)
+    assert (threads, threads_next) == (0, None)
+
+
 def test_a_silent_socket_is_pinged_then_replaced(page: Page) -> None:
     result = run(
         page,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -225,3 +228,52 @@ def test_log_out_ends_the_session_at_the_auth_service(
         [stack.auth_url, refresh_token],
     )
     assert status == 401
+
+
+def add_long_thread(stack: Any, user_id: str, count: int) -> str:
+    """A thread of ``count`` finished runs written straight to the agent's database."""
+    from sqlalchemy import create_engine
+
+    from services.agent.models import RunRecord, ThreadRecord
+
+    thread_id, start = uuid.uuid4().hex, datetime.now(UTC) - timedelta(hours=1)
+    runs = [
+        {"id": uuid.uuid4().hex, "thread_id": thread_id, "user_id": user_id,
+         "content": f"question {i}", "status": "completed", "result": f"answer {i}",
+         "created_at": start + timedelta(seconds=i), "finished_at": start + timedelta(seconds=i),
+         "cancel_requested": False, "announced": True}
+        for i in range(count)
+    ]  # fmt: skip
+    thread = {"id": thread_id, "user_id": user_id, "title": "a long thread", "updated_at": start}
+    engine = create_engine(f"sqlite:///{stack.data_dir / 'agent.db'}")
+    try:
+        with engine.begin() as connection:
+            connection.execute(ThreadRecord.__table__.insert(), [thread])
+            connection.execute(RunRecord.__table__.insert(), runs)
+    finally:
+        engine.dispose()
+    return thread_id
+
+
+def test_a_long_thread_opens_on_its_newest_runs_and_loads_earlier_ones_on_request(
+    context: BrowserContext, app_url: str, stack: Any
+) -> None:
+    first = context.new_page()
+    sign_up(first, app_url)
+    token = stored_session(first)["accessToken"]
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    thread_id = add_long_thread(stack, claims["sub"], 60)
+
+    page = context.new_page()  # same profile: signed in, opening the thread from its link
+    page.goto(f"{app_url}#thread={thread_id}")
+    wait_connected(page)
+    page.wait_for_function("document.querySelectorAll('.run').length === 50")
+    earlier = page.get_by_role("button", name="Load earlier runs")
+    assert earlier.is_visible()
+    assert page.locator(".run .user-msg").last.inner_text() == "question 59"
+
+    earlier.click()
+    page.wait_for_function("document.querySelectorAll('.run').length === 60")
+    messages = page.locator(".run .user-msg").all_inner_texts()
+    assert messages == [f"question {i}" for i in range(60)]  # oldest first, each once
+    assert earlier.is_hidden()

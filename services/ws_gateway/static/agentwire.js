@@ -180,15 +180,22 @@ export class AgentwireClient {
     return this._request({ type: "cancel", run_id: runId }, "cancel_accepted", runId);
   }
 
-  /** Resolves with the user's threads (`[{thread_id, title, created_at, updated_at}]`). */
-  async listThreads() {
-    return (await this._request({ type: "list_threads" }, "threads", null)).threads;
+  /** Resolves with a page of the user's threads, most recently used first
+   * (`[{thread_id, title, created_at, updated_at}]`, 50 unless `limit` says otherwise, at most
+   * 200). The array's `nextCursor` asks for the next page (`{cursor: page.nextCursor}`); null
+   * when there is no more. */
+  async listThreads({ limit = null, cursor = null } = {}) {
+    const frame = pageFrame({ type: "list_threads" }, limit, cursor);
+    const reply = await this._request(frame, "threads", pageKey(null, cursor));
+    return page(reply.threads, reply);
   }
 
-  /** Resolves with a thread's runs (`[{run_id, status, content, result?, ...}]`). */
-  async listRuns(threadId) {
-    const reply = await this._request({ type: "list_runs", thread_id: threadId }, "runs", threadId);
-    return reply.runs;
+  /** Resolves with a page of a thread's runs, newest first (`[{run_id, status, content,
+   * result?, ...}]`), and `nextCursor` for the runs before them, as in `listThreads`. */
+  async listRuns(threadId, { limit = null, cursor = null } = {}) {
+    const frame = pageFrame({ type: "list_runs", thread_id: threadId }, limit, cursor);
+    const reply = await this._request(frame, "runs", pageKey(threadId, cursor));
+    return page(reply.runs, reply);
   }
 
   // Connection lifecycle
@@ -374,8 +381,9 @@ export class AgentwireClient {
     switch (frame.type) {
       case "run_accepted": return this._resolve("run_accepted", frame.client_msg_id, frame);
       case "cancel_accepted": return this._resolve("cancel_accepted", frame.run_id, frame);
-      case "threads": return this._resolve("threads", null, frame);
-      case "runs": return this._resolve("runs", frame.thread_id, frame);
+      // A page names the cursor it answers: two pages asked for at once cannot be swapped.
+      case "threads": return this._resolve("threads", pageKey(null, frame.cursor), frame);
+      case "runs": return this._resolve("runs", pageKey(frame.thread_id, frame.cursor), frame);
       case "token_expiring": return void this._renew();
       case "auth_ok": this._authSent = false; return;
       case "error": {
@@ -431,6 +439,21 @@ export class AgentwireClient {
       try { fn(payload); } catch (err) { console.error("agentwire listener failed", err); }
     }
   }
+}
+
+function pageFrame(frame, limit, cursor) {
+  if (limit !== null && limit !== undefined) frame.limit = limit;
+  if (cursor) frame.cursor = cursor;
+  return frame;
+}
+
+/** The items of a `threads` or `runs` frame, with the cursor of the next page (null: none). */
+function page(items, reply) {
+  return Object.assign(items, { nextCursor: reply.next_cursor ?? null });
+}
+
+function pageKey(threadId, cursor) {
+  return `${threadId ?? ""}/${cursor ?? ""}`;
 }
 
 export function newId() {

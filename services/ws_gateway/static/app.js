@@ -10,9 +10,11 @@ import { RunView, ThreadView } from "./timeline.js";
 
 const $ = (id) => document.getElementById(id);
 
+const THREADS_SHOWN = 200; // the newest threads listed on the left (one page, the most allowed)
+
 const app = {
   client: null,
-  threads: new Map(), // thread_id -> {info, view, unread}
+  threads: new Map(), // thread_id -> {info, view, unread, earlier}
   runs: new Map(), // run_id -> RunView
   draft: new ThreadView(null), // the "new thread" page, until its first run is accepted
   current: null, // thread_id shown, or null for the draft
@@ -87,8 +89,9 @@ function notice(text) {
 function thread(threadId) {
   let entry = app.threads.get(threadId);
   if (!entry) {
+    // earlier: the cursor of the runs before those shown (null: none; undefined: not loaded yet)
     entry = { info: { thread_id: threadId, title: "New thread", updated_at: Date.now() / 1000 },
-      view: new ThreadView(threadId), unread: false };
+      view: new ThreadView(threadId), unread: false, earlier: undefined };
     app.threads.set(threadId, entry);
     renderThreadList();
   }
@@ -97,15 +100,53 @@ function thread(threadId) {
 
 async function refreshThreads() {
   try {
-    for (const info of await app.client.listThreads()) thread(info.thread_id).info = info;
+    const threads = await app.client.listThreads({ limit: THREADS_SHOWN });
+    for (const info of threads) thread(info.thread_id).info = info;
     renderThreadList();
   } catch { /* an older server without list_threads: the list fills from live events */ }
 }
 
+/** The thread's newest page of runs (again after a reconnect or a run from elsewhere). */
 async function loadHistory(threadId) {
   let runs;
   try { runs = await app.client.listRuns(threadId); } catch { return; }
   const entry = thread(threadId);
+  const oldest = runs[runs.length - 1];
+  // A page that does not reach the runs shown (many ran while we were away) leaves a hole
+  // that "Load earlier runs" fills from here; runs already shown are skipped when they come.
+  const hole = runs.nextCursor && oldest && !app.runs.has(oldest.run_id);
+  showRuns(entry, threadId, runs);
+  if (entry.earlier === undefined || hole) entry.earlier = runs.nextCursor;
+  if (threadId === app.current) showThread(false);
+}
+
+/** "Load earlier runs": the page before the oldest shown, keeping the view where it was. */
+async function loadEarlier() {
+  const threadId = app.current;
+  const entry = threadId && app.threads.get(threadId);
+  if (!entry || !entry.earlier) return;
+  const button = $("load-earlier");
+  button.disabled = true;
+  let runs;
+  try {
+    runs = await app.client.listRuns(threadId, { cursor: entry.earlier });
+  } catch (err) {
+    notice(`Could not load earlier runs: ${err.message}`);
+    return;
+  } finally {
+    button.disabled = false;
+  }
+  const box = $("timeline");
+  const fromBottom = box.scrollHeight - box.scrollTop;
+  showRuns(entry, threadId, runs);
+  entry.earlier = runs.nextCursor;
+  if (threadId === app.current) {
+    showThread(false);
+    box.scrollTop = box.scrollHeight - fromBottom;
+  }
+}
+
+function showRuns(entry, threadId, runs) {
   for (const info of runs) {
     let view = app.runs.get(info.run_id);
     if (!view) {
@@ -114,7 +155,6 @@ async function loadHistory(threadId) {
     }
     view.showHistory(info);
   }
-  if (threadId === app.current) showThread(false);
 }
 
 function renderThreadList() {
@@ -160,7 +200,10 @@ function showThread(scroll = true) {
   const title = app.current ? thread(app.current).info.title : "New thread";
   $("thread-title").textContent = title || "Untitled";
   $("empty").hidden = !view.empty;
-  if (view.el.parentNode !== $("timeline")) $("timeline").replaceChildren($("empty"), view.el);
+  $("load-earlier").hidden = !(app.current && thread(app.current).earlier);
+  if (view.el.parentNode !== $("timeline")) {
+    $("timeline").replaceChildren($("load-earlier"), $("empty"), view.el);
+  }
   if (scroll) scrollToEnd(true);
 }
 
@@ -266,6 +309,7 @@ function init() {
   initSignIn(startChat);
   $("logout-button").addEventListener("click", logOut);
   $("new-thread").addEventListener("click", () => { select(null); $("message").focus(); });
+  $("load-earlier").addEventListener("click", loadEarlier);
   $("composer").addEventListener("submit", onComposerSubmit);
   $("message").addEventListener("keydown", onComposerKey);
   for (const button of document.querySelectorAll(".suggestion")) {

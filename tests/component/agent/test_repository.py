@@ -75,7 +75,9 @@ async def test_a_resent_client_msg_id_names_the_original_run_and_adds_nothing(
         await repository.create_run(user_id="alice", content="hi", client_msg_id="m1")
 
     assert caught.value.original.id == original.id
-    assert [t.id for t in await repository.list_threads("alice")] == [original.thread_id]
+    assert [t.id for t in (await repository.list_threads("alice", limit=50)).items] == [
+        original.thread_id
+    ]
     other = await repository.create_run(user_id="bob", content="hi", client_msg_id="m1")
     assert other.id != original.id  # the id is unique per user, not across users
 
@@ -88,12 +90,12 @@ async def test_threads_are_listed_most_recently_used_first_and_only_to_their_own
     await repository.create_run(user_id="mallory", content="mine")
     await repository.create_run(user_id="alice", content="again", thread_id=older.thread_id)
 
-    threads = await repository.list_threads("alice")
+    threads = (await repository.list_threads("alice", limit=50)).items
 
     assert [t.id for t in threads] == [older.thread_id, newer.thread_id]
     assert threads[0].updated_at > threads[0].created_at
-    runs = await repository.list_runs(older.thread_id)
-    assert [r.content for r in runs] == ["older", "again"]
+    runs = (await repository.list_runs(older.thread_id, limit=50)).items
+    assert [r.content for r in runs] == ["again", "older"]  # newest first
 
 
 def test_an_unusable_database_url_is_refused_without_echoing_it() -> None:

@@ -145,10 +145,11 @@ async def test_users_list_only_their_own_threads_and_runs(
     assert [t.thread_id for t in threads.threads] == [other.thread_id, first.thread_id]
     assert threads.threads[1].title == "api latency over 24h"
     assert isinstance(runs, RunList)
-    assert [(r.run_id, r.status) for r in runs.runs] == [
-        (first.run_id, "completed"),
+    assert [(r.run_id, r.status) for r in runs.runs] == [  # newest first
         (follow_up.run_id, "completed"),
+        (first.run_id, "completed"),
     ]
+    assert runs.next_cursor is None and threads.next_cursor is None
     assert runs.runs[0].result and runs.runs[0].finished_at
     assert await list_runs(nc, mallory, first.thread_id) == RunRejected(
         code="thread_not_found", message="no such thread"

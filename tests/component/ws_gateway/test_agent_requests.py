@@ -71,7 +71,12 @@ class RunBook:
                 for run_id, owner in self.owner_of.items()
                 if owner == request.user_id
             ]
-            reply = runs.RunList(thread_id=request.thread_id, runs=mine)
+            reply = runs.RunList(
+                thread_id=request.thread_id,
+                runs=mine[: request.limit],
+                cursor=request.cursor,
+                next_cursor="page-2" if len(mine) > request.limit else None,
+            )
         await msg.respond(runs.encode(reply))
 
 
@@ -123,11 +128,34 @@ async def test_listing_threads_and_runs_answers_with_the_users_own(
         await ws.send('{"type": "list_runs", "thread_id": "t-nope"}')
         unknown = await recv_json(ws)
 
-    assert threads == {"type": "threads", "threads": [json.loads(runs.encode(THREAD))]}
+    assert threads == {
+        "type": "threads",
+        "threads": [json.loads(runs.encode(THREAD))],
+        "next_cursor": None,
+    }
     assert run_list["type"] == "runs" and run_list["thread_id"] == "t-1"
     assert [r["run_id"] for r in run_list["runs"]] == ["r-1"]
     assert unknown["data"]["code"] == "thread_not_found"
     assert {getattr(request, "user_id", None) for request in run_book.seen} == {user_id}
+
+
+async def test_a_listings_limit_and_cursor_reach_the_agents_and_the_page_cursors_come_back(
+    start_gateway, run_book: RunBook, sign: Sign, user_id: str
+) -> None:
+    run_book.owner_of |= {"r-1": user_id, "r-2": user_id}
+    gateway = await start_gateway()
+    async with await gateway.connect(sign(user_id)) as ws:
+        await ws.send('{"type": "list_runs", "thread_id": "t-1", "limit": 1, "cursor": "page-1"}')
+        page = await recv_json(ws)
+        await ws.send('{"type": "list_runs", "thread_id": "t-1", "limit": 500}')
+        refused = await recv_json(ws)
+
+    assert run_book.seen == [
+        runs.ListRunsRequest(user_id=user_id, thread_id="t-1", limit=1, cursor="page-1")
+    ]
+    assert len(page["runs"]) == 1
+    assert (page["cursor"], page["next_cursor"]) == ("page-1", "page-2")
+    assert refused["data"]["code"] == "invalid_frame"  # refused at the gateway: 1..200
 
 
 async def test_with_no_agent_running_a_cancel_or_listing_fails_fast_with_no_agent_available(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from services.agent.control import StopReason
 from services.agent.models import RunStatus
+from services.agent.paging import Page, Position, paged
 from services.agent.repository import StoredRun, StoredThread
 from services.agent.service import AgentService
 from shared.wire.intake import RunIntake
@@ -48,11 +49,17 @@ class World:
         thread = self.threads.get(thread_id)
         return thread if thread is not None and thread.user_id == user_id else None
 
-    async def list_threads(self, user_id: str) -> list[StoredThread]:
-        return [t for t in self.threads.values() if t.user_id == user_id]
+    async def list_threads(
+        self, user_id: str, *, limit: int, after: Position | None = None
+    ) -> Page[StoredThread]:
+        mine = [t for t in self.threads.values() if t.user_id == user_id]
+        return paged(mine, lambda t: Position(round(t.updated_at * 1e6), t.id), limit, after)
 
-    async def list_runs(self, thread_id: str) -> list[StoredRun]:
-        return [r for r in self.runs.values() if r.thread_id == thread_id]
+    async def list_runs(
+        self, thread_id: str, *, limit: int, after: Position | None = None
+    ) -> Page[StoredRun]:
+        runs = [r for r in self.runs.values() if r.thread_id == thread_id]
+        return paged(runs, lambda r: Position(round(r.created_at * 1e6), r.id), limit, after)
 
     async def get_run(self, run_id: str) -> StoredRun | None:
         return self.runs.get(run_id)
