@@ -75,7 +75,7 @@ class ToolStopper(Protocol):
 
 class EndingLedger(Protocol):
     async def finish(
-        self, run_id: str, ending: Ending, *, started: bool = False
+        self, run_id: str, ending: Ending, *, started: bool = False, calls_done: bool = False
     ) -> StoredRun | None: ...
     async def announce_and_next(self, run_id: str, thread_id: str) -> Queued | None: ...
     async def fail_announced_as(self, run_id: str, code: str, message: str) -> None: ...
@@ -103,7 +103,7 @@ class Closer:
 
         ``open_calls=False``: the owner knows it left no tool call open (no need to look);
         ``started``: its agent_started is stored."""
-        run = await self._ledger.finish(run_id, ending, started=started)
+        run = await self._ledger.finish(run_id, ending, started=started, calls_done=not open_calls)
         if run is None:
             return None
         return await self._announce(run, open_calls=open_calls, then_next=True)

@@ -22,6 +22,8 @@ as :class:`StoredRun` values.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -45,6 +47,7 @@ from shared.wire.intake import RunIntake
 
 __all__ = [
     "HISTORY_RUNS",
+    "WRITE_BEHIND_S",
     "Intaken",
     "LeaseState",
     "Queued",
@@ -54,6 +57,10 @@ __all__ = [
     "stored_run_of",
 ]
 
+log = logging.getLogger(__name__)
+
+WRITE_BEHIND_S = 0.25  # how late a call's stage and end may reach the database
+
 
 class RunLedger:
     def __init__(self, engine: AsyncEngine, *, owner: str, lease_s: float) -> None:
@@ -61,8 +68,10 @@ class RunLedger:
         self.owner = owner
         self.lease_s = lease_s
         self._lease = Lease(owner, lease_s)
+        self._calls = _CallWrites(self._db)
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        await self._calls.flush()
         self._db.close()
 
     # Taking work in
@@ -86,6 +95,8 @@ class RunLedger:
         lease = self._lease if start else None
         try:
             return await self._db.run(tx.record_intake, intake, seq, lease, reject_busy, ahead)
+        except tx.Refused as refused:  # rolled back: nothing written
+            return Recorded(refused.outcome)
         except IntegrityError:  # recorded at this very moment by another process
             return Recorded(Intaken.DUPLICATE)
 
@@ -141,17 +152,20 @@ class RunLedger:
     # Ending
 
     async def finish(
-        self, run_id: str, ending: Ending, *, started: bool = False
+        self, run_id: str, ending: Ending, *, started: bool = False, calls_done: bool = False
     ) -> StoredRun | None:
         """Record how our running run ended; the run as ended, or None if it is not ours or not
-        running any more. ``started``: its agent_started is stored (recorded now if it was not).
+        running any more. ``started``: its agent_started is stored (recorded now if it was not);
+        ``calls_done``: no call of it is open (their rows go in the same transaction).
 
         A cancel recorded meanwhile wins over any other ending: its sender was told the run
         would end cancelled (CancelAccepted "cancelling"), and that must stay true.
         """
         if not RunStatus.RUNNING.can_become(ending.status):
             raise ValueError(f"a run cannot finish as {ending.status}")
-        return await self._db.run(tx.finish, run_id, ending, started, self.owner)
+        if not calls_done:
+            await self._calls.flush()  # whoever settles its calls reads what they are now
+        return await self._db.run(tx.finish, run_id, ending, started, self.owner, calls_done)
 
     async def fail_announced_as(self, run_id: str, code: str, message: str) -> None:
         """The run's recorded ending could not be announced as it was (its event was too large
@@ -197,13 +211,88 @@ class RunLedger:
         await self._db.run(tx.open_call, row, started)
 
     async def call_stage(self, call_id: str, stage: CallStage) -> None:
-        await self._db.run(tx.call_stage, call_id, stage.value)
+        """How far a call got. The first sign that a runner took it is written at once: from
+        then on its tool_executing may be stored, and whoever ends the run must know. Later
+        stages are written behind (see :class:`_CallWrites`)."""
+        if self._calls.first_taken(call_id):
+            await self._db.run(tx.write_calls, {call_id: stage.value}, set())
+        else:
+            self._calls.stage(call_id, stage)
 
     async def close_call(self, call_id: str) -> None:
-        await self._db.run(tx.close_call, call_id)
+        """A call answered: its row goes, written behind (see :class:`_CallWrites`)."""
+        self._calls.close(call_id)
 
     async def open_calls(self, run_id: str) -> list[StoredCall]:
+        await self._calls.flush()
         return await self._db.run(tx.open_calls, run_id)
 
     async def get_run(self, run_id: str) -> StoredRun | None:
         return await self._db.run(tx.get_run, run_id)
+
+
+class _CallWrites:
+    """A call's later changes, written behind in one transaction every ``WRITE_BEHIND_S``.
+
+    They only tell whoever ends a run that this process could not end (a sweeper, after it
+    died) how to settle its calls. A missed "running" leaves the call "taken", and the sweeper
+    publishes its tool_executing again under the tool runner's own message id, which the stream
+    drops as a duplicate (its window is 120 s, this delay a quarter second); a missed end leaves
+    the call open, and the sweeper's tool_completed is likewise dropped. The opening and the
+    first sign that a runner took the call are written at once (RunLedger.open_call and
+    call_stage): without them a sweeper could not know that the call may have shown.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._stages: dict[str, str] = {}
+        self._closed: set[str] = set()
+        self._taken: set[str] = set()  # calls whose first stage is written
+        self._timer: asyncio.TimerHandle | None = None
+        self._writing: set[asyncio.Task[None]] = set()
+
+    def first_taken(self, call_id: str) -> bool:
+        """True the first time a stage is heard for ``call_id`` (it must be written now)."""
+        if call_id in self._taken or call_id in self._closed:
+            return False
+        self._taken.add(call_id)
+        return True
+
+    def stage(self, call_id: str, stage: CallStage) -> None:
+        if call_id not in self._closed:
+            self._stages[call_id] = stage.value
+            self._soon()
+
+    def close(self, call_id: str) -> None:
+        self._stages.pop(call_id, None)
+        self._taken.discard(call_id)
+        self._closed.add(call_id)
+        self._soon()
+
+    def _soon(self) -> None:
+        if self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(WRITE_BEHIND_S, self._write_now)
+
+    def _write_now(self) -> None:
+        task = asyncio.create_task(self.flush(), name="ledger-call-writes")
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+
+    async def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        stages, closed = self._stages, self._closed
+        self._stages, self._closed = {}, set()
+        if not stages and not closed:
+            return
+        try:
+            await self._db.run(tx.write_calls, stages, closed)
+        except Exception:
+            log.exception(
+                "could not write %d call change(s); trying again", len(stages) + len(closed)
+            )
+            self._stages = {**stages, **self._stages}
+            self._closed |= closed
+            self._soon()

@@ -155,7 +155,7 @@ class AgentNode:
             await self._nc.drain()
             self._nc = None
         if self.ledger is not None:
-            self.ledger.close()
+            await self.ledger.close()
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None

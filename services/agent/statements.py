@@ -18,6 +18,7 @@ __all__ = [
     "CALL_STAGE",
     "CLAIM",
     "CLOSE_CALL",
+    "CLOSE_CALLS_OF_RUN",
     "FINISH",
     "FINISH_CANCELLED",
     "HISTORY",
@@ -130,3 +131,4 @@ CALL_STAGE = (
     update(CALLS).where(CALLS.c.id == bindparam("b_call")).values(stage=bindparam("b_stage"))
 )
 CLOSE_CALL = delete(CALLS).where(CALLS.c.id == bindparam("b_call"))
+CLOSE_CALLS_OF_RUN = delete(CALLS).where(CALLS.c.run_id == bindparam("b_run"))

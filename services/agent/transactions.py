@@ -28,6 +28,7 @@ __all__ = [
     "LeaseState",
     "Queued",
     "Recorded",
+    "Refused",
     "StoredCall",
     "stored_run_of",
 ]
@@ -94,6 +95,14 @@ class Recorded:
     history: tuple[str, ...] = ()
 
 
+class Refused(Exception):
+    """The message's run is not recorded: raised so that the transaction writes nothing."""
+
+    def __init__(self, outcome: Intaken) -> None:
+        super().__init__(outcome.value)
+        self.outcome = outcome
+
+
 # Taking work in
 
 
@@ -112,12 +121,12 @@ def record_intake(
         if maker is not None and maker.new_thread and maker.user_id == intake.user_id:
             _make_thread(conn, maker, now)
     if not conn.execute(sql.TOUCH_THREAD, _thread_keys(intake, now)).rowcount:
-        return Recorded(Intaken.THREAD_NOT_FOUND)
+        raise Refused(Intaken.THREAD_NOT_FOUND)
     if conn.scalar(sql.RUN_KNOWN, _run_keys(intake)) is not None:
         return Recorded(Intaken.DUPLICATE)
     busy = ahead is not None or bool(conn.scalar(sql.OCCUPIED, {"b_thread": intake.thread_id}))
-    if busy and reject_busy:  # what it wrote (the thread's updated_at) is harmless to keep
-        return Recorded(Intaken.THREAD_BUSY)
+    if busy and reject_busy:
+        raise Refused(Intaken.THREAD_BUSY)
     row = _run_row(intake, now, seq)
     if start is not None and not busy:
         row.update(status=RUNNING, **start.values())
@@ -150,8 +159,13 @@ def record_cancelled(
     return _stored(row)
 
 
+_NEW_THREAD = {  # INSERT ... ON CONFLICT DO NOTHING: a thread another message made stays
+    dialect: insert(THREADS).on_conflict_do_nothing(index_elements=["id"])
+    for dialect, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
 def _make_thread(conn: Connection, intake: RunIntake, now: datetime) -> None:
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     row = {
         "id": intake.thread_id,
         "user_id": intake.user_id,
@@ -159,7 +173,7 @@ def _make_thread(conn: Connection, intake: RunIntake, now: datetime) -> None:
         "created_at": now,
         "updated_at": now,
     }
-    conn.execute(insert(THREADS).values(row).on_conflict_do_nothing(index_elements=["id"]))
+    conn.execute(_NEW_THREAD[conn.dialect.name], row)
 
 
 # Starting queued runs
@@ -241,10 +255,13 @@ def drop_queued(conn: Connection, run_id: str) -> bool:
 
 
 def finish(
-    conn: Connection, run_id: str, ending: Ending, started: bool, owner: str
+    conn: Connection, run_id: str, ending: Ending, started: bool, owner: str, calls_done: bool
 ) -> StoredRun | None:
     """A cancel recorded meanwhile wins over any other ending (FINISH refuses, then
-    FINISH_CANCELLED records the cancel)."""
+    FINISH_CANCELLED records the cancel). ``calls_done``: the owner left no call open, so
+    every call row of the run goes (some may still be waiting for the write-behind)."""
+    if calls_done:
+        conn.execute(sql.CLOSE_CALLS_OF_RUN, {"b_run": run_id})
     now = datetime.now(UTC)
     keys = {"b_run": run_id, "b_owner": owner, "b_now": now, "b_started": now if started else None}
     if ending.status is not RunStatus.CANCELLED:
@@ -320,12 +337,12 @@ def open_call(conn: Connection, row: dict[str, Any], started: bool) -> None:
     conn.execute(sql.INSERT_CALL, row)
 
 
-def call_stage(conn: Connection, call_id: str, stage: str) -> None:
-    conn.execute(sql.CALL_STAGE, {"b_call": call_id, "b_stage": stage})
-
-
-def close_call(conn: Connection, call_id: str) -> None:
-    conn.execute(sql.CLOSE_CALL, {"b_call": call_id})
+def write_calls(conn: Connection, stages: dict[str, str], closed: set[str]) -> None:
+    """Stages heard and calls ended since the last write, in one transaction."""
+    if stages:
+        conn.execute(sql.CALL_STAGE, [{"b_call": c, "b_stage": s} for c, s in stages.items()])
+    if closed:
+        conn.execute(sql.CLOSE_CALL, [{"b_call": call_id} for call_id in closed])
 
 
 def open_calls(conn: Connection, run_id: str) -> list[StoredCall]:

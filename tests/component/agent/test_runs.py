@@ -93,15 +93,14 @@ async def test_someone_elses_thread_is_not_found_and_nothing_runs(
     unknown = await submit(nc, user_id=intruder, content="hi", thread_id=new_user())
 
     # Accepted into the queue (the gateway cannot know), then ended by the agent that takes it.
-    endings = {}
-    for _ in (foreign, unknown):
-        events = await intruder_feed.until_terminal()
-        assert [e.type for e in events] == ["agent_started", "agent_failed"]
-        endings[events[-1].frame["run_id"]] = events[-1].data
+    events = await intruder_feed.until_terminal()
+    events += await intruder_feed.until_terminal()
     for run in (foreign, unknown):
         assert isinstance(run, RunStarted)
-        assert endings[run.run_id]["code"] == "thread_not_found"
-        assert endings[run.run_id]["message"] == "no such thread"  # a foreign one looks missing
+        mine = [e for e in events if e.frame["run_id"] == run.run_id]
+        assert [e.type for e in mine] == ["agent_started", "agent_failed"]
+        assert mine[-1].data["code"] == "thread_not_found"
+        assert mine[-1].data["message"] == "no such thread"  # a foreign one looks missing
     assert await owner_feed.quiet_for(0.3) == []
     runs = await list_runs(nc, owner, theirs.thread_id)
     assert isinstance(runs, RunList) and [r.run_id for r in runs.runs] == [theirs.run_id]

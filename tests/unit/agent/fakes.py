@@ -107,7 +107,7 @@ class Ledger:
         return self.runs.get(run_id)
 
     async def finish(
-        self, run_id: str, ending: Ending, *, started: bool = False
+        self, run_id: str, ending: Ending, *, started: bool = False, calls_done: bool = False
     ) -> StoredRun | None:
         run = self.runs.get(run_id)
         if run is None or run.status is not RunStatus.RUNNING or run.owner != self.owner:
