@@ -57,6 +57,7 @@ __all__ = [
     "run_intake",
     "run_intake_of_run",
     "run_intake_of_thread",
+    "run_intake_of_user",
     "run_intake_wildcard",
     "run_list",
     "thread_list",
@@ -137,6 +138,11 @@ def run_intake(user_id: str, thread_id: str, run_id: str) -> str:
 def run_intake_of_thread(user_id: str, thread_id: str) -> str:
     """Every waiting message of one thread."""
     return f"agent.intake.{check_token(user_id, 'user id')}.{check_token(thread_id, 'thread id')}.*"
+
+
+def run_intake_of_user(user_id: str) -> str:
+    """Every waiting message of one user."""
+    return f"agent.intake.{check_token(user_id, 'user id')}.*.*"
 
 
 def run_intake_of_run(user_id: str, run_id: str) -> str:

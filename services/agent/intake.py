@@ -23,6 +23,8 @@ import contextlib
 import json
 import logging
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import msgspec
 import nats.errors
@@ -39,7 +41,7 @@ from shared import runqueue, subjects
 from shared.errors import ErrorCode
 from shared.wire.intake import RunIntake, decode_intake
 
-__all__ = ["IntakeConsumer", "WaitingQueue"]
+__all__ = ["IntakeConsumer", "Waiting", "WaitingQueue"]
 
 log = logging.getLogger(__name__)
 
@@ -257,12 +259,37 @@ class WaitingQueue:
         subject = subjects.run_intake_of_thread(user_id, thread_id)
         return await self._get({"seq": 1, "next_by_subj": subject})
 
+    async def of_thread(self, user_id: str, thread_id: str) -> list[Waiting]:
+        """The thread's messages no agent has taken in yet, oldest first (at most
+        ``_SCAN_LIMIT``)."""
+        return await self._scan(subjects.run_intake_of_thread(user_id, thread_id))
+
+    async def of_user(self, user_id: str) -> list[Waiting]:
+        """The user's messages no agent has taken in yet, oldest first (at most
+        ``_SCAN_LIMIT``)."""
+        return await self._scan(subjects.run_intake_of_user(user_id))
+
+    async def _scan(self, subject: str) -> list[Waiting]:
+        found: list[Waiting] = []
+        seq = 1
+        while len(found) < _SCAN_LIMIT:
+            got = await self._get_with_time({"seq": seq, "next_by_subj": subject})
+            if got is None:
+                break
+            found.append(got)
+            seq = got.seq + 1
+        return found
+
     async def earlier_waiting(self, user_id: str, thread_id: str, seq: int) -> bool:
         """Some message of the thread stored before ``seq`` is still in the queue."""
         first = await self.first_of_thread(user_id, thread_id)
         return first is not None and first[1] < seq
 
     async def _get(self, query: dict[str, object]) -> tuple[RunIntake, int] | None:
+        got = await self._get_with_time(query)
+        return None if got is None else (got.intake, got.seq)
+
+    async def _get_with_time(self, query: dict[str, object]) -> Waiting | None:
         reply = await self._nc.request(
             _DIRECT_GET, json.dumps(query).encode(), timeout=_LOOKUP_TIMEOUT_S
         )
@@ -271,11 +298,33 @@ class WaitingQueue:
             if headers.get("Status") == "404":
                 return None
             raise nats.js.errors.APIError.from_msg(reply)
+        seq = int(headers.get("Nats-Sequence", 0))
         try:
-            return decode_intake(reply.data), int(headers.get("Nats-Sequence", 0))
-        except (msgspec.DecodeError, ValueError):
-            return None
+            intake = decode_intake(reply.data)
+        except msgspec.DecodeError:
+            return Waiting(None, seq, 0.0)
+        return Waiting(intake, seq, _stamp(headers.get("Nats-Time-Stamp", "")))
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A message still in the queue: its run (None if unreadable), sequence and time stored."""
+
+    intake: RunIntake | None
+    seq: int
+    stored_at: float
+
+
+def _stamp(value: str) -> float:
+    """Nats-Time-Stamp (RFC 3339 with nanoseconds) as Unix seconds; 0 if unreadable."""
+    try:
+        whole, _, rest = value.rstrip("Z").partition(".")
+        fraction = float("0." + rest) if rest else 0.0
+        return datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp() + fraction
+    except ValueError:
+        return 0.0
 
 
 _DIRECT_GET = f"$JS.API.DIRECT.GET.{subjects.RUNS_STREAM}"
 _LOOKUP_TIMEOUT_S = 2.0
+_SCAN_LIMIT = 20  # waiting messages a list shows at most

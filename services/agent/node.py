@@ -21,7 +21,7 @@ from nats.aio.subscription import Subscription
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.agent import migrate
-from services.agent.bus import broadcaster, subscribe_control, subscribe_requests
+from services.agent.bus import Responder, broadcaster, subscribe_control, subscribe_requests
 from services.agent.closing import Closer
 from services.agent.intake import IntakeConsumer, WaitingQueue
 from services.agent.ledger import RunLedger
@@ -54,7 +54,7 @@ class AgentNode:
         self._planner = planner or InfraAnalystPlanner()
         self._engine: AsyncEngine | None = None
         self._nc: NATS | None = None
-        self._subscriptions: list[Subscription] = []
+        self._subscriptions: list[Subscription | Responder] = []  # each drained on stop
         self._tasks: RunTasks | None = None
         self._intake: IntakeConsumer | None = None
         self._supervisor: Supervisor | None = None

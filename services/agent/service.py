@@ -20,7 +20,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+import nats.errors
 
 from services.agent.control import StopReason
 from services.agent.models import RunStatus
@@ -33,10 +35,13 @@ from services.agent.paging import (
     encode_cursor,
     fitting,
 )
-from services.agent.repository import StoredRun, StoredThread
+from services.agent.repository import TITLE_LENGTH, StoredRun, StoredThread
 from shared.errors import ErrorCode, InvalidId
 from shared.subjects import check_token
 from shared.wire.intake import RunIntake
+
+if TYPE_CHECKING:
+    from services.agent.intake import Waiting
 from shared.wire.runs import (
     MAX_PAGE_LIMIT,
     CancelAccepted,
@@ -84,6 +89,8 @@ class WaitingRuns(Protocol):
     """The messages still in the queue (:class:`services.agent.intake.WaitingQueue`)."""
 
     async def waiting(self, user_id: str, run_id: str) -> tuple[RunIntake, int] | None: ...
+    async def of_thread(self, user_id: str, thread_id: str) -> list[Waiting]: ...
+    async def of_user(self, user_id: str) -> list[Waiting]: ...
 
 
 class CancelLedger(Protocol):
@@ -165,7 +172,8 @@ class AgentService:
         self._tasks.stop(run_id, StopReason.CANCELLED)
 
     async def list_threads(self, request: ListThreadsRequest) -> ThreadList | RunRejected:
-        """A page of the user's threads, most recently used first."""
+        """A page of the user's threads, most recently used first. The first page starts with
+        the threads whose first message no agent has taken in yet."""
         try:
             _check_ids(request.user_id)
             after = _position(ListKind.THREADS, request.cursor)
@@ -174,29 +182,62 @@ class AgentService:
         page = await self._store.list_threads(
             request.user_id, limit=_limit(request.limit), after=after
         )
-        threads, sent = self._fit([_thread_info(thread) for thread in page.items])
-        next_cursor = _cursor(ListKind.THREADS, page.next_after(sent))
+        listed = [_thread_info(thread) for thread in page.items]
+        new = [] if request.cursor else await self._waiting_threads(request.user_id, listed)
+        threads, sent = self._fit(new + listed)
+        next_cursor = _cursor(ListKind.THREADS, page.next_after(max(0, sent - len(new))))
         return ThreadList(threads=threads, cursor=request.cursor, next_cursor=next_cursor)
 
     async def list_runs(self, request: ListRunsRequest) -> RunList | RunRejected:
-        """A page of one of the user's threads' runs, newest first."""
+        """A page of one of the user's threads' runs, newest first. The first page starts with
+        the runs whose messages no agent has taken in yet (``queued``)."""
         try:
             _check_ids(request.user_id, request.thread_id)
             after = _position(ListKind.RUNS, request.cursor)
         except (InvalidId, BadCursor) as exc:
             return _refusal(exc)
-        if await self._store.find_thread(request.thread_id, request.user_id) is None:
+        known = await self._store.find_thread(request.thread_id, request.user_id) is not None
+        waiting = [] if request.cursor else await self._waiting_runs(request)
+        if not known and not waiting:
             return NO_SUCH_THREAD
-        page = await self._store.list_runs(
-            request.thread_id, limit=_limit(request.limit), after=after
-        )
-        runs, sent = self._fit([_run_info(run) for run in page.items])
+        page: Page[StoredRun] = Page([], [], False)
+        if known:
+            page = await self._store.list_runs(
+                request.thread_id, limit=_limit(request.limit), after=after
+            )
+        listed = [_run_info(run) for run in page.items]
+        recorded = {run.run_id for run in listed}
+        waiting = [run for run in waiting if run.run_id not in recorded]
+        runs, sent = self._fit(waiting + listed)
         return RunList(
             thread_id=request.thread_id,
             runs=runs,
             cursor=request.cursor,
-            next_cursor=_cursor(ListKind.RUNS, page.next_after(sent)),
+            next_cursor=_cursor(ListKind.RUNS, page.next_after(max(0, sent - len(waiting)))),
         )
+
+    async def _waiting_runs(self, request: ListRunsRequest) -> list[RunInfo]:
+        """The thread's runs still in the queue, newest first."""
+        try:
+            found = await self._queue.of_thread(request.user_id, request.thread_id)
+        except (nats.errors.Error, TimeoutError) as exc:  # the list goes on without them
+            log.warning("could not look at the queue for thread %s: %r", request.thread_id, exc)
+            return []
+        return [_waiting_run(w.intake, w.stored_at) for w in reversed(found) if w.intake]
+
+    async def _waiting_threads(self, user_id: str, listed: list[ThreadInfo]) -> list[ThreadInfo]:
+        """New threads whose first message is still in the queue, newest first."""
+        try:
+            found = await self._queue.of_user(user_id)
+        except (nats.errors.Error, TimeoutError) as exc:
+            log.warning("could not look at the queue for user %s: %r", user_id, exc)
+            return []
+        shown = {thread.thread_id for thread in listed}
+        return [
+            _waiting_thread(w.intake, w.stored_at)
+            for w in reversed(found)
+            if w.intake is not None and w.intake.new_thread and w.intake.thread_id not in shown
+        ]
 
     def _fit(self, items: list[_Listed]) -> tuple[list[_Listed], int]:
         """The first items whose encoded size fits the reply budget, and how many they are."""
@@ -249,6 +290,24 @@ def _thread_info(thread: StoredThread) -> ThreadInfo:
         title=thread.title,
         created_at=thread.created_at,
         updated_at=thread.updated_at,
+    )
+
+
+def _waiting_run(intake: RunIntake, stored_at: float) -> RunInfo:
+    return RunInfo(
+        run_id=intake.run_id,
+        thread_id=intake.thread_id,
+        status=RunStatus.QUEUED.value,
+        content=intake.content,
+        created_at=stored_at,
+        client_msg_id=intake.client_msg_id,
+    )
+
+
+def _waiting_thread(intake: RunIntake, stored_at: float) -> ThreadInfo:
+    title = intake.content[:TITLE_LENGTH]
+    return ThreadInfo(
+        thread_id=intake.thread_id, title=title, created_at=stored_at, updated_at=stored_at
     )
 
 

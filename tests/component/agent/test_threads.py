@@ -157,3 +157,29 @@ async def test_users_list_only_their_own_threads_and_runs(
     assert await list_runs(nc, alice, new_user()) == RunRejected(
         code="thread_not_found", message="no such thread"
     )
+
+
+async def test_a_run_still_waiting_in_the_queue_is_listed_as_queued_with_its_new_thread(
+    nc: NATS, start_agent: StartAgent, tool_runner: ToolRunnerStandIn
+) -> None:
+    await start_agent(max_concurrent_runs=1)  # one slot, and the first run keeps it
+    tool_runner.silent.add("analyze_performance")
+    user = new_user()
+    first = await started_run(nc, user)
+    await tool_runner.called.wait()
+
+    waiting = await started_run(nc, user, "cpu costs this month")  # no agent takes it in
+
+    runs = await list_runs(nc, user, waiting.thread_id)
+    threads = await list_threads(nc, user)
+    assert isinstance(runs, RunList)
+    assert [(r.run_id, r.status, r.content) for r in runs.runs] == [
+        (waiting.run_id, "queued", "cpu costs this month")
+    ]
+    assert isinstance(threads, ThreadList)
+    assert [t.thread_id for t in threads.threads] == [waiting.thread_id, first.thread_id]
+    assert threads.threads[0].title == "cpu costs this month"
+    assert await list_runs(nc, new_user(), waiting.thread_id) == RunRejected(
+        code="thread_not_found", message="no such thread"
+    )
+    await cancel(nc, user, first.run_id)

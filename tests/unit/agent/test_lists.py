@@ -45,12 +45,22 @@ class Rows:
         return paged(runs, lambda r: Position(round(r.created_at * 1e6), r.id), limit, after)
 
 
+class EmptyQueue:
+    """No message waits for an agent."""
+
+    async def of_thread(self, user_id: str, thread_id: str) -> list[object]:
+        return []
+
+    async def of_user(self, user_id: str) -> list[object]:
+        return []
+
+
 def agent(rows: Rows, budget: int = 512 * 1024) -> AgentService:
     return AgentService(
         store=rows,  # type: ignore[arg-type]
         ledger=None,  # type: ignore[arg-type]
         tasks=None,  # type: ignore[arg-type]
-        queue=None,  # type: ignore[arg-type]
+        queue=EmptyQueue(),  # type: ignore[arg-type]
         broadcast_cancel=None,  # type: ignore[arg-type]
         reply_budget_bytes=budget,
     )

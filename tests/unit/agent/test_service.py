@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from services.agent.control import StopReason
+from services.agent.intake import Waiting
 from services.agent.models import RunStatus
 from services.agent.paging import Page, Position, paged
 from services.agent.repository import StoredRun, StoredThread
@@ -91,6 +92,13 @@ class World:
     async def waiting(self, user_id: str, run_id: str) -> tuple[RunIntake, int] | None:
         intake = self.queue.get(run_id)
         return (intake, 1) if intake is not None and intake.user_id == user_id else None
+
+    async def of_thread(self, user_id: str, thread_id: str) -> list[Waiting]:
+        return [w for w in await self.of_user(user_id) if w.intake.thread_id == thread_id]
+
+    async def of_user(self, user_id: str) -> list[Waiting]:
+        mine = [i for i in self.queue.values() if i.user_id == user_id]
+        return [Waiting(intake, n, 1.0 + n) for n, intake in enumerate(mine, start=1)]
 
     # LocalRuns
     def stop(self, run_id: str, reason: StopReason) -> bool:
@@ -212,3 +220,29 @@ async def test_cancelling_a_run_still_waiting_in_the_queue_ends_it_before_it_sta
     assert reply == CancelAccepted(run_id="r1", state="cancelling")
     assert world.runs["r1"].status is RunStatus.CANCELLED
     assert world.announced == ["r1"] and world.broadcast == []
+
+
+async def test_lists_show_runs_and_new_threads_still_waiting_in_the_queue_first() -> None:
+    world = World()
+    agent = service(world)
+    old = await started(agent)
+    world.queue["new"] = RunIntake(
+        run_id="new", user_id="u1", thread_id="t-new", new_thread=True, content="fresh question"
+    )
+    world.queue["more"] = RunIntake(
+        run_id="more", user_id="u1", thread_id=old.thread_id, new_thread=False, content="more"
+    )
+
+    threads = await agent.list_threads(ListThreadsRequest(user_id="u1"))
+    waiting_thread = await agent.list_runs(ListRunsRequest(user_id="u1", thread_id="t-new"))
+    busy_thread = await agent.list_runs(ListRunsRequest(user_id="u1", thread_id=old.thread_id))
+    foreign = await agent.list_runs(ListRunsRequest(user_id="mallory", thread_id="t-new"))
+
+    assert isinstance(threads, ThreadList)
+    assert [t.thread_id for t in threads.threads] == ["t-new", old.thread_id]
+    assert threads.threads[0].title == "fresh question"
+    assert isinstance(waiting_thread, RunList)
+    assert [(r.run_id, r.status) for r in waiting_thread.runs] == [("new", "queued")]
+    assert isinstance(busy_thread, RunList)
+    assert [r.run_id for r in busy_thread.runs] == ["more", old.run_id]
+    assert foreign == RunRejected(code="thread_not_found", message="no such thread")
