@@ -29,10 +29,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from agentwire_client.auth import login_pair, register
 from agentwire_client.client import Client
-from agentwire_client.errors import AgentwireError, AuthError
+from agentwire_client.errors import AgentwireError, AuthError, ServerError
 from agentwire_client.protocol import TERMINAL_TYPES
 from agentwire_client.render import Timeline, raw
 from agentwire_client.session import Session
@@ -109,8 +110,10 @@ class Chat:
         """Send one message and wait for its run's terminal event type."""
         try:
             accepted = await self.client.send(content, thread_id=self.thread_id)
+        except ServerError:  # its error frame is on the timeline: "not sent", and why
+            return "error"
         except AgentwireError as exc:
-            self.err.print(f"[red]not sent:[/] {exc}")
+            self.err.print(f"[red]not sent:[/] {escape(str(exc))}")
             return "error"
         self.thread_id = accepted["thread_id"]
         self.active_run = accepted["run_id"]
@@ -216,6 +219,8 @@ async def _session(args: argparse.Namespace) -> int:
         return 0
     finally:
         await client.close()
+        with contextlib.suppress(TimeoutError):  # frames already received are printed first
+            await asyncio.wait_for(asyncio.shield(pump), 2)
         pump.cancel()
         await asyncio.gather(pump, return_exceptions=True)
 

@@ -198,7 +198,10 @@ class Client:
     async def send(
         self, content: str, *, thread_id: str | None = None, client_msg_id: str | None = None
     ) -> Frame:
-        """Send a message; returns its ``run_accepted``. ServerError if refused."""
+        """Send a message; returns its ``run_accepted``: ``{run_id, thread_id, state, ahead?}``,
+        ``state`` being ``starting``, or ``queued`` (``ahead`` runs before it) until its
+        ``agent_started``. Raises ServerError ``intake_unavailable`` when the message could not
+        be stored (nothing will run: send it again), or another code if it was refused."""
         msg_id = client_msg_id or uuid.uuid4().hex
         frame: Frame = {"type": "message", "content": content, "client_msg_id": msg_id}
         if thread_id:

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 __all__ = [
+    "ERROR_ANSWERS",
     "EVENT_TYPES",
     "SUBPROTOCOL",
     "TERMINAL_TYPES",
@@ -43,6 +44,15 @@ EVENT_TYPES = frozenset(
     }
 )
 TERMINAL_TYPES = frozenset({"agent_completed", "agent_failed", "agent_cancelled"})
+# Error codes that answer only some requests, by reply type (docs/protocol.md, error codes).
+ERROR_ANSWERS: dict[str, frozenset[str]] = {
+    "intake_unavailable": frozenset({"run_accepted"}),  # not stored: nothing will run
+    "invalid_request": frozenset({"run_accepted"}),  # an empty message
+    "thread_not_found": frozenset({"runs"}),  # a message to such a thread is accepted, then fails
+    "run_not_found": frozenset({"cancel_accepted"}),
+    "no_agent_available": frozenset({"cancel_accepted", "threads", "runs"}),  # never a message's
+    "reply_too_large": frozenset({"threads", "runs"}),  # a page with a run too big to send
+}
 
 
 class CloseCode:
@@ -163,7 +173,9 @@ class PendingRequest:
 @dataclass
 class Requests:
     """Requests in the order they were made. Replies are matched by type and key (client_msg_id,
-    run_id, or a page's :func:`page_key`); an ``error`` frame carries no id, so it answers the
+    run_id, or a page's :func:`page_key`). An ``error`` frame carries no id, and replies can
+    overtake each other (a message waits for the queue, a list for an agent): a code only one
+    kind of request gets (``ERROR_ANSWERS``) answers the oldest of that kind, any other code the
     oldest request."""
 
     pending: list[PendingRequest] = field(default_factory=list)
@@ -179,7 +191,7 @@ class Requests:
         """The request ``frame`` answers, removed from the pending list; None if none."""
         kind = frame.get("type")
         if kind == "error":
-            return self.pending.pop(0) if self.pending else None
+            return self._answered_by(str((frame.get("data") or {}).get("code")))
         key = {
             "run_accepted": frame.get("client_msg_id"),
             "cancel_accepted": frame.get("run_id"),
@@ -191,6 +203,15 @@ class Requests:
                 self.pending.remove(request)
                 return request
         return None
+
+    def _answered_by(self, code: str) -> PendingRequest | None:
+        kinds = ERROR_ANSWERS.get(code, frozenset())
+        request = next((r for r in self.pending if r.reply_type in kinds), None)
+        if request is None and self.pending:
+            request = self.pending[0]
+        if request is not None:
+            self.pending.remove(request)
+        return request
 
     def drain(self) -> list[PendingRequest]:
         pending, self.pending = self.pending, []

@@ -13,9 +13,55 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-__all__ = ["Timeline", "format_duration", "format_params", "raw", "summarize"]
+__all__ = [
+    "Timeline",
+    "describe_failure",
+    "describe_wait",
+    "format_duration",
+    "format_params",
+    "raw",
+    "summarize",
+]
 
 _MAX_VALUE_CHARS = 40
+
+# agent_failed codes in plain words (docs/protocol.md, error codes), with what to do when the
+# user can do something; any other code is "failed" with the server's message.
+_FAILURES: dict[str, tuple[str, str]] = {
+    "thread_not_found": (
+        "this thread was not found",
+        "it does not exist or is not yours; /new starts a new thread",
+    ),
+    "thread_busy": ("this thread is busy", "send it again once the run in progress has ended"),
+    "intake_failed": ("your message could not be taken in", "nothing ran; send it again"),
+    "agent_lost": ("the agent stopped unexpectedly", ""),
+    "agent_stopped": ("the agent was shut down before it finished", ""),
+    "agent_error": ("the agent ran into an error", ""),
+    "run_timeout": ("the run took too long", ""),
+    "tool_failed": ("a tool failed", ""),
+    "tool_timeout": ("a tool took too long", ""),
+    "tool_unavailable": ("a tool was not available", ""),
+    "tool_lost": ("a tool stopped responding", ""),
+    "unknown_tool": ("the agent asked for a tool that does not exist", ""),
+    "invalid_parameters": ("the agent called a tool the wrong way", ""),
+    "result_too_large": ("a tool's result was too large", ""),
+    "event_too_large": ("an update was too large to deliver", ""),
+    "publish_failed": ("the run's progress could not be saved", ""),
+}
+
+
+def describe_failure(code: str) -> tuple[str, str]:
+    """An agent_failed code as (what happened, what to do), in plain words."""
+    return _FAILURES.get(code, ("failed", ""))
+
+
+def describe_wait(state: str | None, ahead: int | None) -> str:
+    """What an accepted run waits for until its ``agent_started`` (from its ``run_accepted``)."""
+    if state != "queued":
+        return "starting"
+    if ahead is None:
+        return "queued: waiting for a free agent"
+    return f"queued: waiting for a free agent, {f'{ahead} ahead' if ahead else 'next in line'}"
 
 
 def format_duration(ms: float | None) -> str:
@@ -74,12 +120,16 @@ class Timeline:
         self.console.print(Text.assemble(*parts), highlight=False)
 
     def _on_run_accepted(self, frame: dict[str, Any], _: dict[str, Any]) -> None:
-        self._line(
+        parts: list[tuple[str, str]] = [
             ("→ run ", "dim"),
             (frame["run_id"][:8], "dim bold"),
             (" accepted, thread ", "dim"),
             (frame["thread_id"][:8], "dim bold"),
-        )
+        ]
+        if state := frame.get("state"):  # until its agent_started: no spinner, just why it waits
+            wait = describe_wait(state, frame.get("ahead"))
+            parts += [(" · ", "dim"), (wait, "yellow" if state == "queued" else "dim")]
+        self._line(*parts)
 
     def _on_agent_started(self, frame: dict[str, Any], data: dict[str, Any]) -> None:
         self._started[frame["run_id"]] = data.get("timestamp", 0.0)
@@ -136,13 +186,18 @@ class Timeline:
 
     def _on_agent_failed(self, frame: dict[str, Any], data: dict[str, Any]) -> None:
         elapsed = self._elapsed(frame, data)
+        code = data.get("code", "?")
+        what, hint = describe_failure(code)
         self._line(
-            ("✗ failed ", "bold red"),
-            (data.get("code", "?"), "red"),
+            ("✗ ", "bold red"),
+            (what, "bold red"),
             (": ", "red"),
             (data.get("message", ""), "red"),
-            (f"  {elapsed}", "dim"),
+            (f"  ({code})", "dim"),
+            (f"  {elapsed}" if elapsed else "", "dim"),
         )
+        if hint:
+            self._line(("  ", ""), (hint, "italic"))
 
     def _on_agent_cancelled(self, frame: dict[str, Any], data: dict[str, Any]) -> None:
         elapsed = self._elapsed(frame, data)
@@ -150,6 +205,13 @@ class Timeline:
         self._line(("■ cancelled ", "bold yellow"), (reason, "yellow"), (f"  {elapsed}", "dim"))
 
     def _on_error(self, _: dict[str, Any], data: dict[str, Any]) -> None:
+        if data.get("code") == "intake_unavailable":  # the message was not stored
+            self._line(
+                ("✗ not sent: ", "bold red"),
+                (data.get("message", ""), "red"),
+                ("  (intake_unavailable)", "dim"),
+            )
+            return
         self._line(
             ("! ", "bold red"),
             (data.get("code", "error"), "bold red"),

@@ -7,11 +7,13 @@ by CI), which turns a missing browser into a failure.
 
 from __future__ import annotations
 
+import mimetypes
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -75,8 +77,11 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 
 
 @pytest.fixture(scope="module")
-def stack(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The whole stack; the gateway serves the UI. Thinking is slowed so a test can act mid-run."""
+def stack(
+    request: pytest.FixtureRequest, nats_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The whole stack; the gateway serves the UI. Thinking is slowed so a test can act mid-run.
+    A test module's ``STACK_ENV`` (a dict) adds to or overrides the services' environment."""
     data_dir = tmp_path_factory.mktemp("browser-stack")
 
     def sink(name: str, line: str) -> None:
@@ -87,6 +92,7 @@ def stack(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     running.extra_env.update(
         {"THINK_DELAY_S": "0.5", "AUTH_CORS_ORIGINS": running.http_url}  # the UI's origin
     )
+    running.extra_env.update(getattr(request.module, "STACK_ENV", {}))
     try:
         running.start()
         yield running
@@ -101,19 +107,21 @@ def app_url(stack: Stack) -> str:
 
 
 def _serve_static(route: Route) -> None:
-    name = route.request.url.removeprefix(STATIC_ORIGIN + "/") or "blank"
+    name = urlsplit(route.request.url).path.lstrip("/") or "blank"
     if name == "blank":
         route.fulfill(
             body="<!doctype html><title>test</title><main></main>", content_type="text/html"
         )
         return
-    route.fulfill(path=str(STATIC / name), content_type="text/javascript")
+    kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    route.fulfill(path=str(STATIC / name), content_type=kind)
 
 
 @pytest.fixture
 def static_page(context: BrowserContext) -> Page:
-    """A blank page on a made-up origin that serves the UI's modules from the source tree, for
-    testing them without a server: ``await import("/agentwire.js")``."""
+    """A blank page on a made-up origin that serves the UI's files from the source tree, for
+    testing them without a server: ``await import("/agentwire.js")``, or the chat page itself
+    at ``/index.html`` (give it a WebSocket of your own with ``add_init_script``)."""
     page = context.new_page()
     page.route(f"{STATIC_ORIGIN}/**", _serve_static)
     page.goto(f"{STATIC_ORIGIN}/blank")

@@ -169,6 +169,28 @@ def test_an_error_frame_fails_the_oldest_request(page: Page) -> None:
     assert result == ["thread_not_found", 1]
 
 
+def test_a_message_not_stored_fails_its_send_not_an_older_request(page: Page) -> None:
+    """Replies overtake each other: a list sent first may still wait for an agent when the
+    message sent after it is refused as not stored."""
+    result = run(
+        page,
+        """
+        const client = await start();
+        sockets[0].open();
+        const threads = client.listThreads();
+        const sent = client.send("hi").catch((e) => [e.name, e.code, e.message]);
+        const cancel = client.cancel("r9").catch((e) => e.code);
+        sockets[0].deliver({type: "error", data: {code: "intake_unavailable",
+                                                  message: "could not be stored"}});
+        sockets[0].deliver({type: "error", data: {code: "run_not_found", message: "no"}});
+        sockets[0].deliver({type: "threads", threads: [{thread_id: "t1"}]});
+        return [await sent, await cancel, (await threads).length];
+        """,
+    )
+    assert result == [["AgentwireError", "intake_unavailable", "could not be stored"],
+                      "run_not_found", 1]  # fmt: skip
+
+
 def test_lists_ask_for_a_page_and_give_its_next_cursor_each_to_its_own_request(
     page: Page,
 ) -> None:

@@ -3,6 +3,7 @@ or a failure produces. No server: the module is served from the source tree."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -55,9 +56,93 @@ def test_a_failed_tool_and_a_failed_run_are_shown_plainly(page: Page) -> None:
         "Failed",
         "tool_timeout: ran past 30 s",
         "30.0 s",
-        "Failed · tool_timeouta tool timed out",
+        "A tool took too longa tool timed outtool_timeout",
         True,
     ]
+
+
+def test_a_refused_thread_and_an_unknown_code_fail_in_plain_words(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const failed = (code, message) => ev(2, "agent_failed", {agent_id: "a", code, message,
+                                                                  timestamp: 1});
+        const started = ev(1, "agent_started", {agent_id: "a", timestamp: 1,
+                                                message: "This run ended before work on it began"});
+        const seen = [];
+        for (const [code, message] of [["thread_not_found", "no such thread"],
+                                       ["thread_busy", "this thread already has a run going"],
+                                       ["intake_failed", "could not take it in"],
+                                       ["brand_new_code", "something new broke"]]) {
+          await render([started, failed(code, message)]);
+          seen.push([text(".badge")[0], text(".outcome-title")[0], text(".outcome-text")[0],
+                     text(".outcome-hint")[0] || "", text(".outcome-code")[0]]);
+        }
+        return seen;
+        """,
+    )
+    assert result == [
+        ["Failed", "This thread was not found", "no such thread",
+         "It does not exist or is not yours. Start a new thread and send it there.",
+         "thread_not_found"],
+        ["Failed", "This thread is busy", "this thread already has a run going",
+         "Send it again once the run in progress has ended.", "thread_busy"],
+        ["Failed", "Your message could not be taken in", "could not take it in",
+         "Nothing ran. Send it again.", "intake_failed"],
+        ["Failed", "Failed", "something new broke", "", "brand_new_code"],
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("accepted", "badge", "note"),
+    [
+        ({"state": "queued", "ahead": 12}, "Queued", "Waiting for a free agent — 12 ahead"),
+        ({"state": "queued", "ahead": 0}, "Queued", "Waiting for a free agent — next in line"),
+        ({"state": "queued"}, "Queued", "Waiting for a free agent"),
+        ({"state": "starting", "ahead": 0}, "Starting", "Starting — an agent is picking it up"),
+        ({"state": "starting", "afterPrevious": True}, "Queued",
+         "Waiting for the previous run in this thread to end"),
+    ],
+)  # fmt: skip
+def test_an_accepted_run_says_what_it_waits_for_until_it_starts(
+    page: Page, accepted: dict[str, Any], badge: str, note: str
+) -> None:
+    result = run(
+        page,
+        f"""
+        const {{RunView}} = await import("/timeline.js");
+        const view = new RunView({{content: "Why?", status: "sending"}});
+        view.bind("r1", "t1");
+        document.body.replaceChildren(view.el);
+        view.waiting({json.dumps(accepted)});
+        const note = document.querySelector(".wait-note");
+        const waiting = [view.status, text(".badge")[0], note.hidden ? "" : note.textContent,
+                         document.querySelector(".stop").hidden];
+        view.apply(ev(1, "agent_started", {{agent_id: "a", message: "On it", timestamp: 1}}));
+        return [waiting, [text(".badge")[0], note.hidden]];
+        """,
+    )
+    status = "starting" if badge == "Starting" else "queued"
+    assert result == [[status, badge, note, False], ["Working", True]]
+
+
+def test_a_stop_pressed_while_queued_is_not_undone_by_the_start(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const {RunView} = await import("/timeline.js");
+        const view = new RunView({content: "Why?", status: "sending"});
+        view.bind("r1", "t1");
+        document.body.replaceChildren(view.el);
+        view.waiting({state: "queued", ahead: 2});
+        view.setStatus("stopping");
+        view.apply(ev(1, "agent_started", {agent_id: "a", message: "On it", timestamp: 1}));
+        const during = text(".badge")[0];
+        view.apply(ev(2, "agent_cancelled", {agent_id: "a", reason: "stopped", timestamp: 1}));
+        return [during, text(".badge")[0]];
+        """,
+    )
+    assert result == ["Stopping…", "Cancelled"]
 
 
 def test_a_repeated_seq_renders_once(page: Page) -> None:

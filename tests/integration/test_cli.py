@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
 import uuid
@@ -77,6 +78,7 @@ async def test_chat_prints_a_readable_timeline(stack: Stack) -> None:
     )  # fmt: skip
 
     assert code == 0, err
+    assert re.search(r"→ run \w{8} accepted, thread \w{8} · (starting|queued)", out), out
     assert "▶ infra_analyst" in out
     assert "⚙ analyze_performance(" in out and "✓ analyze_performance" in out
     assert " ms  → " in out, "tool results come with their duration"

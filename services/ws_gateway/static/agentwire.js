@@ -30,6 +30,15 @@ export const CloseCode = Object.freeze({
   NORMAL: 1000, GOING_AWAY: 1001, POLICY: 1008, TOO_BIG: 1009, INTERNAL: 1011,
   SERVER_RESTART: 4000, SLOW_CONSUMER: 4008, UNAUTHORIZED: 4401, REVOKED: 4403,
 });
+// Error codes that answer only some requests (by their reply type); docs/protocol.md, error codes.
+const ERROR_ANSWERS = Object.freeze({
+  intake_unavailable: ["run_accepted"], // the message was not stored: nothing will run
+  invalid_request: ["run_accepted"], // an empty message
+  thread_not_found: ["runs"], // a message to such a thread is accepted, then fails
+  run_not_found: ["cancel_accepted"],
+  no_agent_available: ["cancel_accepted", "threads", "runs"], // never to a message any more
+  reply_too_large: ["threads", "runs"], // a page with a run too big to send
+});
 const SUBPROTOCOL = "agentwire.v1";
 const DEFAULTS = {
   backoffBaseMs: 500, backoffMaxMs: 15000, idleMs: 25000, deadMs: 10000, requestTimeoutMs: 15000,
@@ -166,8 +175,11 @@ export class AgentwireClient {
     if (this._state === "unauthorized" || this._state === "closed") this.open();
   }
 
-  /** Send a message; resolves with its `run_accepted`. Resent as-is after a reconnect:
-   * the server answers a repeated `client_msg_id` with the original run. */
+  /** Send a message; resolves with its `run_accepted` (`{run_id, thread_id, state, ahead?}`:
+   * `state` is "starting", or "queued" behind `ahead` runs until its agent_started). Rejects
+   * with AgentwireError `intake_unavailable` when the message could not be stored: nothing
+   * will run, send it again. Resent as-is after a reconnect: the server answers a repeated
+   * `client_msg_id` with the original run. */
   send(content, { threadId = null, clientMsgId = null } = {}) {
     const id = clientMsgId || newId();
     const frame = { type: "message", content, client_msg_id: id };
@@ -391,7 +403,7 @@ export class AgentwireClient {
           this._authSent = false; // our auth frame's answer, not a request's; the close follows
           return;
         }
-        const request = this._pending.shift(); // errors carry no id: the oldest request's
+        const request = this._answeredBy(frame.data.code);
         if (request) request.fail(new AgentwireError(frame.data.code, frame.data.message));
         return;
       }
@@ -422,6 +434,16 @@ export class AgentwireClient {
       this._pending.push(request);
       this._write(frame);
     });
+  }
+
+  /** The pending request an error frame answers, taken off the list. Errors carry no id, and
+   * replies can overtake each other (a message waits for the queue, a list for an agent), so
+   * a code only one kind of request gets goes to the oldest of that kind; others to the oldest. */
+  _answeredBy(code) {
+    const kinds = ERROR_ANSWERS[code];
+    let index = kinds ? this._pending.findIndex((r) => kinds.includes(r.replyType)) : -1;
+    if (index < 0) index = this._pending.length ? 0 : -1;
+    return index < 0 ? null : this._pending.splice(index, 1)[0];
   }
 
   _resolve(replyType, key, reply) {

@@ -22,6 +22,11 @@ const app = {
 };
 window.agentwireApp = app; // for the browser tests and for poking around in devtools
 
+// Error frames the page shows where they happen, not in the notice bar: a message not stored
+// (on its card), and a thread that does not exist (yet: a new thread is recorded only once an
+// agent takes its first message in, so its history may not be there right after run_accepted).
+const SHOWN_IN_PLACE = new Set(["intake_unavailable", "thread_not_found"]);
+
 function wsUrl() {
   const given = new URLSearchParams(location.search).get("ws");
   return given || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
@@ -59,7 +64,9 @@ function startChat(session) {
   client.on("revoked", () => signedOut("You were signed out. Please log in again."));
   client.on("resume_gap", (f) => notice(`Events after #${f.after_seq} are no longer kept; `
     + `the timeline may miss steps before #${f.oldest_seq}.`));
-  client.on("error", (e) => notice(`${e.code}: ${e.message}`));
+  client.on("error", (e) => {
+    if (!SHOWN_IN_PLACE.has(e.code)) notice(`${e.code}: ${e.message}`);
+  });
   const hash = new URLSearchParams(location.hash.slice(1)).get("thread");
   select(hash || null);
   $("message").focus();
@@ -245,6 +252,9 @@ function onEvent(frame) {
 async function sendMessage(content) {
   const threadId = app.current;
   const target = currentView();
+  for (const old of target.runs) { // sending it again: the earlier "Not sent" card goes
+    if (old.status === "unsent" && old.messageText.textContent === content) drop(target, old);
+  }
   const view = newRunView({ content, status: "sending" });
   target.add(view);
   showThread();
@@ -253,20 +263,31 @@ async function sendMessage(content) {
     const accepted = await app.client.send(content, { threadId });
     const known = app.runs.get(accepted.run_id);
     if (known) { // a resume replayed its events before the resent message was answered
-      target.runs.delete(view);
-      view.el.remove();
+      drop(target, view);
       known.setContent(content);
     } else {
+      const afterPrevious = [...target.runs].some((v) => v !== view && v.runId && !v.final);
       view.bind(accepted.run_id, accepted.thread_id);
       app.runs.set(accepted.run_id, view);
-      view.setStatus("running");
+      view.waiting({ state: accepted.state, ahead: accepted.ahead, afterPrevious });
     }
     if (!threadId) adoptDraft(accepted.thread_id, content);
   } catch (err) {
-    view.unsent(err.message);
+    // Nothing was stored (intake_unavailable), or it never got there: the text goes back in
+    // the box, unless something else was typed meanwhile or another thread is open now, so
+    // sending it again is one key.
+    const box = $("message");
+    const restored = !box.value.trim() && app.current === threadId;
+    if (restored) box.value = content;
+    view.unsent(err.message, restored ? "Your message is back in the box: send it again." : "");
   } finally {
     app.sending -= 1;
   }
+}
+
+function drop(threadView, view) {
+  threadView.runs.delete(view);
+  view.el.remove();
 }
 
 function adoptDraft(threadId, content) {
@@ -279,12 +300,13 @@ function adoptDraft(threadId, content) {
 }
 
 async function stopRun(view) {
+  const before = view.status;
   view.setStatus("stopping");
   try {
     const reply = await app.client.cancel(view.runId);
     if (reply.state !== "cancelling") view.setStatus(reply.state);
   } catch (err) {
-    view.setStatus("running");
+    if (view.status === "stopping") view.setStatus(view.startedAt === null ? before : "running");
     notice(`Could not stop the run: ${err.message}`);
   }
 }

@@ -4,10 +4,49 @@
 // data-result-seq on their tool card), so "nothing doubled" can be checked from the DOM.
 
 const STATUS_LABEL = {
-  sending: "Sending…", queued: "Queued", running: "Working", stopping: "Stopping…",
-  completed: "Done", failed: "Failed", cancelled: "Cancelled", unsent: "Not sent",
+  sending: "Sending…", queued: "Queued", starting: "Starting", running: "Working",
+  stopping: "Stopping…", completed: "Done", failed: "Failed", cancelled: "Cancelled",
+  unsent: "Not sent",
 };
 const FINAL = new Set(["completed", "failed", "cancelled", "unsent"]);
+const WAITING = new Set(["queued", "starting"]); // accepted, and no agent_started yet
+const STOPPABLE = new Set(["queued", "starting", "running", "stopping"]);
+
+// agent_failed codes in plain words (docs/protocol.md, error codes); any other code is "Failed"
+// with the server's message. A hint says what to do when the user can do something.
+const FAILURES = {
+  thread_not_found: ["This thread was not found",
+    "It does not exist or is not yours. Start a new thread and send it there."],
+  thread_busy: ["This thread is busy", "Send it again once the run in progress has ended."],
+  intake_failed: ["Your message could not be taken in", "Nothing ran. Send it again."],
+  agent_lost: ["The agent stopped unexpectedly"],
+  agent_stopped: ["The agent was shut down before it finished"],
+  agent_error: ["The agent ran into an error"],
+  run_timeout: ["The run took too long"],
+  tool_failed: ["A tool failed"],
+  tool_timeout: ["A tool took too long"],
+  tool_unavailable: ["A tool was not available"],
+  tool_lost: ["A tool stopped responding"],
+  unknown_tool: ["The agent asked for a tool that does not exist"],
+  invalid_parameters: ["The agent called a tool the wrong way"],
+  result_too_large: ["A tool's result was too large"],
+  event_too_large: ["An update was too large to deliver"],
+  publish_failed: ["The run's progress could not be saved"],
+};
+
+/** An agent_failed (or a failed run from history) in plain words: {title, text, hint, code}. */
+export function describeFailure(code, message) {
+  const [title, hint] = FAILURES[code] || ["Failed"];
+  return { title, text: message || "", hint: hint || "", code: code || "" };
+}
+
+/** What a run accepted but not yet started is waiting for, from its run_accepted. */
+export function describeWait({ state, ahead, afterPrevious = false }) {
+  if (afterPrevious) return "Waiting for the previous run in this thread to end";
+  if (state === "starting") return "Starting — an agent is picking it up";
+  if (!Number.isInteger(ahead)) return "Waiting for a free agent";
+  return `Waiting for a free agent — ${ahead ? `${ahead} ahead` : "next in line"}`;
+}
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -77,8 +116,9 @@ export class RunView {
     this.stop.addEventListener("click", () => this.onStop(this));
     head.append(this.badge, this.agent, this.elapsed, this.stop);
     this.steps = el("ol", "steps");
+    this.waitNote = el("p", "wait-note", "Waiting to start");
     this.outcome = el("div", "outcome");
-    card.append(head, this.steps, this.outcome);
+    card.append(head, this.steps, this.waitNote, this.outcome);
     this.el.append(this.message, card);
     this.setContent(content);
     this.setStatus(status);
@@ -104,8 +144,17 @@ export class RunView {
     this.status = status;
     this.el.dataset.status = status;
     this.badge.textContent = STATUS_LABEL[status] || status;
-    this.stop.hidden = !["running", "queued", "stopping"].includes(status) || !this.runId;
+    this.waitNote.hidden = !WAITING.has(status);
+    this.stop.hidden = !STOPPABLE.has(status) || !this.runId;
     this.stop.disabled = status === "stopping";
+  }
+
+  /** The run was accepted (`run_accepted`): until its agent_started it waits, and says for
+   * what, not a spinner. `afterPrevious`: an earlier run of its thread is still going. */
+  waiting({ state, ahead, afterPrevious = false }) {
+    if (this.startedAt !== null || this.status !== "sending") return; // already under way
+    this.waitNote.textContent = describeWait({ state, ahead, afterPrevious });
+    this.setStatus(state === "starting" && !afterPrevious ? "starting" : "queued");
   }
 
   /** Render one event; false if its seq was already rendered. */
@@ -119,7 +168,7 @@ export class RunView {
       case "tool_executing": return this._toolStarted(frame, d);
       case "tool_completed": return this._toolDone(frame, d);
       case "agent_completed": return this._end(frame, "completed", "Answer", d.result);
-      case "agent_failed": return this._end(frame, "failed", `Failed · ${d.code}`, d.message);
+      case "agent_failed": return this._failed(frame, d);
       case "agent_cancelled": return this._end(frame, "cancelled", "Cancelled", d.reason);
     }
     return true;
@@ -132,7 +181,7 @@ export class RunView {
     this.setStatus(info.status);
     if (info.status === "completed") this._outcome(null, "completed", "Answer", info.result);
     if (info.status === "failed") {
-      this._outcome(null, "failed", `Failed · ${info.error_code}`, info.error_message);
+      this._failure(null, describeFailure(info.error_code, info.error_message));
     }
     if (info.status === "cancelled") {
       this._outcome(null, "cancelled", "Cancelled", info.error_message || "Stopped before it finished.");
@@ -152,7 +201,7 @@ export class RunView {
   _started(frame, d) {
     this.startedAt = d.timestamp;
     this.agent.textContent = d.agent_id || "";
-    if (!this.final) this.setStatus("running");
+    if (this.status !== "stopping") this.setStatus("running"); // (and a finished run stays so)
     const item = this._step(frame, "started", d.message);
     item.append(el("time", "clock", formatClock(d.timestamp)));
     this.steps.prepend(item); // the start leads even if a resume delivered it late
@@ -197,9 +246,15 @@ export class RunView {
     return true;
   }
 
+  _failed(frame, d) {
+    this._end(frame, "failed");
+    this._failure(frame, describeFailure(d.code, d.message));
+    return true;
+  }
+
   _end(frame, status, title, text) {
     this.setStatus(status);
-    this._outcome(frame, status, title, text);
+    if (title) this._outcome(frame, status, title, text);
     if (this.startedAt) this.elapsed.textContent = formatDuration((frame.data.timestamp - this.startedAt) * 1000);
     for (const card of this.steps.querySelectorAll(".tool.running")) card.classList.add("abandoned");
     return true;
@@ -214,12 +269,19 @@ export class RunView {
     box.append(el("h3", "outcome-title", title));
     if (text) box.append(el("p", "outcome-text", text));
     this.outcome.replaceChildren(box);
+    return box;
   }
 
-  /** The send never reached the server. */
-  unsent(reason) {
+  _failure(frame, { title, text, hint, code }) {
+    const box = this._outcome(frame, "failed", title, text);
+    if (hint) box.append(el("p", "outcome-hint", hint));
+    if (code) box.append(el("code", "outcome-code", code));
+  }
+
+  /** The message was not stored (or never reached the server): nothing will run. */
+  unsent(reason, hint = "") {
     this.setStatus("unsent");
-    this._outcome(null, "failed", "Not sent", reason);
+    this._failure(null, { title: "Not sent", text: reason, hint, code: "" });
   }
 }
 

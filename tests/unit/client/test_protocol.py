@@ -110,6 +110,28 @@ def test_an_error_frame_answers_the_oldest_request() -> None:
     assert requests.match({"type": "error", "data": {}}) is None
 
 
+def test_an_error_only_a_message_gets_answers_the_oldest_message_not_an_older_list() -> None:
+    """Replies overtake each other: a list sent first may still wait for an agent when the
+    message sent after it is refused as not stored."""
+    requests = Requests()
+    listing = PendingRequest({"type": "list_runs"}, "runs", "t1")
+    message = PendingRequest({"type": "message"}, "run_accepted", "m1")
+    cancel = PendingRequest({"type": "cancel"}, "cancel_accepted", "r1")
+    for request in (listing, message, cancel):
+        requests.add(request)
+    assert requests.match({"type": "error", "data": {"code": "intake_unavailable"}}) is message
+    assert requests.match({"type": "error", "data": {"code": "run_not_found"}}) is cancel
+    assert requests.match({"type": "error", "data": {"code": "no_agent_available"}}) is listing
+    assert requests.pending == []
+
+
+def test_an_error_no_pending_request_of_its_kind_expects_answers_the_oldest() -> None:
+    requests = Requests()
+    message = PendingRequest({"type": "message"}, "run_accepted", "m1")
+    requests.add(message)  # an older gateway still refused a message with thread_not_found
+    assert requests.match({"type": "error", "data": {"code": "thread_not_found"}}) is message
+
+
 def test_the_clients_event_and_subprotocol_names_are_the_servers() -> None:
     """The client keeps its own copies (it imports nothing of the server); they must not drift."""
     assert client_protocol.EVENT_TYPES == events.EVENT_TYPES

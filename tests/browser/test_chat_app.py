@@ -1,0 +1,161 @@
+"""The chat page (app.js) against a scripted socket, no server: the replies a real stack gives
+only under failure or bad timing, delivered on cue.
+
+The page is served from the source tree, signed in through a session put in localStorage, and
+its WebSocket is a fake whose answers each test scripts (``server.onMessage``).
+SCREENSHOT_DIR=<dir> keeps the screenshots taken on the way (default: the test's tmp dir).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.browser.chat import ask
+from tests.browser.conftest import STATIC_ORIGIN, _serve_static
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Page
+
+QUESTION = "Why is the api slow this week?"
+NOT_STORED = "your message could not be stored, so it will not run; send it again shortly"
+
+SCRIPTED_SERVER = """
+(() => {
+  const now = Date.now();
+  localStorage.setItem("agentwire.session", JSON.stringify({
+    email: "ada@example.com", accessToken: "A", refreshToken: "R", lifetimeMs: 900000,
+    expiresAt: now + 900000, refreshExpiresAt: now + 86400000}));
+  const server = window.server = {sockets: [], sent: [], onMessage: null};
+  server.event = (seq, type, data = {}) => ({seq, type, run_id: "r1", thread_id: "t1",
+                                             data: {agent_id: "a", timestamp: 1, ...data}});
+  window.WebSocket = class {
+    constructor(url, protocols) {
+      Object.assign(this, {url, protocols, readyState: 0});
+      server.sockets.push(this);
+      setTimeout(() => { this.readyState = 1; this.onopen?.({}); }, 5);
+    }
+    send(text) {
+      const frame = JSON.parse(text);
+      server.sent.push(frame);
+      setTimeout(() => {
+        if (frame.type === "list_threads") this.deliver({type: "threads", threads: []});
+        if (frame.type === "list_runs") this.deliver({type: "runs", thread_id: frame.thread_id,
+                                                      runs: []});
+        if (frame.type === "message") server.onMessage?.(frame, this);
+      }, 5);
+    }
+    close(code = 1000, reason = "") { this.drop(code, reason); }
+    drop(code = 1006, reason = "") {
+      if (this.readyState === 3) return;
+      this.readyState = 3;
+      setTimeout(() => this.onclose?.({code, reason}), 0);
+    }
+    deliver(frame) { if (this.readyState === 1) this.onmessage?.({data: JSON.stringify(frame)}); }
+  };
+})();
+"""
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    chat = context.new_page()
+    chat.route(f"{STATIC_ORIGIN}/**", _serve_static)
+    chat.add_init_script(SCRIPTED_SERVER)
+    chat.goto(f"{STATIC_ORIGIN}/index.html?auth=http://auth.test")
+    chat.wait_for_selector('#connection[data-state="open"]')
+    return chat
+
+
+def shots(tmp_path: Path) -> Path:
+    where = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+def messages(page: Page) -> list[dict[str, str]]:
+    return page.evaluate("server.sent.filter((f) => f.type === 'message')")
+
+
+def test_a_message_that_was_not_stored_is_shown_and_its_text_kept_to_send_again(
+    page: Page, tmp_path: Path
+) -> None:
+    page.evaluate(
+        """(text) => { server.onMessage = (frame, ws) => ws.deliver(
+             {type: "error", data: {code: "intake_unavailable", message: text}}); }""",
+        NOT_STORED,
+    )
+    ask(page, QUESTION)
+    page.wait_for_selector('.run[data-status="unsent"]')
+
+    card = page.locator(".run")
+    assert card.locator(".badge").inner_text() == "Not sent"
+    assert card.locator(".outcome-text").inner_text() == NOT_STORED
+    assert card.locator(".outcome-hint").inner_text() == (
+        "Your message is back in the box: send it again."
+    )
+    assert page.get_by_label("Message").input_value() == QUESTION
+    assert page.locator("#notice").is_hidden(), "said once, on the card"
+    page.locator("#message").blur()
+    page.screenshot(path=str(shots(tmp_path) / "not-sent-1280x900.png"))
+
+    page.evaluate(
+        """() => { server.onMessage = (frame, ws) => ws.deliver({type: "run_accepted",
+             run_id: "r1", thread_id: "t1", client_msg_id: frame.client_msg_id, state: "queued",
+             ahead: 3}); }"""
+    )
+    page.get_by_label("Message").press("Enter")
+    page.wait_for_selector('.run[data-status="queued"]')
+    assert page.locator(".run").count() == 1, "the Not sent card made way for the new one"
+    assert page.locator(".run .wait-note").inner_text() == "Waiting for a free agent — 3 ahead"
+    assert page.get_by_label("Message").input_value() == ""
+    first, second = messages(page)
+    assert first["content"] == second["content"] == QUESTION
+    assert first["client_msg_id"] != second["client_msg_id"], "nothing was stored: a new message"
+
+
+def test_text_typed_meanwhile_is_not_overwritten_by_a_failed_send(page: Page) -> None:
+    page.evaluate(
+        """() => { server.onMessage = (frame, ws) => setTimeout(() => ws.deliver({type: "error",
+             data: {code: "intake_unavailable", message: "not stored"}}), 300); }"""
+    )
+    ask(page, QUESTION)
+    page.get_by_label("Message").fill("something else")
+    page.wait_for_selector('.run[data-status="unsent"]')
+    assert page.get_by_label("Message").input_value() == "something else"
+    assert page.locator(".run .outcome-hint").count() == 0
+
+
+@pytest.mark.parametrize("replayed_first", [False, True], ids=["answer-first", "events-first"])
+def test_a_run_accepted_twice_after_a_resend_is_one_run(page: Page, replayed_first: bool) -> None:
+    """The socket drops before the answer; the resend is answered with the same run (twice,
+    here), and the resume may deliver the run's first events before that answer."""
+    page.evaluate(
+        """(replayedFirst) => {
+          server.onMessage = (frame, ws) => {
+            if (server.sockets.length === 1) return ws.drop(1006);  // lost with its answer
+            const accepted = {type: "run_accepted", run_id: "r1", thread_id: "t1",
+                              client_msg_id: frame.client_msg_id, state: "starting", ahead: 0};
+            const started = server.event(1, "agent_started", {message: "On it"});
+            if (replayedFirst) ws.deliver(started);
+            ws.deliver(accepted);
+            ws.deliver(accepted);
+            if (!replayedFirst) ws.deliver(started);
+            ws.deliver(server.event(2, "agent_completed", {result: "Fine.", timestamp: 2}));
+          };
+        }""",
+        replayed_first,
+    )
+    ask(page, QUESTION)
+    page.wait_for_selector('.run[data-status="completed"]')
+
+    first, resent = messages(page)
+    assert first["client_msg_id"] == resent["client_msg_id"]
+    assert page.locator(".run").count() == 1
+    assert page.locator(".run .user-msg").inner_text() == QUESTION
+    assert page.locator('.run [data-kind="agent_started"]').count() == 1
+    assert page.locator(".run .outcome-text").inner_text() == "Fine."
+    assert page.evaluate("window.agentwireApp.current") == "t1"

@@ -1,0 +1,84 @@
+"""The terminal chat's session logic against a scripted client: what the person at the terminal
+reads when a message is refused or waits in the queue."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from agentwire_client.cli import Chat, parse_args
+from agentwire_client.errors import ServerError
+
+NOT_STORED = "your message could not be stored, so it will not run; send it again shortly"
+
+
+class ScriptedClient:
+    """Yields the frames it is given; ``send`` answers with the next scripted reply, and puts
+    that reply's frame on the stream as the real client does (the request fails first)."""
+
+    def __init__(self, *replies: dict[str, Any], then: list[dict[str, Any]] = ()) -> None:
+        self.replies = list(replies)
+        self.then = list(then)
+        self.frames: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+    async def send(self, content: str, *, thread_id: str | None = None) -> dict[str, Any]:
+        reply = self.replies.pop(0)
+        self.frames.put_nowait(reply)
+        for frame in self.then:
+            self.frames.put_nowait(frame)
+        if reply["type"] == "error":
+            self.frames.put_nowait(None)
+            raise ServerError(reply["data"]["code"], reply["data"]["message"])
+        return reply
+
+    def __aiter__(self) -> ScriptedClient:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        frame = await self.frames.get()
+        if frame is None:
+            raise StopAsyncIteration
+        return frame
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # one frame, one line
+
+
+async def chat_once(client: ScriptedClient, *flags: str) -> str:
+    chat = Chat(client, parse_args(["-m", "hi", *flags], {}))  # type: ignore[arg-type]
+    pump = asyncio.create_task(chat.pump())
+    outcome = await asyncio.wait_for(chat.run_message("hi"), 5)
+    await asyncio.wait_for(pump, 5)
+    return outcome
+
+
+async def test_a_message_that_was_not_stored_is_reported_once_as_not_sent(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    refused = {"type": "error", "data": {"code": "intake_unavailable", "message": NOT_STORED}}
+    assert await chat_once(ScriptedClient(refused)) == "error"
+    printed = capsys.readouterr()
+    assert (printed.out + printed.err).count("not sent") == 1
+    assert f"✗ not sent: {NOT_STORED}" in printed.out
+
+
+async def test_a_queued_run_says_it_waits_then_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    accepted = {"type": "run_accepted", "run_id": "r" * 12, "thread_id": "t" * 12}
+    started = {
+        "seq": 1,
+        "type": "agent_started",
+        "run_id": "r" * 12,
+        "thread_id": "t" * 12,
+        "data": {"agent_id": "infra_analyst", "message": "On it", "timestamp": 1.0},
+    }
+    answer = {"agent_id": "infra_analyst", "result": "fine", "timestamp": 2.0}
+    done = {**started, "seq": 2, "type": "agent_completed", "data": answer}
+    client = ScriptedClient({**accepted, "state": "queued", "ahead": 3}, then=[started, done, None])
+    assert await chat_once(client) == "agent_completed"
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("· queued: waiting for a free agent, 3 ahead")
+    assert lines[1].startswith("▶ infra_analyst")
