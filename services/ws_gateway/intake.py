@@ -31,6 +31,7 @@ from nats.aio.client import Client as NATS
 from nats.js.api import ConsumerInfo
 
 from shared import subjects
+from shared.bus import store
 from shared.errors import ErrorCode, InvalidId
 from shared.wire.intake import RunIntake, encode_intake, mint_ids
 from shared.wire.runs import RunRejected, RunRequest, RunStarted, SubmitReply
@@ -47,9 +48,9 @@ _ACK_WAIT_S = 1.0  # one attempt's wait for the stream's acknowledgement
 
 class Intake:
     def __init__(self, nc: NATS, *, timeout_s: float) -> None:
-        self._js = nc.jetstream()
+        self._nc = nc
         self._timeout_s = timeout_s
-        self._queue = _QueueView(self._js)
+        self._queue = _QueueView(nc.jetstream())
 
     async def submit(self, request: RunRequest) -> SubmitReply:
         """Store ``request`` as a run for the agents; say which run, or that nothing was stored."""
@@ -86,10 +87,7 @@ class Intake:
         deadline = loop.time() + self._timeout_s
         while (left := deadline - loop.time()) > 0:
             try:
-                ack = await self._js.publish(
-                    subject, payload, timeout=min(left, _ACK_WAIT_S), headers=headers
-                )
-                return ack.seq
+                return await store(self._nc, subject, payload, headers, min(left, _ACK_WAIT_S))
             except nats.js.errors.APIError as exc:  # the stream answered: it will not store it
                 log.error("the RUNS stream refused a message of user %s: %s", intake.user_id, exc)
                 return None
