@@ -28,7 +28,7 @@ from shared.errors import ErrorCode
 from shared.settings import SettingsError
 from shared.wire.tools import ToolCallFailed, ToolCallReply, decode_tool_call, encode
 
-__all__ = ["ToolCallSubscription", "ToolRunnerNode", "handle_tool_call"]
+__all__ = ["ToolCallSubscription", "ToolRunnerNode", "handle_tool_call", "max_result_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,15 @@ async def handle_tool_call(runner: ToolRunner, msg: Msg) -> None:
         reply = await runner.call(request)
     if msg.reply:  # a bare publish asked for no answer
         await msg.respond(encode(reply))
+
+
+# A result travels twice, in tool_completed and in the reply, each inside an envelope that also
+# holds its parameters: what the bus carries, less room for the rest.
+_ENVELOPE_BYTES = 16 * 1024
+
+
+def max_result_bytes(max_payload: int) -> int:
+    return max(1024, max_payload - _ENVELOPE_BYTES)
 
 
 class ToolCallSubscription:
@@ -128,10 +137,11 @@ class ToolRunnerNode:
             await ensure_events_stream(js, self._settings.nats)
             runner = ToolRunner(
                 self._registry,
-                EventPublisher(js),
+                EventPublisher(js, max_payload=nc.max_payload),
                 timeout_s=self._settings.tool_timeout_s,
                 heartbeat=_heartbeat(nc),
                 heartbeat_interval_s=self._settings.heartbeat_interval_s,
+                max_result_bytes=max_result_bytes(nc.max_payload),
             )
             calls = ToolCallSubscription(nc, runner, concurrency=self._settings.tool_concurrency)
             await calls.start()

@@ -11,6 +11,7 @@ The lifecycle of a call, and what the user sees at each step::
        │
     run under the tool's time limit
        │  ──raised / timed out / cancelled──> outcome carries a ToolError
+       │  ──result over max_result_bytes──> ToolError result_too_large (the result is dropped)
     publish tool_completed (result, or result None + error)
        │
     reply ok / error
@@ -101,8 +102,12 @@ class ToolRunner:
         timeout_s: float,
         heartbeat: Heartbeat | None = None,
         heartbeat_interval_s: float = 1.0,
+        max_result_bytes: int | None = None,
     ) -> None:
+        """``max_result_bytes``: a larger result (as JSON) ends the call ``result_too_large``;
+        it could reach neither the agent nor the user (None: no limit, for tests)."""
         self._registry = registry
+        self._max_result_bytes = max_result_bytes
         self._events = events
         self._timeout_s = timeout_s
         self._heartbeat = heartbeat
@@ -210,7 +215,21 @@ class ToolRunner:
             return Outcome(duration_ms=_ms_since(started), error=error)
         finally:
             work.cancel()  # a no-op once it has finished; otherwise the tool must not live on
+        too_large = self._too_large(tool, result)
+        if too_large is not None:
+            return Outcome(duration_ms=_ms_since(started), error=too_large)
         return Outcome(result=result, duration_ms=_ms_since(started))
+
+    def _too_large(self, tool: Tool, result: Any) -> ToolError | None:
+        limit = self._max_result_bytes
+        if limit is None:
+            return None
+        size = len(msgspec.json.encode(result))
+        if size <= limit:
+            return None
+        log.warning("tool %s returned %d bytes, over the limit of %d", tool.name, size, limit)
+        message = f"{tool.name} returned {size:,} bytes of result, over the limit of {limit:,}"
+        return ToolError(code=ErrorCode.RESULT_TOO_LARGE, message=message)
 
     def _tool_error(
         self, tool: Tool, limit: float, exc: Exception, *, timed_out: bool

@@ -4,9 +4,11 @@ import asyncio
 import uuid
 
 import nats
+import pytest
 
 from shared import subjects
 from shared.bus import EventPublisher, ensure_events_stream
+from shared.errors import EventTooLarge
 from shared.settings import NatsSettings
 from shared.wire import events
 
@@ -50,3 +52,24 @@ async def test_published_events_are_stored_and_republished_with_their_sequence(
         "step 1",
         "step 2",
     ]
+
+
+async def test_an_event_over_the_servers_limit_is_refused_at_once_and_nothing_is_stored(
+    nc: nats.aio.client.Client,
+) -> None:
+    js = nc.jetstream()
+    await ensure_events_stream(js, NatsSettings())
+    user = uuid.uuid4().hex
+    publisher = EventPublisher(js, max_payload=nc.max_payload)
+    huge = events.AgentCompleted(
+        run_id="r1",
+        thread_id="t1",
+        data=events.AgentCompletedData(agent_id="a", result="x" * nc.max_payload),
+    )
+
+    with pytest.raises(EventTooLarge, match="agent_completed event of"):
+        await publisher.publish(user, huge)
+    await publisher.publish(user, _thinking(1))  # the same publisher goes on
+
+    info = await js.stream_info(subjects.EVENTS_STREAM, subjects_filter=subjects.user_events(user))
+    assert info.state.subjects == {subjects.user_events(user): 1}

@@ -40,8 +40,18 @@ async def sleepy(params: SleepParams) -> dict[str, float]:
     return {"slept_s": params.seconds}
 
 
+class HugeParams(Parameters):
+    megabytes: float = 2.0
+
+
+async def huge(params: HugeParams) -> dict[str, str]:
+    """A result bigger than the bus carries (nats-server's default limit is 1 MiB)."""
+    return {"blob": "x" * int(params.megabytes * 1024 * 1024)}
+
+
 def registry_for_tests() -> Registry:
     registry = builtin_registry()
+    registry.add(Tool("huge", "returns `megabytes` of result", HugeParams, huge))
     registry.add(Tool("explode", "always raises", Parameters, explode))
     registry.add(Tool("sleepy", "sleeps for `seconds`", SleepParams, sleepy))
     return registry

@@ -229,3 +229,20 @@ async def _ready(capsys: pytest.CaptureFixture[str]) -> None:
     while READY_LINE not in out:
         await asyncio.sleep(0.02)
         out += capsys.readouterr().out
+
+
+async def test_a_result_over_the_bus_limit_ends_the_call_result_too_large_for_agent_and_user(
+    start_runner: StartRunner, nc: Client, events: UserEvents, user_id: str
+) -> None:
+    await start_runner()
+
+    reply = await call(nc, "huge", user_id, parameters={"megabytes": 2})
+
+    assert isinstance(reply, ToolCallFailed) and reply.code == "result_too_large"
+    assert "over the limit" in reply.message
+    (_, executing), (_, completed) = await events.next(), await events.next()
+    assert executing["type"] == "tool_executing" and completed["type"] == "tool_completed"
+    assert completed["data"]["result"] is None
+    assert completed["data"]["error"]["code"] == "result_too_large"
+    ok = await call(nc, "huge", user_id, parameters={"megabytes": 0.01})  # a fitting one
+    assert isinstance(ok, ToolCallSucceeded)

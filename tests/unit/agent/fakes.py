@@ -13,7 +13,7 @@ from services.agent.ledger import StoredCall
 from services.agent.models import CallStage, Ending, RunStatus
 from services.agent.repository import StoredRun
 from services.agent.toolclient import ToolCallError
-from shared.errors import PublishFailed
+from shared.errors import EventTooLarge, PublishFailed
 from shared.wire.events import AnyEvent
 from shared.wire.tools import ToolCallRequest, ToolCallSucceeded
 from tests.unit.agent.test_planner import DEFAULT_RESULTS
@@ -32,10 +32,13 @@ class Stream:
     events: list[AnyEvent] = field(default_factory=list)
     msg_ids: list[str | None] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)  # event types to fail with PublishFailed
+    too_large: set[str] = field(default_factory=set)  # event types over the log's size limit
 
     async def publish(self, user_id: str, event: AnyEvent, *, msg_id: str | None = None) -> int:
         if tag(event) in self.refuse:
             raise PublishFailed("stream unavailable")
+        if tag(event) in self.too_large:
+            raise EventTooLarge(f"the agent produced a {tag(event)} event of 9,000,000 bytes")
         if msg_id is not None and msg_id in self.msg_ids:
             return self.msg_ids.index(msg_id) + 1  # a duplicate: stored once
         self.events.append(event)

@@ -159,3 +159,19 @@ async def test_announcing_again_after_a_crash_half_way_stores_no_second_copy() -
 def executing(call_id: str) -> ToolExecuting:
     data = ToolExecutingData(tool_call_id=call_id, tool_name="slow_task", parameters={"steps": 2})
     return ToolExecuting(run_id=RUN, thread_id="t1", data=data)
+
+
+async def test_an_answer_too_large_to_store_is_announced_as_event_too_large_instead() -> None:
+    ledger, stream = Ledger(), Stream(too_large={"agent_completed"})
+    ledger.add(RUN, started_at=1.0)
+
+    await closer(ledger, stream, Tools()).close(RUN, Ending.completed("x" * 9_000_000))
+
+    assert stream.types == ["agent_failed"]
+    assert stream.events[0].data.code == "event_too_large"
+    assert stream.msg_ids == [terminal_msg_id(RUN)]
+    stored = ledger.runs[RUN]
+    assert stored.announced and (stored.status, stored.error_code) == (
+        RunStatus.FAILED,
+        "event_too_large",
+    )
