@@ -22,6 +22,7 @@ otherwise.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 NOT_STORED_MESSAGE = "your message could not be stored, so it will not run; send it again shortly"
 EMPTY_MESSAGE = "the message is empty"
 _LOOK_EVERY_S = 0.25
+_LOOK_WAIT_S = 0.05  # how long an answer waits for a fresh view (a local round trip: ~1 ms)
 _ACK_WAIT_S = 1.0  # one attempt's wait for the stream's acknowledgement
 
 
@@ -75,7 +77,7 @@ class Intake:
         seq = await self._store(intake)
         if seq is None:
             return RunRejected(code=ErrorCode.INTAKE_UNAVAILABLE, message=NOT_STORED_MESSAGE)
-        state, ahead = self._queue.position(seq)
+        state, ahead = await self._queue.position(seq)
         return RunStarted(run_id=run_id, thread_id=thread_id, state=state, ahead=ahead)
 
     async def _store(self, intake: RunIntake) -> int | None:
@@ -113,8 +115,14 @@ class _QueueView:
         self._looked_at = float("-inf")
         self._looking: asyncio.Task[None] | None = None
 
-    def position(self, seq: int) -> tuple[str, int | None]:
-        self._refresh()
+    async def position(self, seq: int) -> tuple[str, int | None]:
+        """Where ``seq`` stands: the view is refreshed when older than _LOOK_EVERY_S, and this
+        waits for the refresh (briefly) rather than answer from a view taken before a quiet
+        spell."""
+        looking = self._refresh()
+        if looking is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(looking), _LOOK_WAIT_S)
         info = self._info
         if info is None or info.delivered is None:
             return "queued", None
@@ -123,12 +131,15 @@ class _QueueView:
         waiting = bool(info.num_waiting)
         return ("starting" if ahead == 0 and waiting else "queued"), ahead
 
-    def _refresh(self) -> None:
+    def _refresh(self) -> asyncio.Task[None] | None:
+        """The look under way or just started, if the view is stale; None if it is fresh."""
         now = time.monotonic()
-        if self._looking is not None or now - self._looked_at < _LOOK_EVERY_S:
-            return
-        self._looked_at = now
-        self._looking = asyncio.create_task(self._look(), name="intake-queue-view")
+        if now - self._looked_at < _LOOK_EVERY_S:
+            return None
+        if self._looking is None:
+            self._looked_at = now
+            self._looking = asyncio.create_task(self._look(), name="intake-queue-view")
+        return self._looking
 
     async def _look(self) -> None:
         try:

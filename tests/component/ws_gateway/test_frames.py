@@ -110,3 +110,24 @@ async def test_when_nats_cannot_store_a_message_the_user_is_told_and_nothing_run
         assert "will not run" in error["data"]["message"]
         await asyncio.sleep(0.3)
         assert agent.requests == []
+
+
+async def test_run_accepted_says_how_many_runs_wait_ahead_while_no_agent_takes_work(
+    start_gateway, agent: FakeAgent, sign: Sign, user_id: str
+) -> None:
+    agent.answer = False  # the agents' consumer exists, and nobody pulls from it
+    await asyncio.sleep(0.6)  # a pull already asked for expires (the reader asks for 0.5 s)
+    gateway = await start_gateway()
+    async with await gateway.connect(sign(user_id)) as ws:
+        accepted = []
+        for n in range(3):
+            await ws.send(json.dumps({"type": "message", "content": f"question {n}"}))
+            accepted.append(await recv_json(ws))
+        agent.answer = True
+        await recv_until(ws, "agent_completed")
+
+    assert [(a["state"], a["ahead"]) for a in accepted] == [
+        ("queued", 0),
+        ("queued", 1),
+        ("queued", 2),
+    ]
