@@ -37,16 +37,17 @@ async def test_an_agent_killed_mid_run_fails_its_runs_within_the_bound_and_spare
 ) -> None:
     runs: list[tuple[str, EventFeed, list[Received]]] = []
     owners: dict[str, int | None] = {}
-    for n in range(16):  # until each agent holds a run: the queue group picks at random
+    for n in range(16):  # until each agent holds a run: whichever agent pulls first takes it
         user = f"kill-agent-{n}-{time.monotonic_ns()}"
         feed = await watch(user)
         run = await started_run(nc, user, f"slow_task seconds=8 steps=16 label=ka-{run_label()}")
-        runs.append((run.run_id, feed, []))
+        # Inside its tool call: an agent has taken the message in and recorded itself as owner
+        # (run_accepted only says the message is stored in the queue).
+        seen = await feed.until(lambda e: e.type == "tool_executing", timeout_s=20)
+        runs.append((run.run_id, feed, seen))
         owners[run.run_id] = cluster.owner_pid(run.run_id)
         if len(runs) >= 4 and len(set(owners.values())) == 2:
             break
-    for _, feed, seen in runs:  # every run is inside its tool call
-        seen += await feed.until(lambda e: e.type == "tool_executing", timeout_s=20)
     victim = cluster.agent(next(iter(owners.values())))  # type: ignore[arg-type]
     survivor = next(agent for agent in cluster.living_agents() if agent is not victim)
 
