@@ -38,7 +38,7 @@ from services.agent.models import RunStatus
 from services.agent.repository import StoredRun
 from services.agent.tasks import RunTasks
 from shared import runqueue, subjects
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, InvalidId
 from shared.wire.intake import RunIntake, decode_intake
 
 __all__ = ["IntakeConsumer", "Waiting", "WaitingQueue"]
@@ -113,9 +113,9 @@ class IntakeConsumer:
             free = await slots.wait_free()
             try:
                 msgs = await self._sub.fetch(min(free, _MAX_BATCH), timeout=_FETCH_WAIT_S)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats-py raises its own or, racing the server's expiry, this
                 continue
-            except (nats.errors.Error, ConnectionError) as exc:
+            except Exception as exc:  # whatever it is, the loop must not die: it is the intake
                 log.warning("could not pull work (%r); trying again", exc)
                 await asyncio.sleep(0.5)
                 continue
@@ -144,13 +144,13 @@ class IntakeConsumer:
         """Record, acknowledge, start (a STARTED run keeps the slot); what became of it."""
         try:
             intake = _read(msg)
-        except (msgspec.DecodeError, ValueError) as exc:
+        except (msgspec.DecodeError, ValueError, InvalidId) as exc:
             log.error("unreadable message on %s: %s", msg.subject, exc)
             await self._fail_unreadable(msg)
             return None
         if _stored_at(msg) > intake.give_up_at > 0:
             log.warning("run %s: stored after the gateway gave up on it; dropped", intake.run_id)
-            await msg.ack()
+            await _ack(msg)
             return None
         seq = msg.metadata.sequence.stream
         try:
@@ -194,17 +194,13 @@ class IntakeConsumer:
         await _ack(msg)
 
     async def _fail_unreadable(self, msg: Msg) -> None:
-        parts = msg.subject.split(".")  # agent.intake.<user_id>.<thread_id>.<run_id>
-        user_id, thread_id, run_id = parts[-3], parts[-2], parts[-1]
-        run = StoredRun(
-            id=run_id,
-            thread_id=thread_id,
-            user_id=user_id,
-            status=_FAILED,
-            content="",
-            created_at=0,
-        )
-        await self._closer.refuse(run, ErrorCode.INTAKE_FAILED, _UNTAKEN)
+        """End the run the subject names (agent.intake.<user_id>.<thread_id>.<run_id>)."""
+        user_id, thread_id, run_id = msg.subject.split(".")[-3:]
+        try:
+            run = _never_run(run_id, thread_id, user_id)
+            await self._closer.refuse(run, ErrorCode.INTAKE_FAILED, _UNTAKEN)
+        except InvalidId:  # not a gateway's: there is nobody to tell
+            log.error("dropping %s: its ids are not ids", msg.subject)
         await _ack(msg)
 
 
