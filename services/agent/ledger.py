@@ -41,7 +41,6 @@ from services.agent.transactions import (
     Queued,
     Recorded,
     StoredCall,
-    stored_run_of,
 )
 from shared.wire.intake import RunIntake
 
@@ -54,7 +53,6 @@ __all__ = [
     "Recorded",
     "RunLedger",
     "StoredCall",
-    "stored_run_of",
 ]
 
 log = logging.getLogger(__name__)

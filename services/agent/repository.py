@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select, tuple_, update
+from sqlalchemy import Row, event, select, tuple_, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -280,7 +280,8 @@ def _stored_thread(row: ThreadRecord) -> StoredThread:
     )
 
 
-def stored_run(row: RunRecord) -> StoredRun:
+def stored_run(row: RunRecord | Row[Any]) -> StoredRun:
+    """A run as the rest of the service sees it, from an ORM row or a Core one (same names)."""
     return StoredRun(
         id=row.id,
         thread_id=row.thread_id,

@@ -14,12 +14,12 @@ from enum import Enum
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Row, delete, select, update
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.agent import statements as sql
 from services.agent.models import CallStage, Ending, RunStatus
-from services.agent.repository import TITLE_LENGTH, StoredRun, epoch
+from services.agent.repository import TITLE_LENGTH, StoredRun, epoch, stored_run
 from shared.wire.intake import RunIntake
 
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
     "Recorded",
     "Refused",
     "StoredCall",
-    "stored_run_of",
 ]
 
 RUNS, THREADS, CALLS = sql.RUNS, sql.THREADS, sql.CALLS
@@ -193,7 +192,7 @@ def claim(
     row = conn.execute(sql.CLAIM, keys).first()
     if row is None:
         return None
-    run = stored_run_of(row)
+    run = stored_run(row)
     return run, _history(conn, run)
 
 
@@ -267,9 +266,9 @@ def finish(
     if ending.status is not RunStatus.CANCELLED:
         row = conn.execute(sql.FINISH, {**keys, **_ending_keys(ending)}).first()
         if row is not None:
-            return stored_run_of(row)
+            return stored_run(row)
     row = conn.execute(sql.FINISH_CANCELLED, {**keys, **_ending_keys(Ending.cancelled())}).first()
-    return None if row is None else stored_run_of(row)
+    return None if row is None else stored_run(row)
 
 
 def fail_announced_as(conn: Connection, run_id: str, owner: str, code: str, message: str) -> None:
@@ -357,7 +356,7 @@ def open_calls(conn: Connection, run_id: str) -> list[StoredCall]:
 
 def get_run(conn: Connection, run_id: str) -> StoredRun | None:
     row = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).first()
-    return None if row is None else stored_run_of(row)
+    return None if row is None else stored_run(row)
 
 
 def call_row(
@@ -433,24 +432,4 @@ def _stored(row: dict[str, Any]) -> StoredRun:
         client_msg_id=row["client_msg_id"],
         owner=row["owner"],
         cancel_requested=bool(row["cancel_requested"]),
-    )
-
-
-def stored_run_of(row: Row[Any]) -> StoredRun:
-    return StoredRun(
-        id=row.id,
-        thread_id=row.thread_id,
-        user_id=row.user_id,
-        status=RunStatus(row.status),
-        content=row.content,
-        created_at=epoch(row.created_at) or 0.0,
-        finished_at=epoch(row.finished_at),
-        result=row.result,
-        error_code=row.error_code,
-        error_message=row.error_message,
-        client_msg_id=row.client_msg_id,
-        started_at=epoch(row.started_at),
-        owner=row.owner,
-        cancel_requested=bool(row.cancel_requested),
-        announced=bool(row.announced),
     )
