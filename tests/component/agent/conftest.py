@@ -3,6 +3,10 @@
 ``start_agent`` and ``start_tools`` start more nodes with their own settings; every node they
 start is stopped after the test. Several agents started in one test share one database, as the
 agent processes of one deployment do.
+
+That database is a fresh SQLite file; a test marked ``both_databases`` (the store's tests, and
+the node tests that lean on its SQL: threads, cancels, supervision, every run ends) runs twice,
+the second time on a fresh PostgreSQL database (see tests/component/conftest.py).
 """
 
 from __future__ import annotations
@@ -29,10 +33,19 @@ from tests.component.agent.support import EventFeed, ToolRunnerStandIn, Watch
 
 
 @pytest.fixture
-def agent_settings(nats_url: str, tmp_path: Path, fresh_runs_queue: None) -> AgentSettings:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    # A plain function, as in auth: it asks for the async ``postgres_url`` only when it needs it,
+    # and that must happen outside the event loop pytest-asyncio runs async fixtures in.
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'agent.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def agent_settings(nats_url: str, database_url: str, fresh_runs_queue: None) -> AgentSettings:
     return AgentSettings(
         nats=NatsSettings(url=nats_url),
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'data' / 'agent.db'}",
+        database_url=database_url,
         tool_call_timeout_s=2.0,
         think_delay_s=0.0,
         shutdown_grace_s=0.5,

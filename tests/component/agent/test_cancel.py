@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from nats.aio.client import Client as NATS
 
 from services.agent.node import AgentNode
@@ -21,6 +22,8 @@ from tests.component.agent.support import (
     new_user,
     submit,
 )
+
+pytestmark = pytest.mark.both_databases  # SQLite, then PostgreSQL: tests/component/conftest.py
 
 CANCELLING = "cancelling"
 

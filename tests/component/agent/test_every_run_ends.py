@@ -11,6 +11,7 @@ import asyncio
 import random
 from collections import defaultdict
 
+import pytest
 from nats.aio.client import Client as NATS
 
 from services.agent.closing import NEVER_STARTED
@@ -26,6 +27,8 @@ from tests.component.agent.support import (
     new_user,
     submit,
 )
+
+pytestmark = pytest.mark.both_databases  # SQLite, then PostgreSQL: tests/component/conftest.py
 
 USERS = 10
 MESSAGES_PER_USER = 3

@@ -1,7 +1,11 @@
-"""The agent schema through Alembic: at start-up, by command, over an old database, in agreement."""
+"""The agent schema through Alembic: at start-up, by command, over an old database, in agreement.
+
+Every test with a database runs on SQLite and on PostgreSQL (see tests/component/conftest.py).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -11,7 +15,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.agent import migrate
@@ -24,10 +28,7 @@ from shared.settings import Env, SettingsError
 
 ROOT = Path(__file__).resolve().parents[3]
 
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'fresh' / 'agent.db'}"
+pytestmark = pytest.mark.both_databases  # database_url: a fresh database, in a fresh folder
 
 
 @pytest.fixture
@@ -45,10 +46,10 @@ def _differences(connection: Connection) -> list:
 
 
 def _names(connection: Connection) -> set[str]:
-    rows = connection.execute(
-        text("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
-    )
-    return {f"{kind}:{name}" for kind, name in rows}
+    inspector = inspect(connection)
+    tables = inspector.get_table_names()
+    indexes = {index["name"] for table in tables for index in inspector.get_indexes(table)}
+    return {f"table:{table}" for table in tables} | {f"index:{index}" for index in indexes}
 
 
 async def test_the_migrations_make_exactly_the_schema_the_models_describe(
@@ -74,6 +75,23 @@ async def test_the_migrations_make_exactly_the_schema_the_models_describe(
 
 async def test_migrating_twice_changes_nothing(engine: AsyncEngine) -> None:
     assert await migrate.upgrade(engine) == await migrate.upgrade(engine) == migrate.head()
+
+
+async def test_agents_starting_at_once_on_postgresql_migrate_one_after_the_other(
+    postgres_url: str,
+) -> None:
+    # Several agent machines on one database, started together, each migrating at start-up:
+    # the advisory lock lines them up (SQLite, one machine's file, has no such lock).
+    engines = [open_engine(postgres_url) for _ in range(3)]
+    try:
+        revisions = await asyncio.gather(*(migrate.upgrade(engine) for engine in engines))
+        async with engines[0].connect() as connection:
+            assert await connection.run_sync(_differences) == []
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+    assert revisions == [migrate.head()] * 3
 
 
 async def test_a_database_made_before_migrations_is_adopted_with_its_runs(

@@ -1,9 +1,9 @@
-"""Threads and run records on a real SQLite file: ownership, history, listing, idempotency."""
+"""Threads and run records on a real database (SQLite, then PostgreSQL): ownership, history,
+listing, idempotency."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -15,11 +15,13 @@ from services.agent.repository import (
     open_engine,
 )
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
-async def repository(tmp_path: Path) -> AsyncIterator[AgentRepository]:
-    # A folder that does not exist yet, as on a fresh clone.
-    engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'new' / 'agent.db'}")
+async def repository(database_url: str) -> AsyncIterator[AgentRepository]:
+    # SQLite's file is in a folder that does not exist yet, as on a fresh clone.
+    engine = open_engine(database_url)
     await create_tables(engine)
     try:
         yield AgentRepository(engine)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
+import pytest
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,6 +34,8 @@ from tests.component.agent.support import (
     new_user,
     submit,
 )
+
+pytestmark = pytest.mark.both_databases  # SQLite, then PostgreSQL: tests/component/conftest.py
 
 
 async def started_run(nc: NATS, user: str, content: str) -> RunStarted:
@@ -111,12 +115,16 @@ async def seed_dead_agents_run(
     started = AgentStartedData(agent_id="infra_analyst_x", message="Starting")
     await publisher.publish(user, AgentStarted(**ids, data=started))
     await dead.mark_started(run.id)
-    await dead.open_call("call-of-the-dead", run.id, "analyze_performance", {})
+    # A fresh call id: the stream drops a tool_completed whose id it stored in the last two
+    # minutes (this test runs once per database, on one nats-server).
+    call_id = f"call-of-the-dead-{uuid.uuid4().hex[:8]}"
+    await dead.open_call(call_id, run.id, "analyze_performance", {})
     executing = ToolExecutingData(
-        tool_call_id="call-of-the-dead", tool_name="analyze_performance", parameters={}
+        tool_call_id=call_id, tool_name="analyze_performance", parameters={}
     )
     await publisher.publish(user, ToolExecuting(**ids, data=executing))
-    await dead.call_stage("call-of-the-dead", CallStage.RUNNING)
+    await dead.call_stage(call_id, CallStage.RUNNING)
+    await dead.close()  # its writes behind are flushed, as they were before it was killed
     return run.id, run.thread_id
 
 

@@ -2,8 +2,9 @@
 
 Every test that asks for ``database_url`` (directly, or through ``settings`` or ``client``) runs
 twice: against a fresh SQLite file, and against a fresh PostgreSQL database made for that test
-on the server at 127.0.0.1:5432 (CI has one; trust auth, database ``test``) and dropped after.
-Where no server answers, the PostgreSQL variant is skipped, saying so.
+on the server at 127.0.0.1:5432 (CI has one; trust auth, database ``test``) and dropped after
+(``postgres_url``, in tests/component/conftest.py, which the agent's tests share). Where no
+server answers, the PostgreSQL variant is skipped, saying so.
 
 Most tests call the app in-process (``client``); ``serve`` runs it on uvicorn on a loopback port,
 configured as ``python -m services.auth`` serves it, for tests about real connections: many at
@@ -13,14 +14,11 @@ once, and the TCP peer behind ``X-Forwarded-For``.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import argon2
-import asyncpg
 import pytest
 import uvicorn
 from litestar.testing import AsyncTestClient
@@ -30,51 +28,7 @@ from services.auth.app import create_app, server_config
 from services.auth.passwords import PasswordHasher
 from services.auth.settings import AuthSettings
 
-PG_HOST, PG_PORT, PG_ADMIN_DB = "127.0.0.1", 5432, "test"
-PG_USERS = ("postgres", "root")  # trust auth: whichever role the server has
 ADMIN_KEY = "an-admin-key-long-enough-to-be-accepted-0123456789"
-
-_pg_user: str | None = None
-
-
-def _pg_answers() -> bool:
-    try:
-        with socket.create_connection((PG_HOST, PG_PORT), timeout=1.0):
-            return True
-    except OSError:
-        return False
-
-
-async def _pg_admin() -> asyncpg.Connection:
-    """A connection to the ``test`` database, as the first role the server accepts."""
-    global _pg_user
-    last: Exception | None = None
-    for user in (_pg_user,) if _pg_user else PG_USERS:
-        try:
-            conn = await asyncpg.connect(
-                host=PG_HOST, port=PG_PORT, user=user, database=PG_ADMIN_DB, timeout=10
-            )
-        except (asyncpg.PostgresError, OSError) as exc:
-            last = exc
-            continue
-        _pg_user = user
-        return conn
-    pytest.skip(f"PostgreSQL variant skipped: cannot log in at {PG_HOST}:{PG_PORT}: {last!r}")
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A new, empty PostgreSQL database for one test; dropped after it."""
-    if not _pg_answers():
-        pytest.skip(f"PostgreSQL variant skipped: no server answers at {PG_HOST}:{PG_PORT}")
-    name = f"agentwire_auth_test_{os.getpid()}_{uuid.uuid4().hex[:10]}"
-    admin = await _pg_admin()
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"postgresql+asyncpg://{_pg_user}@{PG_HOST}:{PG_PORT}/{name}"
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
