@@ -91,7 +91,25 @@ def open_engine(database_url: str) -> AsyncEngine:
         raise ValueError(str(exc)) from None
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", tune_sqlite)
+    elif url.get_backend_name() == "postgresql":
+        event.listen(engine.sync_engine, "before_cursor_execute", _without_nul, retval=True)
     return engine
+
+
+def _without_nul(
+    _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool
+) -> tuple[str, Any]:
+    # PostgreSQL's text cannot hold a NUL character (SQLite's can): a message, an answer or an
+    # error holding one would fail to be stored, and its run with it. It is stored as U+FFFD.
+    if executemany:
+        return statement, [_nul_replaced(each) for each in parameters]
+    return statement, _nul_replaced(parameters)
+
+
+def _nul_replaced(values: Any) -> Any:
+    if not any(isinstance(value, str) and "\x00" in value for value in values):
+        return values  # the usual case: nothing copied
+    return tuple(v.replace("\x00", "\ufffd") if isinstance(v, str) else v for v in values)
 
 
 def tune_sqlite(dbapi_connection: Any, _record: Any) -> None:

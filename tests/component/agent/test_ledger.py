@@ -250,6 +250,22 @@ async def test_a_run_started_at_intake_hears_its_threads_earlier_messages(
     assert no_slot.outcome is Intaken.QUEUED
 
 
+async def test_a_message_and_an_answer_holding_a_nul_character_are_stored(
+    repository: AgentRepository, mine: RunLedger
+) -> None:
+    # PostgreSQL's text cannot hold NUL (SQLite's can); the run must not fail for it.
+    first = message(content="why\x00 is it slow?")
+
+    recorded = await mine.record_intake(first, seq=1, start=True)
+    ended = await mine.finish(first.run_id, Ending.completed("an\x00 index"))
+
+    assert recorded.outcome is Intaken.STARTED
+    assert ended is not None and ended.status is RunStatus.COMPLETED
+    [run] = await runs_of(repository, first.thread_id)
+    assert run.content.replace("\ufffd", "\x00") == "why\x00 is it slow?"
+    assert (run.result or "").replace("\ufffd", "\x00") == "an\x00 index"
+
+
 async def test_of_two_messages_recorded_at_once_into_an_idle_thread_one_starts_one_waits(
     repository: AgentRepository, mine: RunLedger, theirs: RunLedger
 ) -> None:
