@@ -197,8 +197,16 @@ def claim(
 
 
 def announce_and_next(conn: Connection, run_id: str, thread_id: str, owner: str) -> Queued | None:
+    if conn.dialect.name == "postgresql":  # else a run recorded meanwhile may wait for a tick
+        _lock_thread(conn, thread_id)
     conn.execute(sql.ANNOUNCED, {"b_run": run_id, "b_owner": owner})
     return next_queued(conn, thread_id)
+
+
+def _lock_thread(conn: Connection, thread_id: str) -> None:
+    """PostgreSQL: one change of a thread's runs at a time (record_intake's first write, a
+    claim, an announcement). SQLite has one writer at a time anyway."""
+    conn.execute(select(THREADS.c.id).where(THREADS.c.id == thread_id).with_for_update())
 
 
 def waiting_threads(conn: Connection, limit: int) -> list[str]:
