@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,14 +19,8 @@ from services.agent.repository import (
     create_tables,
     open_engine,
 )
-from tests.component.auth.conftest import postgres_url  # noqa: F401  (a fixture)
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'agent.db'}"
-    return str(request.getfixturevalue("postgres_url"))
+pytestmark = pytest.mark.both_databases  # database_url: tests/component/agent/conftest.py
 
 
 @pytest.fixture
