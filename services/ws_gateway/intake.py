@@ -90,12 +90,14 @@ class Intake:
         while (left := deadline - loop.time()) > 0:
             try:
                 return await store(self._nc, subject, payload, headers, min(left, _ACK_WAIT_S))
+            except nats.js.errors.ServiceUnavailableError as exc:  # electing a leader: passes
+                log.warning("the RUNS stream is unavailable for run %s (%r)", intake.run_id, exc)
             except nats.js.errors.APIError as exc:  # the stream answered: it will not store it
                 log.error("the RUNS stream refused a message of user %s: %s", intake.user_id, exc)
                 return None
             except (nats.errors.Error, TimeoutError, ConnectionError) as exc:
                 log.warning("no acknowledgement for run %s yet (%r)", intake.run_id, exc)
-                await asyncio.sleep(min(0.1, max(0.0, deadline - loop.time())))
+            await asyncio.sleep(min(0.1, max(0.0, deadline - loop.time())))
         return None
 
 
