@@ -118,6 +118,8 @@ class SeqTracker:
                 self.last_seq = max(self.last_seq or 0, int(frame["last_seq"]))
             case "heartbeat" if self.last_seq is None:
                 self.last_seq = int(frame["last_seq"])  # a baseline when no event came yet
+            case "run_accepted" if self.last_seq is None and frame.get("last_seq") is not None:
+                self.last_seq = int(frame["last_seq"])  # likewise: a queued run may wait long
         if not is_event(frame):
             return True
         if self.last_seq is not None and frame["seq"] <= self.last_seq:

@@ -232,9 +232,7 @@ async def store(
     if ack.error is not None:
         error = ack.error
         kind = (
-            nats.js.errors.ServiceUnavailableError
-            if error.code == 503
-            else nats.js.errors.APIError
+            nats.js.errors.ServiceUnavailableError if error.code == 503 else nats.js.errors.APIError
         )
         raise kind(code=error.code, err_code=error.err_code, description=error.description)
     return ack.seq

@@ -45,6 +45,7 @@ class Cursor:
         self._out = outbox
         self.high_seq = 0
         self.position: int | None = None  # None: unknown yet (no resume, baseline or event)
+        self.start_seq: int | None = None  # where the socket started: its resume or baseline
         self._replay: _Replaying | None = None
         self._generation = 0
 
@@ -69,7 +70,14 @@ class Cursor:
     def baseline(self, seq: int) -> None:
         """The user's newest event when the socket joined: a fresh socket's position."""
         if self.position is None:
-            self.position = seq
+            self.position = self.start_seq = seq
+
+    def resume_point(self) -> int | None:
+        """Where a client that has every frame sent so far may resume from: the last event
+        handed out, or where the socket started; None while neither is known."""
+        if self.start_seq is None:
+            return self._out.last_seq or None
+        return max(self.start_seq, self._out.last_seq)
 
     def repair(self) -> list[Command]:
         """Live events may have been lost (NATS reconnected): read from the stream again."""
@@ -85,7 +93,7 @@ class Cursor:
     def resume(self, after_seq: int) -> list[Command]:
         self._out.drop_waiting()  # whatever waited comes again from the stream, in order
         self._drop_live()
-        self.high_seq = self.position = self._out.last_seq = after_seq
+        self.high_seq = self.position = self._out.last_seq = self.start_seq = after_seq
         return self._start(after_seq, owes_caught_up=True, is_retry=False, check_gap=after_seq > 0)
 
     def is_current(self, generation: int) -> bool:

@@ -101,13 +101,16 @@ def agent_reply_frame(reply: AgentReply) -> bytes:
     raise AssertionError(f"unhandled agent reply {reply!r}")  # pragma: no cover
 
 
-def run_accepted_frame(accepted: runs.RunStarted, client_msg_id: str | None) -> bytes:
+def run_accepted_frame(
+    accepted: runs.RunStarted, client_msg_id: str | None, last_seq: int | None = None
+) -> bytes:
     frame = frames.RunAccepted(
         run_id=accepted.run_id,
         thread_id=accepted.thread_id,
         client_msg_id=client_msg_id,
         state=accepted.state,
         ahead=accepted.ahead,
+        last_seq=last_seq,
     )
     return frames.encode_frame(frame)
 

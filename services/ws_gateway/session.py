@@ -268,7 +268,7 @@ class Session:
         """The agents answered a Submit: run_accepted (or the rejection), then held frames."""
         match reply:
             case RunStarted():
-                frame = run_accepted_frame(reply, client_msg_id)
+                frame = run_accepted_frame(reply, client_msg_id, self._cursor.resume_point())
             case RunRejected(code=code, message=message):
                 frame = error_frame(code, message)
         return self._out.submit_answered(frame)

@@ -122,6 +122,9 @@ class RunAccepted(ServerFrame, tag="run_accepted", kw_only=True):
     client_msg_id: str | None = None
     state: str  # starting | queued (always sent)
     ahead: int | None = None
+    # Where this socket's client may resume from if it has no position of its own yet (no
+    # event came): every event after it reaches it. A queued run may wait long for its first.
+    last_seq: int | None = None
 
 
 class ErrorData(msgspec.Struct, kw_only=True):

@@ -153,6 +153,25 @@ def test_a_message_is_resent_with_its_id_after_a_server_restart(page: Page) -> N
     assert run_id == "r1"
 
 
+def test_run_accepted_gives_a_resume_point_when_no_event_came_yet(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const client = await start();
+        sockets[0].open();
+        const accepted = client.send("hello");
+        const sent = sockets[0].sent[0];
+        sockets[0].deliver({type: "run_accepted", run_id: "r1", thread_id: "t1",
+                            client_msg_id: sent.client_msg_id, state: "queued", last_seq: 41});
+        await accepted;
+        sockets[0].drop(1006);  // the run is still queued: no event has come
+        await sleep(700);
+        return [client.lastSeq, sockets[1].url];
+        """,
+    )
+    assert result == [41, "ws://gw/ws?after_seq=41"]
+
+
 def test_an_error_frame_fails_the_oldest_request(page: Page) -> None:
     result = run(
         page,

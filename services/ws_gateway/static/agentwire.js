@@ -391,7 +391,10 @@ export class AgentwireClient {
 
   _control(frame) {
     switch (frame.type) {
-      case "run_accepted": return this._resolve("run_accepted", frame.client_msg_id, frame);
+      case "run_accepted":
+        // A place to resume from when no event has come yet: a queued run may wait long.
+        if (this._lastSeq === null && Number.isInteger(frame.last_seq)) this._lastSeq = frame.last_seq;
+        return this._resolve("run_accepted", frame.client_msg_id, frame);
       case "cancel_accepted": return this._resolve("cancel_accepted", frame.run_id, frame);
       // A page names the cursor it answers: two pages asked for at once cannot be swapped.
       case "threads": return this._resolve("threads", pageKey(null, frame.cursor), frame);

@@ -12,7 +12,13 @@ from websockets.exceptions import ConnectionClosed
 
 from shared import subjects
 from shared.errors import CloseCode
-from tests.component.ws_gateway.conftest import FakeAgent, Sign, recv_json, recv_until
+from tests.component.ws_gateway.conftest import (
+    FakeAgent,
+    Sign,
+    publish,
+    recv_json,
+    recv_until,
+)
 
 PING = '{"type": "ping"}'
 
@@ -130,4 +136,32 @@ async def test_run_accepted_says_how_many_runs_wait_ahead_while_no_agent_takes_w
         ("queued", 0),
         ("queued", 1),
         ("queued", 2),
+    ]
+
+
+async def test_a_socket_that_drops_while_its_run_waits_resumes_from_run_accepted_and_misses_nothing(
+    start_gateway, agent: FakeAgent, nc: NATS, sign: Sign, user_id: str
+) -> None:
+    agent.answer = False  # the run waits in the queue: no event reaches the socket meanwhile
+    await asyncio.sleep(0.6)  # a pull already asked for expires (the reader asks for 0.5 s)
+    [older] = await publish(nc, user_id, "an event from before this socket")
+    gateway = await start_gateway()
+    async with await gateway.connect(sign(user_id)) as ws:  # live only: no position of its own
+        await ws.send(json.dumps({"type": "message", "content": "queued"}))
+        accepted = await recv_json(ws)
+    agent.answer = True  # the run happens while the socket is away
+    for _ in range(500):  # until the agent has taken it in
+        if agent.requests:
+            break
+        await asyncio.sleep(0.01)
+    async with await gateway.connect(sign(user_id), after_seq=accepted["last_seq"]) as ws:
+        frames = await recv_until(ws, "agent_completed")
+
+    assert accepted["type"] == "run_accepted" and accepted["last_seq"] == older
+    run = [f for f in frames if f.get("run_id") == accepted["run_id"]]
+    assert [f["type"] for f in run] == [  # from agent_started on: nothing missed
+        "agent_started",
+        "agent_thinking",
+        "agent_thinking",
+        "agent_completed",
     ]

@@ -20,7 +20,7 @@ class Pulls:
             RuntimeError("something nobody foresaw"),
         ]
 
-    async def fetch(self, batch: int, timeout: float) -> list[Any]:
+    async def fetch(self, batch: int, timeout: float) -> list[Any]:  # noqa: ASYNC109 (nats-py's)
         self.fetches += 1
         if self.failures:
             raise self.failures.pop(0)

@@ -71,6 +71,18 @@ def test_a_heartbeat_gives_a_baseline_only_when_no_event_came_yet() -> None:
     assert tracker.last_seq == 41, "a later heartbeat must not skip events still in flight"
 
 
+def test_run_accepted_gives_a_resume_position_only_when_the_client_has_none() -> None:
+    fresh, placed = SeqTracker(), SeqTracker(after_seq=50)
+    accepted = {"type": "run_accepted", "run_id": "r", "thread_id": "t", "last_seq": 41}
+
+    fresh.accept(accepted)
+    placed.accept(accepted)
+
+    assert fresh.last_seq == 41  # a queued run's first event may be long in coming
+    assert placed.last_seq == 50
+    assert fresh.url("ws://gw/ws").endswith("after_seq=41")
+
+
 def test_caught_up_moves_the_resume_position_forward_only() -> None:
     tracker = SeqTracker(after_seq=5)
     tracker.accept({"type": "caught_up", "last_seq": 9})

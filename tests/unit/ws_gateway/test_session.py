@@ -172,6 +172,35 @@ def test_run_started_answers_with_run_accepted() -> None:
     }
 
 
+def test_run_accepted_gives_a_socket_with_no_event_yet_a_place_to_resume_from() -> None:
+    # A queued run may wait long for its first event: a client that drops meanwhile must not
+    # come back live-only and miss it.
+    session = Session(USER)
+    session.baseline(41)  # the user's newest event when the socket joined
+    accepted = RunStarted(run_id="r-1", thread_id="t-1", state="queued", ahead=3)
+
+    session.receive(message())
+    first = only_frame(session.submit_done(accepted, None))
+    session.event(42, bus_event())
+    session.receive(message())
+    second = only_frame(session.submit_done(accepted, None))
+
+    assert first["last_seq"] == 41
+    assert second["last_seq"] == 42  # the last event handed out, before this answer
+
+
+def test_run_accepted_holds_back_no_position_it_cannot_vouch_for() -> None:
+    session = Session(USER)  # no baseline yet, nothing handed out
+    session.receive(message())
+    session.event(5, bus_event())  # held behind run_accepted: it comes after the answer
+
+    commands = session.submit_done(RunStarted(run_id="r-1", thread_id="t-1"), None)
+
+    accepted, held = frames(commands)
+    assert accepted["type"] == "run_accepted" and "last_seq" not in accepted
+    assert held["seq"] == 5
+
+
 def test_run_rejected_answers_with_the_agents_error() -> None:
     session = Session(USER)
     session.receive(message(thread_id="t-9"))
