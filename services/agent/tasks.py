@@ -178,17 +178,21 @@ class RunTasks:
     def _hold(
         self, run_id: str, work: Callable[[RunHandle], Awaitable[None]], *, slot: bool = False
     ) -> RunHandle:
-        handle = RunHandle(run_id, self._lease_s)
+        handle = RunHandle(run_id, self._lease_s, slot=slot)
         handle.task = asyncio.create_task(self._guarded(run_id, work(handle)), name=f"run-{run_id}")
         self._held[run_id] = handle
-        handle.task.add_done_callback(lambda _: self._release(run_id, handle, slot))
+        handle.task.add_done_callback(lambda _: self._release(run_id, handle))
         return handle
 
-    def _release(self, run_id: str, handle: RunHandle, slot: bool) -> None:
+    def _release(self, run_id: str, handle: RunHandle) -> None:
         if self._held.get(run_id) is handle:
             del self._held[run_id]
-            if slot:
-                self.slots.give()
+        self._give_slot(handle)
+
+    def _give_slot(self, handle: RunHandle) -> None:
+        if handle.slot:
+            handle.slot = False
+            self.slots.give()
 
     async def _guarded(self, run_id: str, work: Awaitable[None]) -> None:
         try:
@@ -208,6 +212,7 @@ class RunTasks:
         queued = await self._closer.close(
             spec.run_id, ending, open_calls=handle.open_calls > 0, started=handle.started
         )
+        self._give_slot(handle)  # the run's work is over: its slot may start the next one
         if queued is not None:
             await self.promote_queued(queued)
 
@@ -232,15 +237,16 @@ class RunTasks:
         task.add_done_callback(self._abandoned.discard)
         ending = stopped_ending(handle.reason)
         if ending is None:  # another process holds it now and ends it
-            self._release(handle.run_id, handle, slot=True)
+            self._release(handle.run_id, handle)
             return
         del self._held[handle.run_id]
-        closer = self._hold(handle.run_id, lambda h: self._close_abandoned(handle, h, ending))
-        closer.task.add_done_callback(lambda _: self.slots.give())  # type: ignore[union-attr]
+        handle.slot = False  # handed to the closer, which gives it back when it is done
+        self._hold(handle.run_id, lambda h: self._close_abandoned(handle, h, ending), slot=True)
 
     async def _close_abandoned(self, stuck: RunHandle, handle: RunHandle, ending: Ending) -> None:
         handle.closing = True
         queued = await self._closer.close(stuck.run_id, ending, started=stuck.started)
+        self._give_slot(handle)
         if queued is not None:
             await self.promote_queued(queued)
 

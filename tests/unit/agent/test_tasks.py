@@ -10,7 +10,8 @@ from services.agent.closing import Closer
 from services.agent.control import StopReason
 from services.agent.ledger import Queued
 from services.agent.models import RunStatus
-from services.agent.planner import Step, Think, ToolObservation
+from services.agent.planner import InfraAnalystPlanner, Step, Think, ToolObservation
+from services.agent.repository import StoredRun
 from services.agent.runner import Runner
 from services.agent.tasks import RunTasks, Slots
 from tests.unit.agent.fakes import Ledger, Stream, Tools
@@ -137,3 +138,41 @@ async def test_a_process_without_a_free_slot_promotes_nothing() -> None:
 
     assert await tasks.promote("t1") is None
     assert asked == [] and slots.free == 0
+
+
+class Thread(Ledger):
+    """One thread: run-2 waits behind run-1, and is next in line once run-1 is announced."""
+
+    async def announce_and_next(self, run_id: str, thread_id: str) -> Queued | None:
+        await self.mark_announced(run_id)
+        queued = self.runs.get("run-2")
+        if run_id == "run-2" or queued is None or queued.status is not RunStatus.QUEUED:
+            return None
+        return Queued("run-2", thread_id, "u1", 2)
+
+    async def next_queued(self, thread_id: str) -> Queued | None:
+        return None
+
+    async def claim(self, queued: Queued) -> tuple[StoredRun, tuple[str, ...]] | None:
+        self._set(queued.run_id, status=RunStatus.RUNNING)
+        return self.runs[queued.run_id], ()
+
+
+async def test_a_run_that_ends_hands_its_slot_to_the_next_run_of_its_thread_at_once() -> None:
+    ledger, stream, tools, slots = Thread(), Stream(), Tools(), Slots(1)
+    first = ledger.add("run-1")
+    ledger.add("run-2", status=RunStatus.QUEUED)
+    runner = Runner(
+        events=stream, tools=tools, book=ledger, planner=InfraAnalystPlanner(), agent_name="a"
+    )
+    closer = Closer(ledger=ledger, events=stream, tools=tools, agent_name="a")
+    tasks = RunTasks(
+        runner=runner, closer=closer, ledger=ledger, slots=slots, order=NothingWaiting(), lease_s=60
+    )
+    assert slots.take()  # one slot, and the first run holds it
+
+    tasks.start(first)
+    await until(lambda: ledger.runs["run-2"].announced, timeout_s=2.0)  # no supervisor here
+
+    assert stream.types.count("agent_completed") == 2
+    assert slots.free == 1 and tasks.running == 0
