@@ -15,7 +15,8 @@ A run *occupies* its thread from the moment it is recorded until its terminal ev
 announced, so the next run never starts before the previous one's last event.
 
 This is the run host's hot path: each method is one transaction (:mod:`services.agent.
-transactions`, SQLAlchemy Core statements built once in :mod:`services.agent.statements`), run
+recording` for taking a message in, :mod:`services.agent.transactions` for the rest; SQLAlchemy
+Core statements built once in :mod:`services.agent.statements`), run
 whole by :class:`~services.agent.database.Database`. No ORM session, no identity map: rows leave
 as :class:`StoredRun` values.
 """
@@ -32,16 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.agent import transactions as tx
 from services.agent.database import Database
 from services.agent.models import CallStage, Ending, RunStatus
+from services.agent.recording import Intaken, Recorded, Refused, record_cancelled, record_intake
 from services.agent.repository import StoredRun
 from services.agent.statements import HISTORY_RUNS
-from services.agent.transactions import (
-    Intaken,
-    Lease,
-    LeaseState,
-    Queued,
-    Recorded,
-    StoredCall,
-)
+from services.agent.transactions import Lease, LeaseState, Queued, StoredCall
 from shared.wire.intake import RunIntake
 
 __all__ = [
@@ -92,8 +87,8 @@ class RunLedger:
         """
         lease = self._lease if start else None
         try:
-            return await self._db.run(tx.record_intake, intake, seq, lease, reject_busy, ahead)
-        except tx.Refused as refused:  # rolled back: nothing written
+            return await self._db.run(record_intake, intake, seq, lease, reject_busy, ahead)
+        except Refused as refused:  # rolled back: nothing written
             return Recorded(refused.outcome)
         except IntegrityError:  # recorded at this very moment by another process
             return Recorded(Intaken.DUPLICATE)
@@ -102,7 +97,7 @@ class RunLedger:
         """A run cancelled while its message still waits in the queue: record it as ended
         (this process then owes its announcement). None if its run is recorded already."""
         try:
-            return await self._db.run(tx.record_cancelled, intake, seq, self._lease)
+            return await self._db.run(record_cancelled, intake, seq, self._lease)
         except IntegrityError:  # an agent recorded it at this very moment
             return None
 

@@ -1,4 +1,5 @@
-"""The run ledger's transactions, each a sync function of a SQLAlchemy ``Connection``.
+"""The run ledger's transactions, each a sync function of a SQLAlchemy ``Connection`` (those that
+take a message in are in :mod:`services.agent.recording`).
 
 :class:`services.agent.database.Database` runs each one whole and commits it; the
 :class:`services.agent.ledger.RunLedger` methods say what they mean. The statements come from
@@ -10,27 +11,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import Enum
 from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from services.agent import statements as sql
 from services.agent.models import CallStage, Ending, RunStatus
-from services.agent.repository import TITLE_LENGTH, StoredRun, epoch, stored_run
-from shared.wire.intake import RunIntake
+from services.agent.repository import StoredRun, stored_run
 
-__all__ = [
-    "Intaken",
-    "Lease",
-    "LeaseState",
-    "Queued",
-    "Recorded",
-    "Refused",
-    "StoredCall",
-]
+__all__ = ["Lease", "LeaseState", "Queued", "StoredCall", "history"]
 
 RUNS, THREADS, CALLS = sql.RUNS, sql.THREADS, sql.CALLS
 QUEUED, RUNNING = RunStatus.QUEUED.value, RunStatus.RUNNING.value
@@ -67,16 +57,6 @@ class StoredCall:
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
-class Intaken(Enum):
-    """What became of a message taken from the queue."""
-
-    STARTED = "started"  # recorded running, held by this process
-    QUEUED = "queued"  # recorded queued: its thread is busy, or no slot was free
-    DUPLICATE = "duplicate"  # its run was recorded before (a redelivery, a resend)
-    THREAD_NOT_FOUND = "thread_not_found"  # nothing recorded
-    THREAD_BUSY = "thread_busy"  # nothing recorded (DOUBLE_TEXT_POLICY=reject)
-
-
 @dataclass(frozen=True, slots=True)
 class Queued:
     """A queued run that may start next (see :meth:`RunLedger.next_queued`)."""
@@ -85,94 +65,6 @@ class Queued:
     thread_id: str
     user_id: str
     intake_seq: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    outcome: Intaken
-    run: StoredRun | None = None
-    history: tuple[str, ...] = ()
-
-
-class Refused(Exception):
-    """The message's run is not recorded: raised so that the transaction writes nothing."""
-
-    def __init__(self, outcome: Intaken) -> None:
-        super().__init__(outcome.value)
-        self.outcome = outcome
-
-
-# Taking work in
-
-
-def record_intake(
-    conn: Connection,
-    intake: RunIntake,
-    seq: int,
-    start: Lease | None,
-    reject_busy: bool,
-    ahead: RunIntake | None,
-) -> Recorded:
-    """The first statement writes the thread (a row lock on PostgreSQL, SQLite's writer lock),
-    so the reads after it see a thread nobody else is changing."""
-    now = datetime.now(UTC)
-    for maker in (intake, ahead):
-        if maker is not None and maker.new_thread and maker.user_id == intake.user_id:
-            _make_thread(conn, maker, now)
-    if not conn.execute(sql.TOUCH_THREAD, _thread_keys(intake, now)).rowcount:
-        raise Refused(Intaken.THREAD_NOT_FOUND)
-    if conn.scalar(sql.RUN_KNOWN, _run_keys(intake)) is not None:
-        return Recorded(Intaken.DUPLICATE)
-    busy = ahead is not None or bool(conn.scalar(sql.OCCUPIED, {"b_thread": intake.thread_id}))
-    if busy and reject_busy:
-        raise Refused(Intaken.THREAD_BUSY)
-    row = _run_row(intake, now, seq)
-    if start is not None and not busy:
-        row.update(status=RUNNING, **start.values())
-    conn.execute(sql.INSERT_RUN, row)
-    run = _stored(row)
-    if run.status is not RunStatus.RUNNING:
-        return Recorded(Intaken.QUEUED, run)
-    history = () if intake.new_thread else _history(conn, run)
-    return Recorded(Intaken.STARTED, run, history)
-
-
-def record_cancelled(
-    conn: Connection, intake: RunIntake, seq: int, lease: Lease
-) -> StoredRun | None:
-    now = datetime.now(UTC)
-    if intake.new_thread:
-        _make_thread(conn, intake, now)
-    # A write first, as in record_intake: the thread is ours alone until this ends.
-    touched = conn.execute(sql.TOUCH_THREAD, _thread_keys(intake, now))
-    if not touched.rowcount or conn.scalar(sql.RUN_KNOWN, _run_keys(intake)) is not None:
-        return None
-    row = _run_row(intake, now, seq)
-    row.update(
-        status=RunStatus.CANCELLED.value,
-        finished_at=now,
-        cancel_requested=True,
-        **lease.values(),
-    )
-    conn.execute(sql.INSERT_RUN, row)
-    return _stored(row)
-
-
-_NEW_THREAD = {  # INSERT ... ON CONFLICT DO NOTHING: a thread another message made stays
-    dialect: insert(THREADS).on_conflict_do_nothing(index_elements=["id"])
-    for dialect, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-}
-
-
-def _make_thread(conn: Connection, intake: RunIntake, now: datetime) -> None:
-    row = {
-        "id": intake.thread_id,
-        "user_id": intake.user_id,
-        "title": intake.content[:TITLE_LENGTH],
-        "created_at": now,
-        "updated_at": now,
-    }
-    conn.execute(_NEW_THREAD[conn.dialect.name], row)
 
 
 # Starting queued runs
@@ -193,7 +85,7 @@ def claim(
     if row is None:
         return None
     run = stored_run(row)
-    return run, _history(conn, run)
+    return run, history(conn, run)
 
 
 def announce_and_next(conn: Connection, run_id: str, thread_id: str, owner: str) -> Queued | None:
@@ -379,37 +271,7 @@ def call_row(
     }
 
 
-def _run_row(intake: RunIntake, now: datetime, seq: int) -> dict[str, Any]:
-    return {
-        "id": intake.run_id,
-        "thread_id": intake.thread_id,
-        "user_id": intake.user_id,
-        "status": QUEUED,
-        "content": intake.content,
-        "client_msg_id": intake.client_msg_id,
-        "created_at": now,
-        "started_at": None,
-        "finished_at": None,
-        "result": None,
-        "error_code": None,
-        "error_message": None,
-        "owner": None,
-        "lease_expires_at": None,
-        "cancel_requested": False,
-        "announced": False,
-        "intake_seq": seq,
-    }
-
-
-def _thread_keys(intake: RunIntake, now: datetime) -> dict[str, Any]:
-    return {"b_thread": intake.thread_id, "b_user": intake.user_id, "b_now": now}
-
-
-def _run_keys(intake: RunIntake) -> dict[str, Any]:
-    return {"b_run": intake.run_id, "b_user": intake.user_id, "b_cmid": intake.client_msg_id}
-
-
-def _history(conn: Connection, run: StoredRun) -> tuple[str, ...]:
+def history(conn: Connection, run: StoredRun) -> tuple[str, ...]:
     """The thread's messages before ``run``, oldest first (the newest HISTORY_RUNS of them)."""
     keys = {
         "b_thread": run.thread_id,
@@ -426,18 +288,3 @@ def _ending_keys(ending: Ending) -> dict[str, Any]:
         "b_code": ending.error_code,
         "b_message": ending.error_message,
     }
-
-
-def _stored(row: dict[str, Any]) -> StoredRun:
-    return StoredRun(
-        id=row["id"],
-        thread_id=row["thread_id"],
-        user_id=row["user_id"],
-        status=RunStatus(row["status"]),
-        content=row["content"],
-        created_at=epoch(row["created_at"]) or 0.0,
-        finished_at=epoch(row["finished_at"]),
-        client_msg_id=row["client_msg_id"],
-        owner=row["owner"],
-        cancel_requested=bool(row["cancel_requested"]),
-    )
