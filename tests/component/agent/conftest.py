@@ -21,8 +21,10 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.agent.node import AgentNode
+from services.agent.repository import AgentRepository, create_tables, open_engine
 from services.agent.settings import AgentSettings
 from services.tools.builtin import builtin_registry
 from services.tools.bus import ToolRunnerNode
@@ -39,6 +41,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if getattr(request, "param", "sqlite") == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'agent.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The agent's tables on ``database_url``, for tests of the store itself."""
+    engine = open_engine(database_url)
+    await create_tables(engine)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def repository(engine: AsyncEngine) -> AgentRepository:
+    return AgentRepository(engine)
 
 
 @pytest.fixture

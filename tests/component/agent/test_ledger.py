@@ -20,29 +20,12 @@ from services.agent.repository import (
     AgentRepository,
     StoredRun,
     StoredThread,
-    create_tables,
-    open_engine,
 )
 from shared.wire.intake import RunIntake
 
 pytestmark = pytest.mark.both_databases
 
 RACES = 8  # races run at once, each on its own thread, so that some really interleave
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = open_engine(database_url)
-    await create_tables(engine)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture
-def repository(engine: AsyncEngine) -> AgentRepository:
-    return AgentRepository(engine)
 
 
 MakeLedger = Callable[..., RunLedger]

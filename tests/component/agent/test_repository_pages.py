@@ -4,7 +4,6 @@ keyset pages through ties, and a history bounded however long the thread."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -16,26 +15,9 @@ from services.agent.repository import (
     HISTORY_MAX_BYTES,
     HISTORY_MAX_MESSAGES,
     AgentRepository,
-    create_tables,
-    open_engine,
 )
 
 pytestmark = pytest.mark.both_databases  # database_url: tests/component/agent/conftest.py
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = open_engine(database_url)
-    await create_tables(engine)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture
-def repository(engine: AsyncEngine) -> AgentRepository:
-    return AgentRepository(engine)
 
 
 async def add_tied_runs(engine: AsyncEngine, thread_id: str, count: int) -> None:
