@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TARGETS", "limiter", "ratio", "render", "save", "targets"]
+__all__ = ["TARGETS", "format_table", "limiter", "ratio", "render", "save", "targets"]
 
 # From the issue: what agentwire should reach on a 2-core machine.
 TARGETS = {
@@ -161,7 +161,7 @@ def render(results: dict[str, Any]) -> str:
             ]
             table.append([row, *cells, *ratios])
         out.append(f"\n== {scenario['users']:,} users, one socket each ==")
-        out.extend(_format(table))
+        out.extend(format_table(table))
     for scenario in results.get("idle", []):
         out.append(f"\n== {scenario['users']:,} idle sockets ==")
         table = [["", "opened", "KB/conn", "RSS after MB", "one event each: lost"]]
@@ -176,19 +176,20 @@ def render(results: dict[str, Any]) -> str:
                     _num(touch["undelivered"]),
                 ]
             )
-        out.extend(_format(table))
+        out.extend(format_table(table))
     out.append("\n== targets (issue 3) ==")
     out.extend(f"  {line}" for line in targets(results))
     return "\n".join(out)
 
 
-def _format(table: list[list[str]]) -> list[str]:
+def format_table(table: list[list[str]]) -> list[str]:
+    """Rows in columns: the first left-aligned, the rest right-aligned (numbers)."""
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     return [
         "  ".join(
             cell.ljust(w) if i == 0 else cell.rjust(w)
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
+        ).rstrip()
         for row in table
     ]
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
+from bench.report import format_table, save  # the gateway bench's, the same JSON
 from bench.runs.verdict import (
     TARGETS,
     agent_ms_per_run,
@@ -143,7 +142,7 @@ def _burst_table(results: dict[str, Any]) -> list[str]:
     for row in order:
         rows.append([row, *(cells.get(row, "-") for cells in table), targets_by_row.get(row, "")])
     title = f"\n== burst: {users:,} messages from {users:,} users at once =="
-    return [title, *_format(rows)]
+    return [title, *format_table(rows)]
 
 
 def _rate_table(series: dict[str, Any]) -> list[str]:
@@ -168,7 +167,7 @@ def _rate_table(series: dict[str, Any]) -> list[str]:
         [row, *cells, goals.get(row, "target" if row == "offered runs/s" else "")]
         for row, cells in columns.items()
     ]
-    return [f"\n== open loop, {_agents(series['agents'])} ==", *_format(rows)]
+    return [f"\n== open loop, {_agents(series['agents'])} ==", *format_table(rows)]
 
 
 def render(results: dict[str, Any]) -> str:
@@ -184,17 +183,6 @@ def render(results: dict[str, Any]) -> str:
     )
     out += [f"  {line}" for line in targets(results)]
     return "\n".join(out)
-
-
-def _format(table: list[list[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    return [
-        "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in table
-    ]
 
 
 def _check(value: float | None, goal: float, higher_is_better: bool) -> str:
@@ -239,8 +227,3 @@ def targets(results: dict[str, Any]) -> list[str]:
         lines.append(f"(the run stopped early: {results['stopped_early']})")
     return lines
 
-
-def save(results: dict[str, Any], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    return path
