@@ -138,10 +138,6 @@ class RunLedger:
         """Remember the cancel on a run still going (its owner may not have looked yet)."""
         return await self._db.run(tx.request_cancel, run_id)
 
-    async def drop_queued(self, run_id: str) -> bool:
-        """Remove a queued run that was never started."""
-        return await self._db.run(tx.drop_queued, run_id)
-
     # Ending
 
     async def finish(

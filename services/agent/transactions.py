@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, select, update
 
 from services.agent import statements as sql
 from services.agent.models import CallStage, Ending, RunStatus
@@ -142,11 +142,6 @@ def request_cancel(conn: Connection, run_id: str) -> bool:
         .where(RUNS.c.id == run_id, RUNS.c.status.in_((QUEUED, RUNNING)))
         .values(cancel_requested=True)
     )
-    return bool(outcome.rowcount)
-
-
-def drop_queued(conn: Connection, run_id: str) -> bool:
-    outcome = conn.execute(delete(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == QUEUED))
     return bool(outcome.rowcount)
 
 

@@ -1,6 +1,8 @@
-"""Gateway -> agents: runs and threads over NATS request/reply (queue group ``agents``).
+"""Gateway -> agents: cancels and lists over NATS request/reply (queue group ``agents``).
 
-    agent.runs.submit   RunRequest         -> RunStarted | RunRejected
+    (intake)            RunRequest         -> RunStarted | RunRejected  (the gateway's own
+                                              answer once the RUNS queue stored the message:
+                                              services/ws_gateway/intake.py, shared/wire/intake.py)
     agent.runs.cancel   CancelRequest      -> CancelAccepted | RunRejected
     agent.threads.list  ListThreadsRequest -> ThreadList | RunRejected
     agent.runs.list     ListRunsRequest    -> RunList | RunRejected
@@ -43,7 +45,6 @@ __all__ = [
     "decode_list_runs_request",
     "decode_list_threads_request",
     "decode_run_list_reply",
-    "decode_run_request",
     "decode_submit_reply",
     "decode_thread_list_reply",
     "encode",
@@ -156,7 +157,6 @@ class RunList(msgspec.Struct, tag_field="status", tag="ok", kw_only=True):
 
 
 encode = msgspec.json.Encoder().encode
-decode_run_request = msgspec.json.Decoder(RunRequest).decode
 decode_submit_reply = msgspec.json.Decoder(SubmitReply).decode
 decode_cancel_request = msgspec.json.Decoder(CancelRequest).decode
 decode_cancel_reply = msgspec.json.Decoder(CancelReply).decode
