@@ -4,18 +4,27 @@ Each event has a ``data`` object holding at least the fields the original report
 ``timestamp`` in Unix seconds taken when the event is published. On the bus an event has no
 ``seq``; the gateway adds the event's JetStream stream sequence as ``seq`` on its way to a socket.
 
+Streamed text (opt-in per socket, ``GET /ws?deltas=1``): a thought or an answer may be streamed
+as a *message*: ``message_started`` names it (``message_id``, ``kind``), ``message_delta`` events
+carry its text in pieces, and the event that already carries the whole text completes it
+(``agent_thinking`` for a thought, ``agent_completed`` for the answer, each with the same
+``message_id``). The deltas of a message joined equal that whole text exactly. A long tool reports
+``tool_progress`` between its ``tool_executing`` and ``tool_completed``. These three are the
+:data:`STREAM_TYPES`: a socket that did not opt in never sees them.
+
 Schema evolution: add fields with defaults; never retype or re-tag. Readers ignore unknown fields.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 import msgspec
 
 __all__ = [
     "EVENT_TYPES",
+    "STREAM_TYPES",
     "TERMINAL_TYPES",
     "AgentCancelled",
     "AgentCancelledData",
@@ -29,11 +38,18 @@ __all__ = [
     "AgentThinkingData",
     "AnyEvent",
     "Event",
+    "MessageDelta",
+    "MessageDeltaData",
+    "MessageKind",
+    "MessageStarted",
+    "MessageStartedData",
     "ToolCompleted",
     "ToolCompletedData",
     "ToolError",
     "ToolExecuting",
     "ToolExecutingData",
+    "ToolProgress",
+    "ToolProgressData",
     "decode_event",
     "encode_event",
     "now",
@@ -58,10 +74,14 @@ class AgentStartedData(EventData):
     message: str
 
 
+MessageKind = Literal["thinking", "answer"]
+
+
 class AgentThinkingData(EventData):
     agent_id: str
     thought: str
     step: int = 0
+    message_id: str | None = None  # set when the thought was streamed: it completes that message
 
 
 class ToolExecutingData(EventData):
@@ -86,6 +106,25 @@ class ToolCompletedData(EventData):
 class AgentCompletedData(EventData):
     agent_id: str
     result: str
+    message_id: str | None = None  # set when the answer was streamed: it completes that message
+
+
+class MessageStartedData(EventData):
+    message_id: str
+    kind: MessageKind
+    agent_id: str
+
+
+class MessageDeltaData(EventData):
+    message_id: str
+    delta: str
+
+
+class ToolProgressData(EventData):
+    tool_call_id: str
+    tool_name: str
+    progress: float | None = None  # 0..1, when the tool can tell
+    message: str | None = None
 
 
 class AgentFailedData(EventData):
@@ -125,6 +164,18 @@ class AgentCompleted(Event, tag="agent_completed"):
     data: AgentCompletedData
 
 
+class MessageStarted(Event, tag="message_started"):
+    data: MessageStartedData
+
+
+class MessageDelta(Event, tag="message_delta"):
+    data: MessageDeltaData
+
+
+class ToolProgress(Event, tag="tool_progress"):
+    data: ToolProgressData
+
+
 class AgentFailed(Event, tag="agent_failed"):
     data: AgentFailedData
 
@@ -141,11 +192,16 @@ AnyEvent = (
     | AgentCompleted
     | AgentFailed
     | AgentCancelled
+    | MessageStarted
+    | MessageDelta
+    | ToolProgress
 )
 
 # Every event's "type" tag, read from the union above: one list to keep up to date, not two.
 EVENT_TYPES = frozenset(event.__struct_config__.tag for event in get_args(AnyEvent))
 TERMINAL_TYPES = frozenset({"agent_completed", "agent_failed", "agent_cancelled"})
+# Sent only to sockets that asked for streamed text (``deltas=1``); see the module docstring.
+STREAM_TYPES = frozenset({"message_started", "message_delta", "tool_progress"})
 
 # Fixed Nats-Msg-Ids for the events that two different publishers may store: a run's first and
 # last event (its owner, or a sweeper that took the run over) and a tool call's two events (the

@@ -1,10 +1,10 @@
 """Client <-> gateway WebSocket frames other than the agent events (those live in ``events``).
 
 Client -> server: ``message``, ``ping``, ``resume``, ``cancel``, ``list_threads``, ``list_runs``,
-``auth``.
+``run_events``, ``auth``.
 Server -> client: ``run_accepted``, ``error``, ``pong``, ``resume_gap``, ``caught_up``,
-``heartbeat``, ``cancel_accepted``, ``threads``, ``runs``, ``auth_ok``, ``token_expiring``, and
-every event from ``events``.
+``heartbeat``, ``cancel_accepted``, ``threads``, ``runs``, ``run_snapshot``, ``auth_ok``,
+``token_expiring``, and every event from ``events``.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ __all__ = [
     "Resume",
     "ResumeGap",
     "RunAccepted",
+    "RunEvents",
+    "RunSnapshot",
     "Runs",
     "SendMessage",
     "Threads",
@@ -97,6 +99,16 @@ class ListRuns(ClientFrame, tag="list_runs"):
     cursor: PageCursor | None = None
 
 
+class RunEvents(ClientFrame, tag="run_events"):
+    """One run's events, compacted, as a ``run_snapshot``: those of ``run_id`` stored after
+    ``after_seq`` and up to ``upto_seq`` (a run's ``first_seq - 1`` and ``last_seq``, from
+    ``runs``). Only the asking user's own events are ever read."""
+
+    run_id: SafeId
+    after_seq: Annotated[int, msgspec.Meta(ge=0)]
+    upto_seq: Annotated[int, msgspec.Meta(ge=0)]
+
+
 class Auth(ClientFrame, tag="auth"):
     """A fresh access token for this socket, before the one it opened with expires."""
 
@@ -106,9 +118,9 @@ class Auth(ClientFrame, tag="auth"):
         return "Auth(token=...)"
 
 
-AnyClientFrame = SendMessage | Ping | Resume | Cancel | ListThreads | ListRuns | Auth
+AnyClientFrame = SendMessage | Ping | Resume | Cancel | ListThreads | ListRuns | RunEvents | Auth
 CLIENT_FRAME_TYPES = frozenset(
-    {"message", "ping", "resume", "cancel", "list_threads", "list_runs", "auth"}
+    {"message", "ping", "resume", "cancel", "list_threads", "list_runs", "run_events", "auth"}
 )
 
 
@@ -195,6 +207,19 @@ class Runs(ServerFrame, tag="runs"):
     runs: list[RunInfo]
     next_cursor: str | None
     cursor: str | None = None
+
+
+class RunSnapshot(ServerFrame, tag="run_snapshot"):
+    """One run's events up to ``upto_seq``, compacted (a streamed message that is complete is
+    only its completing event; one still open is its ``message_started`` and one
+    ``message_delta`` with its text so far), each with its ``seq``. Sent for every run that has
+    not ended to a ``deltas=1`` socket that joins without ``after_seq``, and as the answer to
+    ``run_events``."""
+
+    run_id: str
+    thread_id: str
+    upto_seq: int
+    events: list[msgspec.Raw]
 
 
 encode_frame = msgspec.json.Encoder().encode

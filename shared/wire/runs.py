@@ -123,6 +123,10 @@ class RunInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
     error_code: str | None = None
     error_message: str | None = None
     client_msg_id: str | None = None
+    # Where the run's events are in the user's log (its agent_started and its terminal event),
+    # once known: a ``run_events`` frame with after_seq=first_seq-1, upto_seq=last_seq reads them.
+    first_seq: int | None = None
+    last_seq: int | None = None
 
 
 class ListThreadsRequest(msgspec.Struct, kw_only=True):
