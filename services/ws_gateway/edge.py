@@ -273,8 +273,8 @@ class WebSocketEdge(asyncio.Protocol):
         # A resume begins before the socket joins the hub, so that the session holds every live
         # event from its first one; the stream is read only once the user's live subscription is
         # in place: the two overlap instead of leaving a gap between them.
-        after_seq = query.get("after_seq")
-        opening = session.open(after_seq[-1] if after_seq else None)
+        after_seq, deltas = query.get("after_seq"), query.get("deltas")
+        opening = session.open(after_seq[-1] if after_seq else None, deltas[-1] if deltas else None)
         conn = Connection(
             session, self, node, flusher=node.flusher, close_timeout_s=settings.close_timeout_s
         )
