@@ -364,3 +364,108 @@ def test_two_tabs_sharing_a_session_refresh_it_once(page: Page) -> None:
     results = [run(tab, "return [refreshes, sockets[0].sent];") for tab in tabs]
     assert sorted(len(refreshes) for refreshes, _ in results) == [0, 1]
     assert [sent for _, sent in results] == [[{"type": "auth", "token": "A1"}]] * 2
+
+
+# Streamed text (docs/protocol.md, "Streamed text and tool progress")
+
+
+def test_a_socket_without_deltas_opens_as_before_and_one_with_deltas_asks_for_them(
+    page: Page,
+) -> None:
+    result = run(
+        page,
+        """
+        await start();
+        sockets[0].open();
+        sockets[0].deliver(ev(5));
+        sockets[0].drop(1006);
+        await sleep(60);
+        await start({deltas: true});
+        sockets[2].open();
+        sockets[2].deliver(ev(9));
+        sockets[2].drop(1006);
+        await sleep(60);
+        return sockets.map((s) => s.url);
+        """,
+    )
+    assert result == [
+        "ws://gw/ws",
+        "ws://gw/ws?after_seq=5",
+        "ws://gw/ws?deltas=1",
+        "ws://gw/ws?deltas=1&after_seq=9",
+    ]
+
+
+def test_a_snapshot_on_join_is_emitted_and_its_upto_seq_is_the_position(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const client = await start({deltas: true});
+        const snapshots = [], seen = [];
+        client.on("run_snapshot", (s) => snapshots.push([s.run_id, s.events.map((e) => e.seq)]));
+        client.on("event", (e) => seen.push(e.seq));
+        sockets[0].open();
+        sockets[0].deliver({type: "run_snapshot", run_id: "r1", thread_id: "t1", upto_seq: 12,
+                            events: [ev(3), ev(7)]});
+        sockets[0].deliver({type: "run_snapshot", run_id: "r2", thread_id: "t1", upto_seq: 10,
+                            events: [ev(10)]});
+        const position = client.lastSeq;
+        sockets[0].deliver(ev(12));  // already in a snapshot's range: not new
+        sockets[0].deliver(ev(13));
+        sockets[0].drop(1006);
+        await sleep(60);
+        return [snapshots, position, seen, sockets[1].url];
+        """,
+    )
+    assert result == [
+        [["r1", [3, 7]], ["r2", [10]]],
+        12,
+        [13],
+        "ws://gw/ws?deltas=1&after_seq=13",
+    ]
+
+
+def test_run_events_asks_for_a_range_and_resolves_with_its_snapshot(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const client = await start({deltas: true});
+        const heard = [];
+        client.on("run_snapshot", (s) => heard.push(s.run_id));
+        sockets[0].open();
+        sockets[0].deliver({type: "caught_up", last_seq: 90});
+        const older = client.runEvents("r1", 9, 20);
+        const newer = client.runEvents("r2", 29, 40);
+        // Answered out of order: each goes to the request for its run.
+        sockets[0].deliver({type: "run_snapshot", run_id: "r2", thread_id: "t1", upto_seq: 40,
+                            events: [ev(30), ev(40)]});
+        sockets[0].deliver({type: "run_snapshot", run_id: "r1", thread_id: "t1", upto_seq: 20,
+                            events: [ev(10)]});
+        const [a, b] = [await older, await newer];
+        return [sockets[0].sent, a.events.length, b.events.length, heard, client.lastSeq];
+        """,
+    )
+    sent, older, newer, heard, position = result
+    assert sent == [
+        {"type": "run_events", "run_id": "r1", "after_seq": 9, "upto_seq": 20},
+        {"type": "run_events", "run_id": "r2", "after_seq": 29, "upto_seq": 40},
+    ]
+    assert (older, newer) == (1, 2)
+    assert heard == [], "an answer goes to its caller, not to the join listeners"
+    assert position == 90, "an old run's history does not move the position back"
+
+
+def test_a_gateway_without_run_events_fails_that_request_not_another(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const client = await start({deltas: true});
+        sockets[0].open();
+        const threads = client.listThreads();
+        const history = client.runEvents("r1", 0, 5).catch((e) => e.code);
+        sockets[0].deliver({type: "error", data: {code: "unknown_type", message: "run_events"}});
+        sockets[0].deliver({type: "threads", threads: [], next_cursor: null});
+        return [await history, (await threads).length];
+        """,
+    )
+    assert result == ["unknown_type", 0]

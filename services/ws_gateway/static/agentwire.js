@@ -20,11 +20,31 @@
 // renews its token: on `token_expiring`, and at 80% of the token's lifetime, it refreshes and
 // sends `{"type": "auth", token}` on the open socket; every (re)connect uses the newest token; a
 // 4401 gets one refresh and a reconnect. A refresh the auth service refuses emits "unauthorized".
+//
+// Streamed text (`deltas: true`, docs/protocol.md "Streamed text and tool progress"): the socket
+// opens `/ws?deltas=1` and also gets `message_started`, `message_delta` and `tool_progress`
+// events. Joining without a position, it first gets a "run_snapshot" per run under way
+// (`{run_id, thread_id, upto_seq, events}`, events with their seq): the client takes `upto_seq`
+// as its position and emits "run_snapshot". `runEvents(runId, afterSeq, uptoSeq)` asks for one
+// run's events (a finished run's `first_seq - 1` and `last_seq` from `listRuns`: all of it) and
+// resolves with such a snapshot. `RunState` (runstate.js, exported here) folds events and
+// snapshots into what a person reads: each message's text so far, each tool's progress, the end.
+//
+//   const client = connect({ url, tokens, deltas: true });
+//   const run = new RunState(run_id);
+//   client.on("event", (e) => e.run_id === run_id && run.apply(e) && draw(run));
+//   run.applySnapshot(await client.runEvents(run_id, first_seq - 1, last_seq));
+//
+// Without `deltas` the socket behaves as it always did: the seven events, each text whole.
+
+export { RunState } from "./runstate.js";
 
 export const EVENT_TYPES = Object.freeze([
   "agent_started", "agent_thinking", "tool_executing", "tool_completed",
   "agent_completed", "agent_failed", "agent_cancelled",
 ]);
+/** Sent only to a socket opened with `deltas: true`. */
+export const STREAM_TYPES = Object.freeze(["message_started", "message_delta", "tool_progress"]);
 export const TERMINAL_TYPES = new Set(["agent_completed", "agent_failed", "agent_cancelled"]);
 export const CloseCode = Object.freeze({
   NORMAL: 1000, GOING_AWAY: 1001, POLICY: 1008, TOO_BIG: 1009, INTERNAL: 1011,
@@ -38,8 +58,10 @@ const ERROR_ANSWERS = Object.freeze({
   run_not_found: ["cancel_accepted"],
   no_agent_available: ["cancel_accepted", "threads", "runs"], // never to a message any more
   reply_too_large: ["threads", "runs"], // a page with a run too big to send
+  unknown_type: ["run_snapshot"], // a gateway older than run_events
 });
 const SUBPROTOCOL = "agentwire.v1";
+const ANSWERED = Symbol("answered"); // a run_snapshot that answers a runEvents request
 const DEFAULTS = {
   backoffBaseMs: 500, backoffMaxMs: 15000, idleMs: 25000, deadMs: 10000, requestTimeoutMs: 15000,
   renewAt: 0.8, renewRetryMs: 5000,
@@ -113,10 +135,12 @@ export class AgentwireClient {
    * @param {string} [o.token]   an access token (sent as a subprotocol, never in the URL)
    * @param {object} [o.tokens]  instead of `token`: tokens to renew (see the top of this file)
    * @param {number} [o.afterSeq] resume after this seq on the first connect (default: live only)
+   * @param {boolean} [o.deltas] stream text and tool progress (`/ws?deltas=1`; default off)
    */
-  constructor({ url, token = null, tokens = null, afterSeq = null,
+  constructor({ url, token = null, tokens = null, afterSeq = null, deltas = false,
     WebSocket: Impl = globalThis.WebSocket, ...rest }) {
     this.url = url;
+    this.deltas = Boolean(deltas);
     this.tokens = tokens;
     this._token = token;
     this._renewing = null; // the refresh in flight, shared by everything that asks for one
@@ -210,6 +234,14 @@ export class AgentwireClient {
     return page(reply.runs, reply);
   }
 
+  /** One run's events stored after `afterSeq` and up to `uptoSeq`, compacted: resolves with
+   * a `run_snapshot` (`{run_id, thread_id, upto_seq, events}`). With a finished run's
+   * `first_seq - 1` and `last_seq` (from `listRuns`) that is the whole run. */
+  runEvents(runId, afterSeq, uptoSeq) {
+    const frame = { type: "run_events", run_id: runId, after_seq: afterSeq, upto_seq: uptoSeq };
+    return this._request(frame, "run_snapshot", runId);
+  }
+
   // Connection lifecycle
 
   _connect() {
@@ -218,9 +250,10 @@ export class AgentwireClient {
     if (!token) return this._unauthorized(4401, "no token");
     this._setState("connecting", { attempt: this._attempt });
     let url = this.url;
-    if (this._lastSeq !== null) {
+    if (this._lastSeq !== null || this.deltas) {
       const u = new URL(url);
-      u.searchParams.set("after_seq", String(this._lastSeq));
+      if (this.deltas) u.searchParams.set("deltas", "1");
+      if (this._lastSeq !== null) u.searchParams.set("after_seq", String(this._lastSeq));
       url = u.toString();
     }
     let ws;
@@ -384,8 +417,9 @@ export class AgentwireClient {
       this._emit(frame.type, frame);
       return;
     }
-    this._control(frame);
+    const answered = this._control(frame) === ANSWERED;
     this._emit("frame", frame);
+    if (answered) return; // a runEvents answer goes to its caller only, not to "run_snapshot"
     this._emit(frame.type, frame.type === "error" ? frame.data : frame);
   }
 
@@ -399,6 +433,13 @@ export class AgentwireClient {
       // A page names the cursor it answers: two pages asked for at once cannot be swapped.
       case "threads": return this._resolve("threads", pageKey(null, frame.cursor), frame);
       case "runs": return this._resolve("runs", pageKey(frame.thread_id, frame.cursor), frame);
+      case "run_snapshot":
+        if (this._resolve("run_snapshot", frame.run_id, frame)) return ANSWERED;
+        // On joining: a run under way, its events up to upto_seq; the live ones follow it.
+        if (Number.isInteger(frame.upto_seq)) {
+          this._lastSeq = Math.max(this._lastSeq ?? 0, frame.upto_seq);
+        }
+        return;
       case "token_expiring": return void this._renew();
       case "auth_ok": this._authSent = false; return;
       case "error": {
@@ -452,7 +493,9 @@ export class AgentwireClient {
   _resolve(replyType, key, reply) {
     const index = this._pending.findIndex(
       (r) => r.replyType === replyType && (key === null || r.key === null || r.key === key));
-    if (index >= 0) this._pending.splice(index, 1)[0].done(reply);
+    if (index < 0) return false;
+    this._pending.splice(index, 1)[0].done(reply);
+    return true;
   }
 
   _write(frame) {
