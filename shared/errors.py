@@ -58,6 +58,7 @@ class ErrorCode(StrEnum):
     # Delivery
     PUBLISH_FAILED = "publish_failed"
     EVENT_TOO_LARGE = "event_too_large"  # an event over the log's size limit: the run fails
+    EVENT_LOG_UNAVAILABLE = "event_log_unavailable"  # run_events could not read the log: retry
     # Accounts
     UNAUTHORIZED = "unauthorized"
     EMAIL_TAKEN = "email_taken"

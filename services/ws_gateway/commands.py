@@ -8,6 +8,7 @@ A session never does I/O; it returns these, and the transport carries them out:
     Replay(generation, ..)  read the user's stored events after ``after_seq`` from the stream;
                             answer: replay_gap? , replayed* , then replay_done (or
                             replay_failed), each carrying ``generation``
+    LoadRun(run_id, ..)     read one run's events for ``run_events``; answer: run_loaded
     Authenticate(token)     verify a fresh token the client sent (``auth`` frame); answer:
                             reauthenticated / reauth_refused
     Close(code, reason, last_frame)
@@ -28,6 +29,7 @@ __all__ = [
     "Authenticate",
     "Close",
     "Command",
+    "LoadRun",
     "Replay",
     "Request",
     "RequestKind",
@@ -74,6 +76,17 @@ class Replay:
     generation: int
     after_seq: int
     check_gap: bool = False
+    compact: bool = False  # fold streamed text (a deltas=1 socket's resume; see compaction)
+    snapshot: bool = False  # not a replay but a snapshot on join: run_snapshot frames
+
+
+@dataclass(frozen=True, slots=True)
+class LoadRun:
+    """One run's stored events with ``after_seq < seq <= upto_seq``, as a ``run_snapshot``."""
+
+    run_id: str
+    after_seq: int
+    upto_seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,4 +102,4 @@ class Close:
     last_frame: bytes | None = None
 
 
-Command = Send | Submit | Request | Replay | Authenticate | Close
+Command = Send | Submit | Request | Replay | LoadRun | Authenticate | Close

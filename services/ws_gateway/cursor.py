@@ -16,6 +16,12 @@ there after a replay gets one more (a lagging replica may have answered); after 
 reported with ``resume_gap``, never skipped in silence.
 
 Every replay has a generation; a newer one (a second resume) makes the older one's pages stale.
+
+Streamed text (``deltas=1``, see :mod:`~services.ws_gateway.compaction`): a socket that did not
+opt in is *hidden* the stream events, live and replayed; a replayed event the compaction left out
+comes as ``None``. Either way the event still moves the marks (it is accounted for, only not
+sent), so hiding never looks like a gap. A snapshot on join is a replay too: live events are held
+while the user's runs are read, then released after the snapshot's ``upto_seq``.
 """
 
 from __future__ import annotations
@@ -23,12 +29,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from services.ws_gateway.commands import Command, Replay
+from services.ws_gateway.compaction import is_stream_event
 from services.ws_gateway.framing import caught_up_frame, resume_gap_frame, with_seq
 from services.ws_gateway.outbox import Outbox
 
 __all__ = ["Cursor"]
 
-Held = tuple[int, int, bytes]  # (seq, previous, frame) of a live event held during a replay
+# (seq, previous, frame) of a live event held during a replay; frame None: hidden from this socket
+Held = tuple[int, int, bytes | None]
 
 
 @dataclass(eq=False, slots=True)
@@ -41,8 +49,9 @@ class _Replaying:
 
 
 class Cursor:
-    def __init__(self, outbox: Outbox) -> None:
+    def __init__(self, outbox: Outbox, *, deltas: bool = False) -> None:
         self._out = outbox
+        self.deltas = deltas  # the socket asked for streamed text (deltas=1)
         self.high_seq = 0
         self.position: int | None = None  # None: unknown yet (no resume, baseline or event)
         self.start_seq: int | None = None  # where the socket started: its resume or baseline
@@ -56,7 +65,8 @@ class Cursor:
     # Live events
 
     def event(self, seq: int, payload: bytes, previous: int) -> list[Command]:
-        frame = with_seq(seq, payload)
+        hidden = not self.deltas and is_stream_event(payload)
+        frame = None if hidden else with_seq(seq, payload)
         if self._replay is None and not self._is_gap(seq, previous):
             return self._accept(seq, frame)  # the usual case
         if self._replay is None:
@@ -96,6 +106,29 @@ class Cursor:
         self.high_seq = self.position = self._out.last_seq = self.start_seq = after_seq
         return self._start(after_seq, owes_caught_up=True, is_retry=False, check_gap=after_seq > 0)
 
+    def snapshot(self) -> list[Command]:
+        """A ``deltas=1`` socket joined without a resume point: read its user's runs under way,
+        holding live events meanwhile (see :meth:`snapshot_done`)."""
+        return self._start(0, owes_caught_up=False, is_retry=False, snapshot=True)
+
+    def snapshot_done(self, generation: int, frames: list[bytes], upto_seq: int) -> list[Command]:
+        """The ``run_snapshot`` frames, each of the user's events up to ``upto_seq`` in them:
+        the socket stands at ``upto_seq`` and the live events held meanwhile follow."""
+        replay = self._replay
+        if replay is None or replay.generation != generation:
+            return []
+        self._replay = None
+        self._settle(upto_seq)
+        self.start_seq = max(self.start_seq or 0, upto_seq)
+        commands: list[Command] = []
+        for frame in frames:
+            commands += self._out.emit(frame, upto_seq)
+        if replay.again:
+            return commands + self._start(
+                upto_seq, owes_caught_up=False, is_retry=False, live=replay.live
+            )
+        return commands + self._release(replay)
+
     def is_current(self, generation: int) -> bool:
         return self._replay is not None and self._replay.generation == generation
 
@@ -105,12 +138,15 @@ class Cursor:
         self._settle(oldest_seq - 1)
         return self._out.emit(resume_gap_frame(after_seq, oldest_seq))
 
-    def replayed(self, generation: int, events: list[tuple[int, bytes]]) -> list[Command]:
+    def replayed(self, generation: int, events: list[tuple[int, bytes | None]]) -> list[Command]:
+        """A page of stored events; None: left out by the compaction (still accounted for)."""
         if not self.is_current(generation):
             return []
+        deltas = self.deltas
         commands: list[Command] = []
         for seq, payload in events:
-            commands += self._accept(seq, with_seq(seq, payload))
+            hidden = payload is None or (not deltas and is_stream_event(payload))
+            commands += self._accept(seq, None if hidden else with_seq(seq, payload))  # type: ignore[arg-type]
         return commands
 
     def replay_done(self, generation: int, last_seq: int, beyond: bool) -> list[Command]:
@@ -146,7 +182,8 @@ class Cursor:
                     )
                 commands += self._out.emit(resume_gap_frame(self.position, seq))
                 self._settle(seq - 1)
-            self._out.unhold(frame)
+            if frame is not None:
+                self._out.unhold(frame)
             commands += self._accept(seq, frame)
         return commands
 
@@ -158,38 +195,44 @@ class Cursor:
         is_retry: bool,
         check_gap: bool = False,
         live: list[Held] | None = None,
+        snapshot: bool = False,
     ) -> list[Command]:
         self._generation += 1
         self._replay = _Replaying(self._generation, owes_caught_up, is_retry, live=live or [])
-        return [Replay(self._generation, after_seq, check_gap)]
+        # Compacted: a client's resume (it owes caught_up); a repair of the live path sends
+        # what was missed as it was stored.
+        compact = self.deltas and owes_caught_up
+        return [Replay(self._generation, after_seq, check_gap, compact=compact, snapshot=snapshot)]
 
     # Both paths
 
     def _is_gap(self, seq: int, previous: int) -> bool:
         return self.position is not None and previous > self.position and seq > self.high_seq
 
-    def _accept(self, seq: int, frame: bytes) -> list[Command]:
+    def _accept(self, seq: int, frame: bytes | None) -> list[Command]:
         if seq <= self.high_seq:
             return []
         self.high_seq = seq
         self.position = seq if self.position is None else max(self.position, seq)
-        return self._out.emit(frame, seq)
+        return [] if frame is None else self._out.emit(frame, seq)
 
     def _settle(self, seq: int) -> None:
         """Everything up to ``seq`` is settled (handed out, or reported lost): move past it."""
         self.high_seq = max(self.high_seq, seq)
         self.position = max(self.position or 0, seq)
 
-    def _hold(self, seq: int, previous: int, frame: bytes) -> None:
+    def _hold(self, seq: int, previous: int, frame: bytes | None) -> None:
         assert self._replay is not None
         live = self._replay.live
         if live and seq <= live[-1][0]:
             return  # a repeat of an event already held
-        self._out.hold(frame)
+        if frame is not None:
+            self._out.hold(frame)
         live.append((seq, previous, frame))
 
     def _drop_live(self) -> None:
         if self._replay is not None:
             for _, _, frame in self._replay.live:
-                self._out.unhold(frame)
+                if frame is not None:
+                    self._out.unhold(frame)
             self._replay = None

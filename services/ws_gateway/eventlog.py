@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import msgspec
 from nats.aio.client import Client as NATS
@@ -109,10 +110,16 @@ class EventLog:
         [msg] = await self._ask({"last_by_subj": subjects.user_events_wildcard()}) or [None]
         return 0 if msg is None else _stored(msg).seq
 
-    async def page(self, user_id: str, start_seq: int, batch: int, max_bytes: int) -> Page:
-        """Up to ``batch`` events (and about ``max_bytes``) of the user from ``start_seq`` on."""
+    async def page(
+        self, user_id: str, start_seq: int, batch: int, max_bytes: int, *, since: float = 0.0
+    ) -> Page:
+        """Up to ``batch`` events (and about ``max_bytes``) of the user from ``start_seq`` on;
+        with ``since`` (Unix seconds), from the first one stored at or after that time instead."""
+        start: dict[str, object] = {"seq": start_seq}
+        if since:
+            start = {"start_time": datetime.fromtimestamp(since, UTC).isoformat()}
         request = {
-            "seq": start_seq,
+            **start,
             "next_by_subj": subjects.user_events(user_id),
             "batch": batch,
             "max_bytes": max_bytes,

@@ -27,6 +27,7 @@ import nats.errors
 
 from services.ws_gateway.agents import AgentClient
 from services.ws_gateway.authority import Authority, TokenRevoked
+from services.ws_gateway.commands import LoadRun
 from services.ws_gateway.eventlog import EventLog
 from services.ws_gateway.hub import Hub
 from services.ws_gateway.replay import Replayer
@@ -102,7 +103,11 @@ class Node:
         self._hub = Hub(nc, event_log, per_user=per_user)
         await self._hub.start()
         self._agents = AgentClient(nc, self.settings.submit_timeout_s)
-        self._replayer = Replayer(event_log, page_events=self.settings.replay_page_events)
+        self._replayer = Replayer(
+            event_log,
+            page_events=self.settings.replay_page_events,
+            snapshot_window_s=self.settings.snapshot_window_s,
+        )
         if self.settings.heartbeat_interval_s > 0:
             self._timers.append(asyncio.create_task(self._beat(), name="gateway-heartbeat"))
         if self.settings.ws_ping_interval is not None:
@@ -208,6 +213,14 @@ class Node:
         except Exception:
             log.exception("replay for user %s failed", conn.user_id)
             conn.execute(conn.session.replay_failed(replay.generation))
+
+    async def load_run(self, conn: Connection, load: LoadRun) -> None:
+        """Answer ``conn``'s ``run_events`` (as one of its tasks)."""
+        if self._replayer is None:
+            message = "the gateway is not ready to read the event log; try again"
+            conn.execute(conn.session.request_failed(ErrorCode.EVENT_LOG_UNAVAILABLE, message))
+            return
+        await self._replayer.load_run(conn, load)
 
     # Timers and NATS events
 

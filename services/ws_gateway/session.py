@@ -26,6 +26,7 @@ from services.ws_gateway.commands import (
     Authenticate,
     Close,
     Command,
+    LoadRun,
     Replay,
     Request,
     RequestKind,
@@ -62,6 +63,7 @@ from shared.wire.frames import (
     ListThreads,
     Ping,
     Resume,
+    RunEvents,
     SendMessage,
     TokenExpiring,
     encode_frame,
@@ -88,6 +90,7 @@ __all__ = [
     "Command",
     "InvalidTransition",
     "Limits",
+    "LoadRun",
     "Replay",
     "Request",
     "RequestKind",
@@ -106,6 +109,7 @@ FLOOD_REASON = "too many messages"
 OTHER_USER_REASON = "token of another user"
 MAX_SEQ = 2**63 - 1  # JetStream sequences are uint64; this also fits every JSON reader
 _AFTER_SEQ = re.compile(r"[0-9]{1,19}")
+_DELTAS = {"1": True, "true": True, "0": False, "false": False}
 
 
 class Session:
@@ -155,15 +159,30 @@ class Session:
 
     # Client frames
 
+    @property
+    def deltas(self) -> bool:
+        """The socket asked for streamed text and tool progress (``deltas=1``)."""
+        return self._cursor.deltas
+
     @while_open
-    def open(self, after_seq: str | None) -> list[Command]:
-        """The socket is served; ``after_seq`` is the handshake's query parameter, if any."""
+    def open(self, after_seq: str | None, deltas: str | None = None) -> list[Command]:
+        """The socket is served; ``after_seq`` and ``deltas`` are the handshake's query
+        parameters, if any. A ``deltas=1`` socket without ``after_seq`` starts with a snapshot
+        of the user's runs under way."""
+        commands: list[Command] = []
+        if deltas is not None:
+            if deltas.lower() in _DELTAS:
+                self._cursor.deltas = _DELTAS[deltas.lower()]
+            else:
+                message = f"deltas must be 1 or 0, got {deltas[:32]!r}; streamed text is off"
+                commands += self._out.send(error_frame(ErrorCode.INVALID_FRAME, message))
         if after_seq is None:
-            return []
+            return commands + (self._cursor.snapshot() if self.deltas else [])
         if not _AFTER_SEQ.fullmatch(after_seq):
             message = f"after_seq must be a whole number >= 0, got {after_seq[:32]!r}"
-            return self._out.send(error_frame(ErrorCode.INVALID_FRAME, message))
-        return self.resume(int(after_seq))
+            commands += self._out.send(error_frame(ErrorCode.INVALID_FRAME, message))
+            return commands + (self._cursor.snapshot() if self.deltas else [])
+        return commands + self.resume(int(after_seq))
 
     @while_open
     def receive(self, data: str | bytes) -> list[Command]:
@@ -201,6 +220,11 @@ class Session:
                     user_id=user_id, thread_id=thread_id, limit=limit, cursor=cursor
                 )
                 return [Request(RequestKind.LIST_RUNS, query)]
+            case RunEvents(run_id=run_id, after_seq=after_seq, upto_seq=upto_seq):
+                if after_seq > MAX_SEQ or upto_seq > MAX_SEQ:
+                    message = "after_seq and upto_seq must be below 2**63"
+                    return self._out.send(error_frame(ErrorCode.INVALID_FRAME, message))
+                return [LoadRun(run_id, after_seq, upto_seq)]
             case Auth(token=token):
                 return [Authenticate(token)]
         raise AssertionError(f"unhandled client frame {frame!r}")  # pragma: no cover
@@ -330,8 +354,9 @@ class Session:
         return self._cursor.replay_gap(generation, after_seq, oldest_seq)
 
     @while_open
-    def replayed(self, generation: int, events: list[tuple[int, bytes]]) -> list[Command]:
-        """One page of stored events (seq, payload), oldest first."""
+    def replayed(self, generation: int, events: list[tuple[int, bytes | None]]) -> list[Command]:
+        """One page of stored events (seq, payload), oldest first; a payload None is one the
+        compaction left out (it still counts as delivered)."""
         return self._cursor.replayed(generation, events)
 
     @while_open
@@ -342,6 +367,16 @@ class Session:
         the client carries on from its newest event instead of waiting for a seq to come.
         """
         return self._cursor.replay_done(generation, last_seq, beyond)
+
+    @while_open
+    def snapshot_done(self, generation: int, frames: list[bytes], upto_seq: int) -> list[Command]:
+        """The snapshot on join is read: its ``run_snapshot`` frames, then the live events."""
+        return self._cursor.snapshot_done(generation, frames, upto_seq)
+
+    @while_open
+    def run_loaded(self, frame: bytes) -> list[Command]:
+        """The answer to ``run_events``: its ``run_snapshot`` frame."""
+        return self._out.send(frame)
 
     @while_open
     def replay_failed(self, generation: int) -> list[Command]:

@@ -69,6 +69,9 @@ DEFAULT_CLOSE_TIMEOUT_S = 10.0
 DEFAULT_HEARTBEAT_INTERVAL_S = 15.0
 # The most stored events one replay read asks for (the send queue's room caps it further).
 DEFAULT_REPLAY_PAGE_EVENTS = 256
+# A snapshot on join reads this far back: longer than any run may last (RUN_TIMEOUT_S, 300 s by
+# default, and its stop grace), so every run under way began within it.
+DEFAULT_SNAPSHOT_WINDOW_S = 400.0
 DEFAULT_LOG_LEVEL = "INFO"
 DEFAULT_MAX_CONNECTIONS_PER_USER = 20
 # A socket whose token expired unrenewed is closed this long after exp (clocks drift, and a
@@ -112,6 +115,7 @@ class GatewaySettings:
     close_timeout_s: float = DEFAULT_CLOSE_TIMEOUT_S
     heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
     replay_page_events: int = DEFAULT_REPLAY_PAGE_EVENTS
+    snapshot_window_s: float = DEFAULT_SNAPSHOT_WINDOW_S
     log_level: str = DEFAULT_LOG_LEVEL
     # Empty: the gateway's own origin on loopback only (see app.origin_allowed); "*": any.
     allowed_origins: tuple[str, ...] = ()
@@ -147,6 +151,7 @@ class GatewaySettings:
             close_timeout_s=env.float("CLOSE_TIMEOUT_S", DEFAULT_CLOSE_TIMEOUT_S),
             heartbeat_interval_s=env.float("HEARTBEAT_INTERVAL_S", DEFAULT_HEARTBEAT_INTERVAL_S),
             replay_page_events=env.int("REPLAY_PAGE_EVENTS", DEFAULT_REPLAY_PAGE_EVENTS),
+            snapshot_window_s=env.float("SNAPSHOT_WINDOW_S", DEFAULT_SNAPSHOT_WINDOW_S),
             live_subscription=_live_subscription(env.str("LIVE_SUBSCRIPTION", "all")),
             log_level=env.str("LOG_LEVEL", DEFAULT_LOG_LEVEL).upper(),
             allowed_origins=_origins(env.optional("ALLOWED_ORIGINS") or ""),
@@ -197,6 +202,7 @@ class GatewaySettings:
             ("SEND_QUEUE_MAX_BYTES", self.send_queue_max_bytes),
             ("CLOSE_TIMEOUT_S", self.close_timeout_s),
             ("REPLAY_PAGE_EVENTS", self.replay_page_events),
+            ("SNAPSHOT_WINDOW_S", self.snapshot_window_s),
             ("MAX_CONNECTIONS_PER_USER", self.max_connections_per_user),
             ("MESSAGES_PER_SECOND", self.messages_per_second),
             ("MESSAGE_BURST", self.message_burst),

@@ -28,6 +28,7 @@ from services.ws_gateway.session import (
     Authenticate,
     Close,
     Command,
+    LoadRun,
     Replay,
     Request,
     Send,
@@ -54,6 +55,9 @@ class Backend(Protocol):
 
     async def replay(self, conn: Connection, replay: Replay) -> None:
         """Read the stream and feed the session (runs as the connection's replay task)."""
+
+    async def load_run(self, conn: Connection, load: LoadRun) -> None:
+        """Read one run's events for ``run_events``; report with session.run_loaded."""
 
     def reauthenticate(self, conn: Connection, token: str) -> None:
         """Verify a fresh token without blocking; report with session.reauthenticated/_refused."""
@@ -115,6 +119,7 @@ class Connection:
         "_closing",
         "_flusher",
         "_flushing",
+        "_loads",
         "_queue",
         "_replay",
         "_room",
@@ -142,6 +147,7 @@ class Connection:
         self._closed: asyncio.Future[None] | None = None  # made on demand: most never need it
         self._room: asyncio.Future[None] | None = None  # a replay waiting for the queue to drain
         self._replay: asyncio.Task[None] | None = None
+        self._loads: set[asyncio.Task[None]] = set()  # run_events being answered
 
     @property
     def user_id(self) -> str:
@@ -167,6 +173,8 @@ class Connection:
                     self._backend.request(self, command)
                 case Replay():
                     self._start_replay(command)
+                case LoadRun():
+                    self._start_load(command)
                 case Authenticate(token=token):
                     self._backend.reauthenticate(self, token)
                 case Close():
@@ -232,6 +240,8 @@ class Connection:
         self._closing = None
         if self._replay is not None:
             self._replay.cancel()
+        for load in tuple(self._loads):
+            load.cancel()
         self._make_room()
         self._done()
 
@@ -250,6 +260,15 @@ class Connection:
             self._closed.set_result(None)
 
     # Replays
+
+    def _start_load(self, load: LoadRun) -> None:
+        if self.session.state is not State.OPEN:
+            return
+        task = asyncio.create_task(
+            self._backend.load_run(self, load), name=f"ws-load-run-{self.user_id}"
+        )
+        self._loads.add(task)
+        task.add_done_callback(self._loads.discard)
 
     def _start_replay(self, replay: Replay) -> None:
         if self._replay is not None:
