@@ -123,6 +123,8 @@ class Cursor:
         commands: list[Command] = []
         for frame in frames:
             commands += self._out.emit(frame, upto_seq)
+        # The client learns that the snapshot is whole (there may be no run, and no frame).
+        commands += self._out.emit(caught_up_frame(upto_seq), upto_seq)
         if replay.again:
             return commands + self._start(
                 upto_seq, owes_caught_up=False, is_retry=False, live=replay.live

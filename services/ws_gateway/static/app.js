@@ -1,16 +1,26 @@
 // The chat page: pick or start a thread, send messages, watch each run live.
 // The WebSocket is this page's own origin at /ws (or ?ws=<url>). Each tab has its own socket and
-// gets every event of the user, so tabs stay in step without talking to each other.
+// gets every event of the user, so tabs stay in step without talking to each other. The socket
+// asks for streamed text (deltas): thoughts and answers appear as they are written, long tools
+// show their progress, and a tab opened mid-run gets each run under way as a snapshot.
+// A reload reopens the last thread (kept in localStorage) with every run whole: finished runs
+// are read back with run_events, a page at a time (see HISTORY_*).
 
 import { connect } from "./agentwire.js";
 import {
   SESSION_KEY, endSession, forgetSession, initSignIn, loadSession, showSignIn, tokenStore,
 } from "./signin.js";
-import { RunView, ThreadView } from "./timeline.js";
+import { RunView, ThreadView, formatAgo } from "./timeline.js";
 
 const $ = (id) => document.getElementById(id);
 
 const THREADS_SHOWN = 200; // the newest threads listed on the left (one page, the most allowed)
+const LAST_THREAD_KEY = "agentwire.lastThread"; // {email: thread_id}: the thread a reload reopens
+// Reading finished runs back (run_events): a few at a time and spaced out, newest first, so a
+// long thread never comes near the socket's message rate (20 a second, docs/protocol.md).
+const HISTORY_AT_ONCE = 3;
+const HISTORY_SPACING_MS = 120;
+const FOLLOW_SLACK_PX = 48; // this close to the end counts as "at the end": the view follows
 
 const app = {
   client: null,
@@ -19,6 +29,9 @@ const app = {
   draft: new ThreadView(null), // the "new thread" page, until its first run is accepted
   current: null, // thread_id shown, or null for the draft
   sending: 0,
+  email: "",
+  following: true, // the timeline sticks to its end until the person scrolls up
+  history: { queue: [], running: 0 }, // finished runs waiting to be read back whole
 };
 window.agentwireApp = app; // for the browser tests and for poking around in devtools
 
@@ -53,12 +66,15 @@ async function logOut() {
 function startChat(session) {
   $("auth-view").hidden = true;
   $("chat-view").hidden = false;
-  $("user-email").textContent = session.email;
+  app.email = session.email || "";
+  $("user-email").textContent = app.email;
+  $("drawer-email").textContent = app.email;
   if (app.client) app.client.close();
-  const client = connect({ url: wsUrl(), tokens: tokenStore() });
+  const client = connect({ url: wsUrl(), tokens: tokenStore(), deltas: true });
   app.client = client;
   client.on("state", showConnection);
   client.on("event", onEvent);
+  client.on("run_snapshot", onSnapshot);
   client.on("unauthorized", () => signedOut("Your session has ended. Please log in again."));
   // 4403: logged out in another tab or app, password changed, or revoked by an admin.
   client.on("revoked", () => signedOut("You were signed out. Please log in again."));
@@ -68,17 +84,38 @@ function startChat(session) {
     if (!SHOWN_IN_PLACE.has(e.code)) notice(`${e.code}: ${e.message}`);
   });
   const hash = new URLSearchParams(location.hash.slice(1)).get("thread");
-  select(hash || null);
+  select(hash || lastThread() || null);
   $("message").focus();
+}
+
+function lastThread() {
+  try { return JSON.parse(localStorage.getItem(LAST_THREAD_KEY))?.[app.email] || null; } catch { return null; }
+}
+
+function rememberThread(threadId) {
+  let all = {};
+  try { all = JSON.parse(localStorage.getItem(LAST_THREAD_KEY)) || {}; } catch { /* reset */ }
+  if (threadId) all[app.email] = threadId; else delete all[app.email];
+  localStorage.setItem(LAST_THREAD_KEY, JSON.stringify(all));
 }
 
 function showConnection({ state, delayMs }) {
   const labels = { connecting: "Connecting…", open: "Live", closed: "Disconnected",
     unauthorized: "Signed out", revoked: "Signed out" };
-  const text = state === "reconnecting"
-    ? `Reconnecting in ${Math.max(1, Math.round(delayMs / 1000))} s…` : labels[state] || state;
-  $("connection").dataset.state = state;
-  $("connection").querySelector(".connection-text").textContent = text;
+  const box = $("connection");
+  clearInterval(showConnection.countdown);
+  box.dataset.state = state;
+  const text = box.querySelector(".connection-text");
+  if (state === "reconnecting") { // counts down to the next try, a second at a time
+    const at = Date.now() + delayMs;
+    const tick = () => {
+      text.textContent = `Reconnecting in ${Math.max(1, Math.ceil((at - Date.now()) / 1000))} s…`;
+    };
+    tick();
+    showConnection.countdown = setInterval(tick, 1000);
+  } else {
+    text.textContent = labels[state] || state;
+  }
   if (state === "open") {
     refreshThreads();
     if (app.current) loadHistory(app.current);
@@ -116,7 +153,13 @@ async function refreshThreads() {
 /** The thread's newest page of runs (again after a reconnect or a run from elsewhere). */
 async function loadHistory(threadId) {
   let runs;
-  try { runs = await app.client.listRuns(threadId); } catch { return; }
+  try {
+    runs = await app.client.listRuns(threadId);
+  } catch (err) {
+    // A remembered thread that is gone (or another user's, on a shared browser): start afresh.
+    if (err.code === "thread_not_found" && threadId === lastThread()) rememberThread(null);
+    return;
+  }
   const entry = thread(threadId);
   const oldest = runs[runs.length - 1];
   // A page that does not reach the runs shown (many ran while we were away) leaves a hole
@@ -153,6 +196,7 @@ async function loadEarlier() {
   }
 }
 
+/** Runs from a `runs` page (newest first): the answer at once, then each finished run whole. */
 function showRuns(entry, threadId, runs) {
   for (const info of runs) {
     let view = app.runs.get(info.run_id);
@@ -161,6 +205,27 @@ function showRuns(entry, threadId, runs) {
       entry.view.add(view);
     }
     view.showHistory(info);
+    const finished = ["completed", "failed", "cancelled"].includes(info.status);
+    if (finished && Number.isInteger(info.first_seq) && Number.isInteger(info.last_seq)
+      && !view.seen.size && !view.historyAsked) {
+      view.historyAsked = true;
+      app.history.queue.push({ view, info });
+    }
+  }
+  readHistory();
+}
+
+/** Read finished runs back with run_events (thinking, tools, answer), a few at a time. */
+function readHistory() {
+  const history = app.history;
+  while (history.running < HISTORY_AT_ONCE && history.queue.length) {
+    const { view, info } = history.queue.shift();
+    history.running += 1;
+    app.client.runEvents(info.run_id, info.first_seq - 1, info.last_seq)
+      .then((snapshot) => { if (view.applySnapshot(snapshot)) followEnd(); })
+      .catch(() => { view.historyAsked = false; }) // its answer stays; a reconnect tries again
+      .finally(() => setTimeout(() => { history.running -= 1; readHistory(); },
+        HISTORY_SPACING_MS));
   }
 }
 
@@ -175,9 +240,16 @@ function renderThreadList() {
     button.type = "button";
     button.className = "thread-button" + (unread ? " unread" : "");
     button.dataset.threadId = info.thread_id;
-    button.textContent = info.title || "Untitled";
+    const title = document.createElement("span");
+    title.className = "thread-name";
+    title.textContent = info.title || "Untitled";
+    const when = document.createElement("time");
+    when.className = "thread-when";
+    when.dateTime = new Date((info.updated_at || 0) * 1000).toISOString();
+    when.textContent = formatAgo(info.updated_at);
+    button.append(title, when);
     if (info.thread_id === app.current) button.setAttribute("aria-current", "page");
-    button.addEventListener("click", () => select(info.thread_id));
+    button.addEventListener("click", () => { select(info.thread_id); closeDrawer(); });
     item.append(button);
     return item;
   }));
@@ -186,9 +258,11 @@ function renderThreadList() {
 
 function select(threadId) {
   app.current = threadId;
+  app.following = true;
   if (threadId) {
     const entry = thread(threadId);
     entry.unread = false;
+    rememberThread(threadId);
     history.replaceState(null, "", `#thread=${encodeURIComponent(threadId)}`);
     if (app.client && app.client.state === "open") loadHistory(threadId);
   } else {
@@ -211,41 +285,82 @@ function showThread(scroll = true) {
   if (view.el.parentNode !== $("timeline")) {
     $("timeline").replaceChildren($("load-earlier"), $("empty"), view.el);
   }
-  if (scroll) scrollToEnd(true);
+  if (scroll) scrollToEnd();
+  else followEnd();
 }
 
-function scrollToEnd(force = false) {
+function scrollToEnd() {
+  app.following = true;
+  followEnd();
+}
+
+/** Keep the end (the answer being written) in view, unless the person scrolled up to read. */
+function followEnd() {
+  if (!app.following) return;
   const box = $("timeline");
-  if (force || box.scrollHeight - box.scrollTop - box.clientHeight < 160) {
-    box.scrollTop = box.scrollHeight;
+  app.autoScrolling = true;
+  box.scrollTop = box.scrollHeight;
+}
+
+function onTimelineScroll() {
+  const box = $("timeline");
+  const atEnd = box.scrollHeight - box.scrollTop - box.clientHeight <= FOLLOW_SLACK_PX;
+  if (app.autoScrolling) { // our own scroll: it may land short while content still grows
+    app.autoScrolling = false;
+    if (atEnd) return;
   }
+  app.following = atEnd;
 }
 
 function newRunView(options) {
-  const view = new RunView({ ...options, onStop: stopRun });
+  const view = new RunView({ ...options, onStop: stopRun, onChange: onRunChange });
   if (options.runId) app.runs.set(options.runId, view);
   return view;
 }
 
+function onRunChange(view) {
+  if (view.threadId === app.current || (!view.threadId && !app.current)) followEnd();
+}
+
+/** The view of an event's run, made when the run started elsewhere (another tab, the
+ * terminal chat, before this page opened). */
+function runView(runId, threadId, timestamp) {
+  let view = app.runs.get(runId);
+  if (view) return view;
+  view = newRunView({ runId, threadId, createdAt: timestamp ?? Date.now() / 1000 });
+  thread(threadId).view.add(view);
+  if (app.current === null && app.draft.empty && !app.sending) select(threadId);
+  refreshThreads();
+  loadHistory(threadId); // fills in the message that started it
+  return view;
+}
+
 function onEvent(frame) {
-  let view = app.runs.get(frame.run_id);
+  const view = runView(frame.run_id, frame.thread_id, frame.data.timestamp);
   const entry = thread(frame.thread_id);
-  if (!view) { // a run started elsewhere: another tab, the terminal chat, an earlier page
-    view = newRunView({ runId: frame.run_id, threadId: frame.thread_id,
-      createdAt: frame.data.timestamp });
-    entry.view.add(view);
-    if (app.current === null && app.draft.empty && !app.sending) select(frame.thread_id);
-    refreshThreads();
-    loadHistory(frame.thread_id); // fills in the message that started it
-  }
+  const stopFocused = document.activeElement === view.stop;
   view.apply(frame);
+  if (view.final && (stopFocused || document.activeElement === document.body)) {
+    $("message").focus({ preventScroll: true }); // the Stop button went away with the run
+  }
   entry.info.updated_at = frame.data.timestamp;
   if (frame.thread_id === app.current) {
     $("empty").hidden = true;
-    scrollToEnd();
+    followEnd();
   } else if (!entry.unread) {
     entry.unread = true;
     renderThreadList();
+  }
+}
+
+/** A run under way when this socket joined: its events so far, then live ones follow. */
+function onSnapshot(snapshot) {
+  const first = snapshot.events?.[0];
+  const view = runView(snapshot.run_id, snapshot.thread_id, first?.data?.timestamp);
+  view.applySnapshot(snapshot);
+  if (snapshot.thread_id === app.current) {
+    $("empty").hidden = true;
+    followEnd();
   }
 }
 
@@ -321,17 +436,53 @@ function onComposerSubmit(event) {
 }
 
 function onComposerKey(event) {
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+  // On a touch screen Enter is a new line: the Send button sends (phones have no Shift+Enter).
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !coarsePointer()) {
     event.preventDefault();
     $("composer").requestSubmit();
   }
 }
 
+const coarsePointer = () => window.matchMedia?.("(pointer: coarse)").matches;
+
+// The threads drawer (phones): opened from the top bar, closed by a choice, Escape or a tap
+// outside it.
+
+function openDrawer() {
+  $("chat-view").classList.add("drawer-open");
+  $("menu-button").setAttribute("aria-expanded", "true");
+  ($("thread-list").querySelector("[aria-current]") || $("new-thread")).focus();
+}
+
+function closeDrawer() {
+  if (!$("chat-view").classList.contains("drawer-open")) return;
+  $("chat-view").classList.remove("drawer-open");
+  $("menu-button").setAttribute("aria-expanded", "false");
+}
+
+function newThread() {
+  select(null);
+  closeDrawer();
+  $("message").focus();
+}
+
 function init() {
   initSignIn(startChat);
   $("logout-button").addEventListener("click", logOut);
-  $("new-thread").addEventListener("click", () => { select(null); $("message").focus(); });
+  $("new-thread").addEventListener("click", newThread);
+  $("new-thread-top").addEventListener("click", newThread);
+  $("menu-button").addEventListener("click", () => {
+    if ($("chat-view").classList.contains("drawer-open")) closeDrawer(); else openDrawer();
+  });
+  $("drawer-backdrop").addEventListener("click", closeDrawer);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && $("chat-view").classList.contains("drawer-open")) {
+      closeDrawer();
+      $("menu-button").focus();
+    }
+  });
   $("load-earlier").addEventListener("click", loadEarlier);
+  $("timeline").addEventListener("scroll", onTimelineScroll, { passive: true });
   $("composer").addEventListener("submit", onComposerSubmit);
   $("message").addEventListener("keydown", onComposerKey);
   for (const button of document.querySelectorAll(".suggestion")) {
@@ -340,6 +491,7 @@ function init() {
       $("composer").requestSubmit();
     });
   }
+  setInterval(renderThreadList, 30000); // "5 min ago" stays true
   window.addEventListener("storage", (event) => { // another tab logged in or out
     if (event.key !== SESSION_KEY) return;
     const session = loadSession();

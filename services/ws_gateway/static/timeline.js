@@ -1,7 +1,12 @@
 // The live timeline of a run, and a thread's list of runs, built from agent events.
-// Only DOM text APIs are used for server data (textContent, never innerHTML), so nothing an agent
-// or tool says can inject markup. Every rendered event carries data-seq (tool results carry
-// data-result-seq on their tool card), so "nothing doubled" can be checked from the DOM.
+// Only DOM text APIs are used for server data (textContent, never innerHTML; the answer's
+// Markdown is built node by node in markdown.js), so nothing an agent or tool says can inject
+// markup. Every rendered event carries data-seq (tool results carry data-result-seq on their
+// tool card), so "nothing doubled" can be checked from the DOM. A streamed message shows the
+// seq and kind of its start until its completing event replaces them with its own.
+
+import { RunState } from "./runstate.js";
+import { renderMarkdown } from "./markdown.js";
 
 const STATUS_LABEL = {
   sending: "Sending…", queued: "Queued", starting: "Starting", running: "Working",
@@ -61,6 +66,20 @@ export function formatDuration(ms) {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
+/** "just now", "5 min ago", "3 h ago", "yesterday", "4 days ago", then the date. */
+export function formatAgo(seconds, nowMs = Date.now()) {
+  if (!Number.isFinite(seconds)) return "";
+  const ago = Math.max(0, nowMs / 1000 - seconds);
+  if (ago < 60) return "just now";
+  if (ago < 3600) return `${Math.floor(ago / 60)} min ago`;
+  if (ago < 86400) return `${Math.floor(ago / 3600)} h ago`;
+  const days = Math.floor(ago / 86400);
+  if (days === 1) return "yesterday";
+  if (days < 7) return `${days} days ago`;
+  return new Date(seconds * 1000).toLocaleDateString([], { day: "numeric", month: "short",
+    year: days > 300 ? "numeric" : undefined });
+}
+
 function formatClock(seconds) {
   return new Date(seconds * 1000).toLocaleTimeString([], { hour12: false });
 }
@@ -94,14 +113,16 @@ export function summarize(result, params = {}) {
 
 export class RunView {
   constructor({ runId = null, threadId = null, content = "", createdAt = Date.now() / 1000,
-    status = "running", onStop = () => {} }) {
+    status = "running", onStop = () => {}, onChange = () => {} }) {
     this.runId = runId;
     this.threadId = threadId;
     this.createdAt = createdAt;
     this.seen = new Set();
+    this.state = new RunState(runId); // what the events say, whichever way they came
     this.params = new Map(); // tool_call_id -> parameters, for the result's JSON view
     this.startedAt = null;
     this.onStop = onStop;
+    this.onChange = onChange; // after anything that changes the run's height: the page follows
     this.el = el("article", "run");
     this.message = el("div", "user-msg");
     this.messageText = el("p");
@@ -117,9 +138,11 @@ export class RunView {
     head.append(this.badge, this.agent, this.elapsed, this.stop);
     this.steps = el("ol", "steps");
     this.waitNote = el("p", "wait-note", "Waiting to start");
+    this.answer = el("div", "answer-slot");
     this.outcome = el("div", "outcome");
-    card.append(head, this.steps, this.waitNote, this.outcome);
+    card.append(head, this.steps, this.waitNote, this.answer, this.outcome);
     this.el.append(this.message, card);
+    this._drawing = new Map(); // message_id -> a redraw waiting for the next frame
     this.setContent(content);
     this.setStatus(status);
     if (runId) this.bind(runId, threadId);
@@ -130,6 +153,7 @@ export class RunView {
   bind(runId, threadId) {
     this.runId = runId;
     this.threadId = threadId;
+    this.state.runId = runId;
     this.el.dataset.runId = runId;
     this.stop.setAttribute("aria-label", `Stop run ${runId.slice(0, 8)}`);
   }
@@ -161,25 +185,37 @@ export class RunView {
   apply(frame) {
     if (this.seen.has(frame.seq)) return false;
     this.seen.add(frame.seq);
+    this.state.apply(frame);
     const d = frame.data || {};
     switch (frame.type) {
       case "agent_started": return this._started(frame, d);
-      case "agent_thinking": return Boolean(this._step(frame, "thinking", d.thought));
+      case "agent_thinking":
+        if (d.message_id) return this._thought(frame, d.message_id);
+        return Boolean(this._step(frame, "thinking", d.thought));
+      case "message_started":
+      case "message_delta": return this._streamed(frame, d.message_id);
       case "tool_executing": return this._toolStarted(frame, d);
+      case "tool_progress": return this._toolProgress(frame, d);
       case "tool_completed": return this._toolDone(frame, d);
-      case "agent_completed": return this._end(frame, "completed", "Answer", d.result);
+      case "agent_completed": return this._completed(frame, d);
       case "agent_failed": return this._failed(frame, d);
       case "agent_cancelled": return this._end(frame, "cancelled", "Cancelled", d.reason);
     }
     return true;
   }
 
+  /** A run_snapshot's events (on joining, or a finished run's history), oldest first. */
+  applySnapshot(snapshot) {
+    const events = [...(snapshot.events || [])].sort((a, b) => a.seq - b.seq);
+    return events.filter((event) => this.apply(event)).length;
+  }
+
   /** What list_runs says of a run whose events this page did not see. */
   showHistory(info) {
     if (!this.messageText.textContent) this.setContent(info.content);
-    if (this.seen.size || this.outcome.childElementCount) return;
+    if (this.seen.size || this.outcome.childElementCount || this.answer.childElementCount) return;
     this.setStatus(info.status);
-    if (info.status === "completed") this._outcome(null, "completed", "Answer", info.result);
+    if (info.status === "completed") this._answerBox("history", null).render(info.result, true);
     if (info.status === "failed") {
       this._failure(null, describeFailure(info.error_code, info.error_message));
     }
@@ -195,6 +231,7 @@ export class RunView {
     item.dataset.kind = frame.type;
     item.append(el("span", "step-icon"), el("span", "step-text", text));
     this.steps.append(item);
+    this.onChange(this);
     return item;
   }
 
@@ -208,6 +245,90 @@ export class RunView {
     return true;
   }
 
+  // Streamed messages: a thought is a step, the answer is the answer box.
+
+  _streamed(frame, messageId) {
+    const message = this.state.messages.get(messageId);
+    if (!message) return true;
+    if (message.kind === "answer") this._answerBox(messageId, frame).draw(message);
+    else this._thoughtStep(messageId, frame).draw(message);
+    return true;
+  }
+
+  _thought(frame, messageId) {
+    const message = this.state.messages.get(messageId);
+    const step = this._thoughtStep(messageId, frame);
+    step.item.dataset.seq = frame.seq; // the whole thought now stands for its pieces
+    step.item.dataset.kind = frame.type;
+    step.draw(message);
+    return true;
+  }
+
+  /** The step of a streamed thought: dimmed text that grows, with a button to fold it. */
+  _thoughtStep(messageId, frame) {
+    let item = this.steps.querySelector(`[data-message-id="${CSS.escape(messageId)}"]`);
+    if (!item) {
+      item = el("li", "step thinking streamed");
+      item.dataset.messageId = messageId;
+      item.dataset.seq = frame.seq;
+      item.dataset.kind = frame.type;
+      const fold = el("button", "fold");
+      fold.type = "button";
+      fold.setAttribute("aria-expanded", "true");
+      fold.setAttribute("aria-label", "Hide this thought");
+      fold.addEventListener("click", () => {
+        const folded = item.classList.toggle("folded");
+        fold.setAttribute("aria-expanded", String(!folded));
+        fold.setAttribute("aria-label", folded ? "Show this thought" : "Hide this thought");
+      });
+      item.append(el("span", "step-icon"), fold, el("span", "step-text"));
+      this.steps.append(item);
+    }
+    const text = item.querySelector(".step-text");
+    return { item, draw: (message) => {
+      text.textContent = message.text;
+      item.classList.toggle("writing", !message.complete);
+      this.onChange(this);
+    } };
+  }
+
+  /** The answer box, made once per run: streamed text, then the whole answer, as Markdown. */
+  _answerBox(messageId, frame) {
+    let box = this.answer.firstElementChild;
+    if (!box) {
+      box = el("div", "outcome-box completed answer");
+      box.append(el("h3", "outcome-title", "Answer"), el("div", "outcome-text markdown"));
+      this.answer.append(box);
+    }
+    if (frame) {
+      box.dataset.seq = frame.seq;
+      box.dataset.kind = frame.type;
+    }
+    box.dataset.messageId = messageId;
+    const body = box.querySelector(".outcome-text");
+    const render = (text, complete) => {
+      box.classList.toggle("writing", !complete);
+      renderMarkdown(body, text);
+      this.onChange(this);
+    };
+    return { box, render, draw: (message) => {
+      if (message.complete) {
+        cancelAnimationFrame(this._drawing.get(messageId));
+        this._drawing.delete(messageId);
+        return render(message.text, true);
+      }
+      // Deltas come every 40 ms or faster: parse the Markdown once per frame, not per delta.
+      if (!this._drawing.has(messageId)) {
+        this._drawing.set(messageId, requestAnimationFrame(() => {
+          this._drawing.delete(messageId);
+          render(message.text, message.complete);
+        }));
+      }
+    } };
+  }
+
+  // Tools
+
   _toolCard(frame, d) {
     let card = this.steps.querySelector(`[data-tool-call-id="${CSS.escape(d.tool_call_id)}"]`);
     if (card) return card;
@@ -216,12 +337,22 @@ export class RunView {
     const head = el("div", "tool-head");
     head.append(el("span", "tool-state"), el("code", "tool-name", d.tool_name),
       el("span", "tool-params", formatParams(d.parameters)), el("span", "tool-duration"));
+    const progress = el("div", "tool-progress");
+    progress.hidden = true;
+    const bar = el("div", "bar");
+    bar.setAttribute("role", "progressbar");
+    bar.setAttribute("aria-label", `${d.tool_name} progress`);
+    bar.setAttribute("aria-valuemin", "0");
+    bar.setAttribute("aria-valuemax", "100");
+    bar.append(el("span", "fill"));
+    progress.append(bar, el("span", "progress-text"));
     const result = el("details", "tool-result");
     result.append(el("summary", "tool-summary", "running…"), el("pre", "tool-json"));
     result.querySelector("pre").textContent = JSON.stringify({ parameters: d.parameters }, null, 2);
-    card.append(head, result);
+    card.append(head, progress, result);
     this.params.set(d.tool_call_id, d.parameters);
     this.steps.append(card);
+    this.onChange(this);
     return card;
   }
 
@@ -232,17 +363,48 @@ export class RunView {
     return true;
   }
 
+  _toolProgress(frame, d) {
+    const tool = this.state.tools.get(d.tool_call_id);
+    const card = this._toolCard(frame, d);
+    if (!tool || tool.state !== "running") return true;
+    const progress = card.querySelector(".tool-progress");
+    const bar = progress.querySelector(".bar");
+    progress.hidden = false;
+    const known = typeof tool.progress === "number";
+    bar.classList.toggle("unknown", !known);
+    if (known) {
+      const percent = Math.round(tool.progress * 100);
+      bar.querySelector(".fill").style.width = `${percent}%`;
+      bar.setAttribute("aria-valuenow", String(percent));
+    }
+    progress.querySelector(".progress-text").textContent = [tool.message,
+      known ? `${Math.round(tool.progress * 100)}%` : ""].filter(Boolean).join(" · ");
+    this.onChange(this);
+    return true;
+  }
+
   _toolDone(frame, d) {
     const card = this._toolCard(frame, d);
     card.dataset.resultSeq = frame.seq;
     card.classList.remove("running");
     card.classList.add(d.error ? "failed" : "done");
+    card.querySelector(".tool-progress").hidden = true;
     card.querySelector(".tool-duration").textContent = formatDuration(d.duration_ms);
     const parameters = this.params.get(d.tool_call_id);
     card.querySelector(".tool-summary").textContent = d.error
       ? `${d.error.code}: ${d.error.message}` : summarize(d.result, parameters);
     card.querySelector(".tool-json").textContent = JSON.stringify(
       { parameters, result: d.result, error: d.error ?? undefined }, null, 2);
+    this.onChange(this);
+    return true;
+  }
+
+  // The end
+
+  _completed(frame, d) {
+    this._end(frame, "completed");
+    const message = this.state.answer;
+    this._answerBox(message.id, frame).draw(message);
     return true;
   }
 
@@ -257,7 +419,24 @@ export class RunView {
     if (title) this._outcome(frame, status, title, text);
     if (this.startedAt) this.elapsed.textContent = formatDuration((frame.data.timestamp - this.startedAt) * 1000);
     for (const card of this.steps.querySelectorAll(".tool.running")) card.classList.add("abandoned");
+    for (const card of this.steps.querySelectorAll(".tool-progress")) card.hidden = true;
+    this._endMessages(frame);
     return true;
+  }
+
+  /** Messages the end cut short stay as far as they got, marked as such. */
+  _endMessages(frame) {
+    for (const message of this.state.messages.values()) {
+      if (!message.cut) continue;
+      if (message.kind === "answer") {
+        const { box } = this._answerBox(message.id, null);
+        box.classList.add("cut");
+        box.querySelector(".outcome-title").textContent = "Answer (cut short)";
+        this._answerBox(message.id, null).draw(message);
+      } else {
+        this._thoughtStep(message.id, frame).draw(message);
+      }
+    }
   }
 
   _outcome(frame, status, title, text) {
@@ -269,6 +448,7 @@ export class RunView {
     box.append(el("h3", "outcome-title", title));
     if (text) box.append(el("p", "outcome-text", text));
     this.outcome.replaceChildren(box);
+    this.onChange(this);
     return box;
   }
 

@@ -78,6 +78,7 @@ def test_a_snapshot_goes_first_and_live_events_held_meanwhile_follow_once() -> N
     out = session.snapshot_done(replay.generation, [snapshot], 7)
     assert [(f["type"], f.get("seq")) for f in sent(out)] == [
         ("run_snapshot", None),
+        ("caught_up", None),
         ("message_delta", 9),
     ]
     assert session.last_seq == 9
@@ -86,7 +87,9 @@ def test_a_snapshot_goes_first_and_live_events_held_meanwhile_follow_once() -> N
 def test_a_snapshot_with_no_run_under_way_still_sets_the_resume_point() -> None:
     session, opening = opened(deltas="1")
     [replay] = opening
-    assert session.snapshot_done(replay.generation, [], 42) == []
+    assert sent(session.snapshot_done(replay.generation, [], 42)) == [
+        {"type": "caught_up", "last_seq": 42}
+    ]
     session.receive(b'{"type":"message","content":"hi"}')
     [accepted] = sent(session.submit_done(RunStarted(run_id="r", thread_id="t"), None))
     assert accepted["last_seq"] == 42
