@@ -32,11 +32,25 @@ from shared.wire.events import (
     TERMINAL_TYPES,
     MessageDelta,
     MessageDeltaData,
+    ToolCompleted,
     encode_event,
 )
 from shared.wire.frames import RunSnapshot, encode_frame
 
-__all__ = ["Compactor", "ReplayPlan", "RunHistory", "event_type", "is_stream_event"]
+__all__ = [
+    "SNAPSHOT_RESULT_MAX_BYTES",
+    "Compactor",
+    "ReplayPlan",
+    "RunHistory",
+    "event_type",
+    "is_stream_event",
+]
+
+# A snapshot is one frame per run: a run with a few huge tool results would make one larger than
+# a socket's send-queue bound (and a client closed as too slow would get the same frame again).
+# In a snapshot a tool_completed over this size carries ``result: null, truncated: true``; the
+# whole event stays in the log for a resume.
+SNAPSHOT_RESULT_MAX_BYTES = 64 * 1024
 
 _TYPE_PREFIX = b'{"type":"'
 _COMPLETING = frozenset({"agent_thinking", "agent_completed"})
@@ -56,6 +70,7 @@ class _Head(msgspec.Struct):
 
 _decode_head = msgspec.json.Decoder(_Head).decode
 _decode_delta = msgspec.json.Decoder(MessageDelta).decode
+_decode_completed = msgspec.json.Decoder(ToolCompleted).decode
 
 
 def is_stream_event(payload: bytes) -> bool:
@@ -202,6 +217,8 @@ class _Run:
             message_id = merged_at.get(index)
             if message_id is not None:
                 payload = _merged(self.last_deltas[message_id], self.texts[message_id])
+            elif len(payload) > SNAPSHOT_RESULT_MAX_BYTES:
+                payload = _truncated(payload)
             out.append(with_seq(seq, payload))
         return out
 
@@ -220,6 +237,18 @@ class _Run:
     def _drop(self, index: int | None) -> None:
         if index is not None:
             self.entries[index] = None
+
+
+def _truncated(payload: bytes) -> bytes:
+    """A tool_completed too big for a snapshot, without its result (other events as they are)."""
+    if event_type(payload) != "tool_completed":
+        return payload
+    try:
+        event = _decode_completed(payload)
+    except msgspec.DecodeError:
+        return payload
+    data = msgspec.structs.replace(event.data, result=None, truncated=True)
+    return encode_event(msgspec.structs.replace(event, data=data))
 
 
 _FOLDED = frozenset({"message_started", "tool_progress", "tool_completed", *_COMPLETING})

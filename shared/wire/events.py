@@ -101,6 +101,7 @@ class ToolCompletedData(EventData):
     result: Any
     duration_ms: float = 0.0
     error: ToolError | None = None
+    truncated: bool = False  # only in a run_snapshot: the result was too large and left out
 
 
 class AgentCompletedData(EventData):

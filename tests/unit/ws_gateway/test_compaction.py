@@ -164,3 +164,15 @@ def test_a_run_history_folds_messages_and_keeps_seq_order() -> None:
 def test_a_run_with_no_events_in_the_range_is_an_empty_snapshot() -> None:
     snapshot = json.loads(RunHistory("nope").snapshot("nope", upto_seq=5))
     assert snapshot["events"] == [] and snapshot["run_id"] == "nope"
+
+
+def test_a_huge_tool_result_is_left_out_of_a_snapshot_and_said_so() -> None:
+    data = ev.ToolCompletedData(tool_call_id="c", tool_name="x", result={"rows": "x" * 100_000})
+    huge = ev.encode_event(ev.ToolCompleted(**IDS, data=data))
+    history = RunHistory(RUN)
+    history.feed(numbered(agent_started(), huge))
+    snapshot = json.loads(history.snapshot(RUN, upto_seq=2))
+    completed_tool = snapshot["events"][-1]
+    assert completed_tool["data"]["result"] is None and completed_tool["data"]["truncated"] is True
+    assert completed_tool["data"]["tool_call_id"] == "c"
+    assert len(history.snapshot(RUN, upto_seq=2)) < 2_000
