@@ -37,7 +37,7 @@ PHONE = {"width": 390, "height": 844}
 RUNS_JS = """() => [...window.agentwireApp.runs.values()].map((view) => [
   view.messageText.textContent,
   Number(view.steps.querySelector('[data-kind="agent_started"]')?.dataset.seq),
-  Number(view.outcome.querySelector('[data-seq]')?.dataset.seq),
+  Number(view.el.querySelector('.answer-slot [data-seq], .outcome [data-seq]')?.dataset.seq),
 ])"""
 
 # The second `message` frame's socket is closed right after it is written, before any answer
@@ -84,7 +84,7 @@ def test_a_run_waiting_for_an_agent_says_so_until_it_starts(
     sign_up(page, app_url)
     ask(page, SLOW)
     page.wait_for_selector('.run [data-kind="tool_executing"]')  # it holds the only slot
-    page.get_by_role("button", name="+ New").click()
+    page.get_by_role("button", name="New thread").click()
     ask(page, QUESTION)
 
     waiting = page.locator('.run[data-status="queued"]')

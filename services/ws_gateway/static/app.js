@@ -340,7 +340,7 @@ function onEvent(frame) {
   const entry = thread(frame.thread_id);
   const stopFocused = document.activeElement === view.stop;
   view.apply(frame);
-  if (view.final && (stopFocused || document.activeElement === document.body)) {
+  if (view.final && (stopFocused || (view.stopPressed && document.activeElement === document.body))) {
     $("message").focus({ preventScroll: true }); // the Stop button went away with the run
   }
   entry.info.updated_at = frame.data.timestamp;
@@ -416,6 +416,7 @@ function adoptDraft(threadId, content) {
 
 async function stopRun(view) {
   const before = view.status;
+  view.stopPressed = true;
   view.setStatus("stopping");
   try {
     const reply = await app.client.cancel(view.runId);
@@ -492,6 +493,7 @@ function init() {
     });
   }
   setInterval(renderThreadList, 30000); // "5 min ago" stays true
+  if (coarsePointer()) $("message").placeholder = "Ask the agent…";
   window.addEventListener("storage", (event) => { // another tab logged in or out
     if (event.key !== SESSION_KEY) return;
     const session = loadSession();
