@@ -55,6 +55,11 @@ class ErrorCode(StrEnum):
     TOOL_UNAVAILABLE = "tool_unavailable"
     TOOL_LOST = "tool_lost"  # the tool runner stopped sending heartbeats mid-call
     RESULT_TOO_LARGE = "result_too_large"  # a tool's result is over what the bus carries
+    # LLM endpoints (agent_failed of an agent that calls a Chat Completions endpoint)
+    LLM_UNAUTHORIZED = "llm_unauthorized"  # HTTP 401/403: the API key is wrong or lacks access
+    LLM_UNAVAILABLE = "llm_unavailable"  # 429, 5xx, connect errors, timeouts, after retries
+    LLM_REJECTED = "llm_rejected"  # any other 4xx: unknown model, context too long
+    LLM_PROTOCOL_ERROR = "llm_protocol_error"  # a malformed or cut stream
     # Delivery
     PUBLISH_FAILED = "publish_failed"
     EVENT_TOO_LARGE = "event_too_large"  # an event over the log's size limit: the run fails
