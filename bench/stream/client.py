@@ -120,6 +120,7 @@ class StreamSocket(WsSocket):
         self.completed = 0
         self.bytes = 0
         self.record = record
+        self.resuming = after_seq is not None  # a resume records only until caught_up
         self.frames: list[tuple[str, int]] = []  # (type, payload bytes) when recording
         self.caught_up_at: float | None = None
         self.bytes_at_caught_up: int | None = None
@@ -129,7 +130,7 @@ class StreamSocket(WsSocket):
         self.bytes += size
         self.stream_tally.bytes += size
         frames = decode_frames(memoryview(buf)[start:end])
-        if self.record and self.bytes_at_caught_up is None:
+        if self.record and not (self.resuming and self.bytes_at_caught_up is not None):
             self.frames.append((frames[0].type if len(frames) == 1 else "[batch]", size))
         for frame in frames:
             self._frame(frame)

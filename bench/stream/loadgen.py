@@ -16,6 +16,8 @@ from bench.stream.client import StreamSocket, StreamTally
 
 __all__ = ["StreamLoadGen", "UserEntry"]
 
+_NOT_EVENTS = ("caught_up", "heartbeat", "resume_gap")
+
 # (user_id, token, gateway port)
 UserEntry = tuple[str, str, int]
 
@@ -95,9 +97,11 @@ class StreamLoadGen:
         }
 
     async def socket_bytes(self, user: str) -> dict[str, Any]:
-        """What one user's live socket received: bytes and events by type."""
+        """What one user's live socket received since :meth:`record`: the events' bytes, and
+        every frame by type."""
         sock = self.sockets[user]
-        return {"bytes": sock.bytes, "frames": _by_type(sock.frames)}
+        events = sum(size for kind, size in sock.frames if kind not in _NOT_EVENTS)
+        return {"bytes": events, "frames": _by_type(sock.frames)}
 
     async def resume(self, entry: UserEntry, after_seq: int, timeout_s: float) -> dict[str, Any]:
         """Open a fresh ``deltas=1`` socket resuming after ``after_seq``; what it got until

@@ -16,6 +16,7 @@ import platform
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import asdict
@@ -140,6 +141,8 @@ def run(config: StreamConfig) -> int:
             crew.stop()  # first: the publishers close their NATS connections themselves
             for server in reversed(servers):
                 server.stop()
+                if isinstance(server, GatewayProcess):
+                    _close_output(server)
             results["logs"] = str(_keep_logs(workdir, config.results_dir / f"stream-{stamp}-logs"))
     results["environment"]["load_average_at_end"] = os.getloadavg()
     results["seconds"] = round(time.monotonic() - started, 1)
@@ -149,6 +152,16 @@ def run(config: StreamConfig) -> int:
     if status == 0 and not report.correct(results):
         status = 1
     return status
+
+
+def _close_output(gateway: GatewayProcess) -> None:
+    """Close the stopped gateway's output pipe once its reader thread has read it to the end
+    (``bench.procs`` leaves it to the garbage collector, which warns)."""
+    for thread in threading.enumerate():
+        if thread.name == f"gw{gateway.index}-out":
+            thread.join(5.0)
+    if gateway.process is not None and gateway.process.stdout is not None:
+        gateway.process.stdout.close()
 
 
 def _keep_logs(workdir: Path, target: Path) -> Path:
