@@ -38,6 +38,7 @@ class ErrorCode(StrEnum):
     THREAD_NOT_FOUND = "thread_not_found"
     RUN_NOT_FOUND = "run_not_found"
     THREAD_BUSY = "thread_busy"
+    UNKNOWN_AGENT = "unknown_agent"  # a message named an agent this deployment does not have
     REPLY_TOO_LARGE = "reply_too_large"  # an answer over the bus's payload limit: ask for less
     NO_AGENT_AVAILABLE = "no_agent_available"
     INTAKE_UNAVAILABLE = "intake_unavailable"  # the message could not be stored: nothing runs

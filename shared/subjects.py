@@ -42,6 +42,7 @@ __all__ = [
     "RUNS_STREAM",
     "SAFE_TOKEN_PATTERN",
     "TOOLS_QUEUE",
+    "agent_list",
     "auth_jwks",
     "auth_jwks_changed",
     "auth_revoked",
@@ -164,6 +165,10 @@ def thread_list() -> str:
 
 def run_list() -> str:
     return "agent.runs.list"
+
+
+def agent_list() -> str:
+    return "agent.agents.list"
 
 
 def tool_call(tool_name: str) -> str:

@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from shared.errors import CloseCode
-from shared.wire.runs import CancelRequest, ListRunsRequest, ListThreadsRequest, RunRequest
+from shared.wire.runs import (
+    CancelRequest,
+    ListAgentsRequest,
+    ListRunsRequest,
+    ListThreadsRequest,
+    RunRequest,
+)
 
 __all__ = [
     "AgentQuery",
@@ -37,7 +43,7 @@ __all__ = [
     "Submit",
 ]
 
-AgentQuery = CancelRequest | ListThreadsRequest | ListRunsRequest
+AgentQuery = CancelRequest | ListThreadsRequest | ListRunsRequest | ListAgentsRequest
 
 
 class RequestKind(Enum):
@@ -46,6 +52,7 @@ class RequestKind(Enum):
     CANCEL = "cancel"
     LIST_THREADS = "list_threads"
     LIST_RUNS = "list_runs"
+    LIST_AGENTS = "list_agents"
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,9 @@ _FAILING_FIELD = re.compile(r"- at `\$\.([A-Za-z_]+)")
 
 _TOO_DEEP = "JSON nested too deeply"
 
-AgentReply = runs.CancelAccepted | runs.ThreadList | runs.RunList | runs.RunRejected
+AgentReply = (
+    runs.CancelAccepted | runs.ThreadList | runs.RunList | runs.AgentList | runs.RunRejected
+)
 
 
 def error_frame(code: ErrorCode | str, message: str) -> bytes:
@@ -96,6 +98,8 @@ def agent_reply_frame(reply: AgentReply) -> bytes:
                 thread_id=thread_id, runs=run_list, cursor=cursor, next_cursor=after
             )
             return frames.encode_frame(runs_frame)
+        case runs.AgentList(agents=agents):
+            return frames.encode_frame(frames.Agents(agents=agents))
         case runs.RunRejected(code=code, message=message):
             return error_frame(code, message)
     raise AssertionError(f"unhandled agent reply {reply!r}")  # pragma: no cover

@@ -13,6 +13,11 @@ A publish whose acknowledgement is late is retried under the same ``Nats-Msg-Id`
 so a copy stored meanwhile is stored once. A copy stored *after* the deadline (the user was told
 "not stored") carries ``give_up_at`` and the agents drop it unrun.
 
+A message naming an agent (``agent``) is checked against the agents' own list (asked of them at
+most every ``_NAMES_EVERY_S``): a name none of them has is ``unknown_agent`` and nothing is
+stored. While no agent answers, the name cannot be checked: the message is stored, and an agent
+that does not know the name ends the run with ``agent_failed`` ``unknown_agent``.
+
 ``ahead`` counts the accepted messages no agent has taken yet, as of the last look at the agents'
 consumer (at most ``_LOOK_EVERY_S`` old, one request per gateway however many messages arrive):
 ``state`` is ``starting`` when nothing waits ahead and an agent is waiting for work, ``queued``
@@ -26,14 +31,16 @@ import contextlib
 import logging
 import time
 
+import msgspec
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import ConsumerInfo
 
-from shared import subjects
+from shared import bus, subjects
 from shared.bus import store
 from shared.errors import ErrorCode, InvalidId
+from shared.wire import runs
 from shared.wire.intake import RunIntake, encode_intake, mint_ids
 from shared.wire.runs import RunRejected, RunRequest, RunStarted, SubmitReply
 
@@ -46,6 +53,8 @@ EMPTY_MESSAGE = "the message is empty"
 _LOOK_EVERY_S = 0.25
 _LOOK_WAIT_S = 0.05  # how long an answer waits for a fresh view (a local round trip: ~1 ms)
 _ACK_WAIT_S = 1.0  # one attempt's wait for the stream's acknowledgement
+_NAMES_EVERY_S = 5.0  # how stale the agents' names may be
+_NAMES_WAIT_S = 1.0
 
 
 class Intake:
@@ -53,6 +62,7 @@ class Intake:
         self._nc = nc
         self._timeout_s = timeout_s
         self._queue = _QueueView(nc.jetstream())
+        self._agents = _AgentNames(nc)
 
     async def submit(self, request: RunRequest) -> SubmitReply:
         """Store ``request`` as a run for the agents; say which run, or that nothing was stored."""
@@ -62,6 +72,8 @@ class Intake:
             _check_ids(request)
         except InvalidId as exc:
             return RunRejected(code=exc.code, message=exc.message)
+        if request.agent is not None and (refusal := await self._agents.refuse(request.agent)):
+            return refusal
         run_id, thread_id, new_thread = mint_ids(
             request.user_id, request.client_msg_id, request.thread_id
         )
@@ -72,6 +84,7 @@ class Intake:
             new_thread=new_thread,
             content=request.content,
             client_msg_id=request.client_msg_id,
+            agent=request.agent,
             give_up_at=time.time() + self._timeout_s,
         )
         seq = await self._store(intake)
@@ -103,9 +116,57 @@ class Intake:
 
 def _check_ids(request: RunRequest) -> None:
     subjects.check_token(request.user_id, "user_id")
-    for value, what in ((request.thread_id, "thread_id"), (request.client_msg_id, "client_msg_id")):
+    for value, what in (
+        (request.thread_id, "thread_id"),
+        (request.client_msg_id, "client_msg_id"),
+        (request.agent, "agent"),
+    ):
         if value is not None:
             subjects.check_token(value, what)
+
+
+class _AgentNames:
+    """The names the agents answer ``list_agents`` with, at most _NAMES_EVERY_S old."""
+
+    def __init__(self, nc: NATS) -> None:
+        self._nc = nc
+        self._names: frozenset[str] | None = None
+        self._asked_at = float("-inf")
+        self._asking: asyncio.Task[None] | None = None
+
+    async def refuse(self, name: str) -> RunRejected | None:
+        """The refusal of a message naming ``name``; None: take it."""
+        if time.monotonic() - self._asked_at >= _NAMES_EVERY_S:
+            if self._asking is None:
+                self._asked_at = time.monotonic()
+                self._asking = asyncio.create_task(self._ask(), name="intake-agent-names")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._asking), _NAMES_WAIT_S)
+        names = self._names
+        if names is None or name in names:
+            return None
+        message = (
+            f"there is no agent named {name!r} here; the agents are: {', '.join(sorted(names))}"
+        )
+        return RunRejected(code=ErrorCode.UNKNOWN_AGENT, message=message)
+
+    async def _ask(self) -> None:
+        try:
+            payload = runs.encode(runs.ListAgentsRequest(user_id="-"))
+            msg = await bus.request(
+                self._nc,
+                subjects.agent_list(),
+                payload,
+                timeout_s=_NAMES_WAIT_S,
+                no_responders_grace_s=0.0,
+            )
+            reply = runs.decode_agent_list_reply(msg.data)
+            if isinstance(reply, runs.AgentList):
+                self._names = frozenset(agent.name for agent in reply.agents)
+        except (nats.errors.Error, TimeoutError, msgspec.DecodeError) as exc:
+            log.debug("could not ask the agents their names: %r", exc)
+        finally:
+            self._asking = None
 
 
 class _QueueView:

@@ -59,6 +59,7 @@ from shared.wire.frames import (
     Auth,
     AuthOk,
     Cancel,
+    ListAgents,
     ListRuns,
     ListThreads,
     Ping,
@@ -71,6 +72,7 @@ from shared.wire.frames import (
 from shared.wire.revocation import Revocation
 from shared.wire.runs import (
     CancelRequest,
+    ListAgentsRequest,
     ListRunsRequest,
     ListThreadsRequest,
     RunRejected,
@@ -225,6 +227,8 @@ class Session:
                     message = "after_seq and upto_seq must be below 2**63"
                     return self._out.send(error_frame(ErrorCode.INVALID_FRAME, message))
                 return [LoadRun(run_id, after_seq, upto_seq)]
+            case ListAgents():
+                return [Request(RequestKind.LIST_AGENTS, ListAgentsRequest(user_id=user_id))]
             case Auth(token=token):
                 return [Authenticate(token)]
         raise AssertionError(f"unhandled client frame {frame!r}")  # pragma: no cover
@@ -236,6 +240,7 @@ class Session:
             content=frame.content,
             thread_id=frame.thread_id,
             client_msg_id=frame.client_msg_id,
+            agent=frame.agent,
         )
         return [Submit(request)]
 

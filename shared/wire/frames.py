@@ -1,10 +1,10 @@
 """Client <-> gateway WebSocket frames other than the agent events (those live in ``events``).
 
 Client -> server: ``message``, ``ping``, ``resume``, ``cancel``, ``list_threads``, ``list_runs``,
-``run_events``, ``auth``.
+``run_events``, ``list_agents``, ``auth``.
 Server -> client: ``run_accepted``, ``error``, ``pong``, ``resume_gap``, ``caught_up``,
-``heartbeat``, ``cancel_accepted``, ``threads``, ``runs``, ``run_snapshot``, ``auth_ok``,
-``token_expiring``, and every event from ``events``.
+``heartbeat``, ``cancel_accepted``, ``threads``, ``runs``, ``run_snapshot``, ``agents``,
+``auth_ok``, ``token_expiring``, and every event from ``events``.
 """
 
 from __future__ import annotations
@@ -14,11 +14,19 @@ from typing import Annotated
 import msgspec
 
 from shared.subjects import SAFE_TOKEN_PATTERN
-from shared.wire.runs import DEFAULT_PAGE_LIMIT, PageCursor, PageLimit, RunInfo, ThreadInfo
+from shared.wire.runs import (
+    DEFAULT_PAGE_LIMIT,
+    AgentInfo,
+    PageCursor,
+    PageLimit,
+    RunInfo,
+    ThreadInfo,
+)
 
 __all__ = [
     "CLIENT_FRAME_TYPES",
     "MAX_CONTENT_CHARS",
+    "Agents",
     "AnyClientFrame",
     "Auth",
     "AuthOk",
@@ -30,6 +38,7 @@ __all__ = [
     "ErrorFrame",
     "FrameHead",
     "Heartbeat",
+    "ListAgents",
     "ListRuns",
     "ListThreads",
     "Ping",
@@ -68,6 +77,7 @@ class SendMessage(ClientFrame, tag="message"):
     content: Content
     thread_id: SafeId | None = None
     client_msg_id: SafeId | None = None
+    agent: SafeId | None = None  # one of list_agents' names; None: the deployment's default
 
 
 class Ping(ClientFrame, tag="ping"):
@@ -109,6 +119,10 @@ class RunEvents(ClientFrame, tag="run_events"):
     upto_seq: Annotated[int, msgspec.Meta(ge=0)]
 
 
+class ListAgents(ClientFrame, tag="list_agents"):
+    """The agents a message may name, with a line about each."""
+
+
 class Auth(ClientFrame, tag="auth"):
     """A fresh access token for this socket, before the one it opened with expires."""
 
@@ -118,9 +132,21 @@ class Auth(ClientFrame, tag="auth"):
         return "Auth(token=...)"
 
 
-AnyClientFrame = SendMessage | Ping | Resume | Cancel | ListThreads | ListRuns | RunEvents | Auth
+AnyClientFrame = (
+    SendMessage | Ping | Resume | Cancel | ListThreads | ListRuns | RunEvents | ListAgents | Auth
+)
 CLIENT_FRAME_TYPES = frozenset(
-    {"message", "ping", "resume", "cancel", "list_threads", "list_runs", "run_events", "auth"}
+    {
+        "message",
+        "ping",
+        "resume",
+        "cancel",
+        "list_threads",
+        "list_runs",
+        "run_events",
+        "list_agents",
+        "auth",
+    }
 )
 
 
@@ -220,6 +246,13 @@ class RunSnapshot(ServerFrame, tag="run_snapshot"):
     thread_id: str
     upto_seq: int
     events: list[msgspec.Raw]
+
+
+class Agents(ServerFrame, tag="agents"):
+    """The agents of this deployment; ``default`` marks the one a message without ``agent``
+    goes to."""
+
+    agents: list[AgentInfo]
 
 
 encode_frame = msgspec.json.Encoder().encode

@@ -26,6 +26,7 @@ class RunIntake(msgspec.Struct, kw_only=True, omit_defaults=True):
     new_thread: bool  # the gateway minted ``thread_id``: the agent creates the thread
     content: str
     client_msg_id: str | None = None
+    agent: str | None = None  # the agent the message names (None: the deployment's default)
     # Unix seconds: the gateway told the user "not stored" if no acknowledgement came by then, so
     # a copy the stream stored later (a slow ack, a retry) must not run.
     give_up_at: float = 0.0

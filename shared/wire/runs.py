@@ -25,9 +25,12 @@ __all__ = [
     "CURSOR_MAX_CHARS",
     "DEFAULT_PAGE_LIMIT",
     "MAX_PAGE_LIMIT",
+    "AgentInfo",
+    "AgentList",
     "CancelAccepted",
     "CancelReply",
     "CancelRequest",
+    "ListAgentsRequest",
     "ListRunsRequest",
     "ListThreadsRequest",
     "PageCursor",
@@ -40,8 +43,10 @@ __all__ = [
     "SubmitReply",
     "ThreadInfo",
     "ThreadList",
+    "decode_agent_list_reply",
     "decode_cancel_reply",
     "decode_cancel_request",
+    "decode_list_agents_request",
     "decode_list_runs_request",
     "decode_list_threads_request",
     "decode_run_list_reply",
@@ -66,6 +71,7 @@ class RunRequest(msgspec.Struct, kw_only=True):
     content: str
     thread_id: str | None = None
     client_msg_id: str | None = None
+    agent: str | None = None  # None: the deployment's default agent
 
 
 class RunStarted(msgspec.Struct, tag_field="status", tag="accepted", kw_only=True):
@@ -129,6 +135,20 @@ class RunInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
     last_seq: int | None = None
 
 
+class AgentInfo(msgspec.Struct, kw_only=True):
+    name: str
+    description: str
+    default: bool = False
+
+
+class ListAgentsRequest(msgspec.Struct, kw_only=True):
+    user_id: str
+
+
+class AgentList(msgspec.Struct, tag_field="status", tag="ok", kw_only=True):
+    agents: list[AgentInfo]
+
+
 class ListThreadsRequest(msgspec.Struct, kw_only=True):
     user_id: str
     limit: PageLimit = DEFAULT_PAGE_LIMIT
@@ -168,3 +188,5 @@ decode_list_threads_request = msgspec.json.Decoder(ListThreadsRequest).decode
 decode_thread_list_reply = msgspec.json.Decoder(ThreadList | RunRejected).decode
 decode_list_runs_request = msgspec.json.Decoder(ListRunsRequest).decode
 decode_run_list_reply = msgspec.json.Decoder(RunList | RunRejected).decode
+decode_list_agents_request = msgspec.json.Decoder(ListAgentsRequest).decode
+decode_agent_list_reply = msgspec.json.Decoder(AgentList | RunRejected).decode
