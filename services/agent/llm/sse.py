@@ -40,6 +40,7 @@ class SseDecoder:
         self._limit = max_event_size
         self._buffer = ""
         self._started = False
+        self._after_cr = False
         self._data: list[str] = []
         self._size = 0
         self._event = ""
@@ -48,9 +49,14 @@ class SseDecoder:
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """The events that ``chunk`` completes, in order."""
         text = self._text.decode(chunk)
-        if not self._started and text:
+        if not text:
+            return []
+        if not self._started:
             self._started = True
             text = text.removeprefix("\ufeff")
+        if self._after_cr:  # the CR that ended the last chunk was the first half of a CRLF
+            text = text.removeprefix("\n")
+        self._after_cr = text.endswith("\r")
         self._buffer += text
         events: list[ServerSentEvent] = []
         for line in self._complete_lines():
@@ -62,14 +68,11 @@ class SseDecoder:
 
     def _complete_lines(self) -> list[str]:
         # Not str.splitlines: it also splits on U+2028 and friends, which JSON leaves raw.
-        # A trailing CR may be the first half of a CRLF: keep it until the next chunk says.
-        buffer = self._buffer
-        end = len(buffer) - 1 if buffer.endswith("\r") else len(buffer)
         lines, start = [], 0
-        for match in _END_OF_LINE.finditer(buffer, 0, end):
-            lines.append(buffer[start : match.start()])
+        for match in _END_OF_LINE.finditer(self._buffer):
+            lines.append(self._buffer[start : match.start()])
             start = match.end()
-        self._buffer = buffer[start:]
+        self._buffer = self._buffer[start:]
         return lines
 
     def _line(self, line: str) -> ServerSentEvent | None:
