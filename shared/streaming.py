@@ -9,7 +9,8 @@ stored or within the interval goes out together in the next one. A :class:`Progr
 does the same for a tool's progress, keeping only the newest report (100 ms by default).
 
 Order: one background task per writer publishes, one event at a time; :meth:`MessageWriter.finish`
-returns only once every delta is stored, so the completing event (``agent_thinking`` or
+sends what is held back at once (without waiting the interval out) and returns only once every
+delta is stored, so the completing event (``agent_thinking`` or
 ``agent_completed`` with the same ``message_id``) that the caller publishes next comes after them.
 The deltas joined are exactly the text written. A failed publish is raised by the next ``write``
 or by ``finish``; :meth:`close` (or leaving the ``async with``) stops the task in any case.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
@@ -47,6 +49,8 @@ DEFAULT_PROGRESS_INTERVAL_S = 0.100
 
 Publish = Callable[[AnyEvent], Awaitable[Any]]
 
+log = logging.getLogger(__name__)
+
 
 class _Pump:
     """Calls ``flush()`` whenever there is something to send, at most once per interval."""
@@ -55,21 +59,29 @@ class _Pump:
         self._flush = flush
         self._interval_s = interval_s
         self._wake = asyncio.Event()
+        self._finishing = asyncio.Event()  # drain: send the rest now, without the interval
         self._closing = False
         self._last = -float("inf")
         self._task: asyncio.Task[None] | None = None
         self.failure: BaseException | None = None
 
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
     def poke(self) -> None:
         if self.failure is not None:
             raise self.failure
+        if self._closing:
+            raise RuntimeError("written to after finish() or close()")
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="stream-pump")
         self._wake.set()
 
     async def drain(self) -> None:
-        """Send what is pending, then stop; raises what a flush raised."""
+        """Send what is pending now, then stop; raises what a flush raised."""
         self._closing = True
+        self._finishing.set()
         if self._task is not None:
             self._wake.set()
             await asyncio.shield(self._task)
@@ -77,12 +89,13 @@ class _Pump:
             raise self.failure
 
     async def stop(self) -> None:
-        """Stop at once; what is pending is dropped."""
+        """Stop at once; what is pending is dropped. Returns once the task is over, so nothing
+        it sends can follow what the caller publishes next; a cancel of the caller itself while
+        it waits is not swallowed (``asyncio.wait`` does not raise the task's cancellation)."""
         self._closing = True
         if self._task is not None and not self._task.done():
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task})
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -92,7 +105,8 @@ class _Pump:
                 self._wake.clear()
                 wait = self._last + self._interval_s - loop.time()
                 if wait > 0 and not self._closing:
-                    await asyncio.sleep(wait)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._finishing.wait(), wait)
                 self._last = loop.time()
                 await self._flush()
                 if self._closing and not self._wake.is_set():
@@ -193,6 +207,10 @@ class ProgressReporter:
     Call :meth:`close` before publishing the tool's ``tool_completed``: what was not sent is
     dropped, and a publish already under way went out first on the same connection (NATS keeps
     one connection's order), so no progress follows the tool's end.
+
+    Unlike a message's text, progress is advice: :meth:`report` never raises into the tool. A
+    failed publish is logged and ends the reports; the tool goes on, and its ``tool_completed``
+    still says how it ended.
     """
 
     def __init__(
@@ -211,15 +229,24 @@ class ProgressReporter:
         self._newest: ToolProgressData | None = None
         self._pump = _Pump(self._send, interval_s)
 
-    def report(self, progress: float | None = None, message: str | None = None) -> None:
-        """The tool's progress now: ``progress`` in 0..1 (clamped), ``message`` for people."""
-        if progress is not None:
-            progress = min(1.0, max(0.0, float(progress)))
-        self._newest = ToolProgressData(**self._call, progress=progress, message=message)
+    def report(self, fraction: float | None = None, message: str | None = None) -> None:
+        """The tool's progress now: ``fraction`` done in 0..1 (clamped; None: it cannot tell),
+        ``message`` for people."""
+        if self._pump.closing or self._pump.failure is not None:
+            return
+        if fraction is not None:
+            fraction = min(1.0, max(0.0, float(fraction)))
+        self._newest = ToolProgressData(**self._call, progress=fraction, message=message)
         self._pump.poke()
 
     async def close(self) -> None:
         await self._pump.stop()
+        if self._pump.failure is not None:
+            log.warning(
+                "progress of tool call %s not published: %r",
+                self._call["tool_call_id"],
+                self._pump.failure,
+            )
 
     async def _send(self) -> None:
         newest, self._newest = self._newest, None

@@ -9,7 +9,11 @@ died, the cancel handler for a run cancelled while queued::
                                           runner ended it (see _settle)
     agent_started, if never published     so that every run begins with agent_started
     the terminal event                    agent_completed | agent_failed | agent_cancelled
-    mark announced                        the run no longer occupies its thread
+    mark announced                        the run no longer occupies its thread; the terminal
+                                          event's seq is recorded as the run's last_seq
+
+``agent_completed`` always names the answer's ``message_id`` (derived from the run id, see
+:mod:`services.agent.messages`), whether the answer was streamed or not, and whoever announces it.
 
 Every step may be repeated: ``agent_started``, the terminal event and an agent-made
 ``tool_executing`` / ``tool_completed`` carry fixed Nats-Msg-Ids (below; the tool runner uses the
@@ -23,6 +27,7 @@ import logging
 from typing import Protocol
 
 from services.agent.ledger import Queued, StoredCall
+from services.agent.messages import answer_message_id
 from services.agent.models import CANCEL_REASON, CallStage, Ending, RunStatus
 from services.agent.repository import StoredRun
 from shared.errors import ErrorCode, EventTooLarge
@@ -75,15 +80,23 @@ class ToolStopper(Protocol):
 
 class EndingLedger(Protocol):
     async def finish(
-        self, run_id: str, ending: Ending, *, started: bool = False, calls_done: bool = False
+        self,
+        run_id: str,
+        ending: Ending,
+        *,
+        started: bool = False,
+        calls_done: bool = False,
+        first_seq: int | None = None,
     ) -> StoredRun | None: ...
-    async def announce_and_next(self, run_id: str, thread_id: str) -> Queued | None: ...
+    async def announce_and_next(
+        self, run_id: str, thread_id: str, *, last_seq: int | None = None
+    ) -> Queued | None: ...
     async def fail_announced_as(self, run_id: str, code: str, message: str) -> None: ...
     async def get_run(self, run_id: str) -> StoredRun | None: ...
     async def open_calls(self, run_id: str) -> list[StoredCall]: ...
     async def close_call(self, call_id: str) -> None: ...
-    async def mark_started(self, run_id: str) -> None: ...
-    async def mark_announced(self, run_id: str) -> None: ...
+    async def mark_started(self, run_id: str, *, first_seq: int | None = None) -> None: ...
+    async def mark_announced(self, run_id: str, *, last_seq: int | None = None) -> None: ...
 
 
 class Closer:
@@ -96,14 +109,22 @@ class Closer:
         self._agent_name = agent_name
 
     async def close(
-        self, run_id: str, ending: Ending, *, open_calls: bool = True, started: bool = False
+        self,
+        run_id: str,
+        ending: Ending,
+        *,
+        open_calls: bool = True,
+        started: bool = False,
+        first_seq: int | None = None,
     ) -> Queued | None:
         """The owner's end of a run: nothing happens if the run is no longer ours to end.
         Returns the thread's next queued run, if any (found as the end is marked announced).
 
         ``open_calls=False``: the owner knows it left no tool call open (no need to look);
-        ``started``: its agent_started is stored."""
-        run = await self._ledger.finish(run_id, ending, started=started, calls_done=not open_calls)
+        ``started``: its agent_started is stored (at ``first_seq``, recorded with the end)."""
+        run = await self._ledger.finish(
+            run_id, ending, started=started, calls_done=not open_calls, first_seq=first_seq
+        )
         if run is None:
             return None
         return await self._announce(run, open_calls=open_calls, then_next=True)
@@ -147,23 +168,27 @@ class Closer:
             for call in await self._ledger.open_calls(run.id):
                 await self._settle(run, call)
         if run.started_at is None:
+            # Published again if its owner stored it but died before recording it: the stream
+            # keeps the first copy, and answers its seq.
             started = AgentStartedData(agent_id=self._agent_id(run), message=NEVER_STARTED)
-            await self._publish(
+            first_seq = await self._publish(
                 run, AgentStarted(**_ids(run), data=started), started_msg_id(run.id)
             )
-            await self._ledger.mark_started(run.id)
+            await self._ledger.mark_started(run.id, first_seq=first_seq)
         try:
-            await self._publish(run, self._terminal(run), terminal_msg_id(run.id))
+            last_seq = await self._publish(run, self._terminal(run), terminal_msg_id(run.id))
         except EventTooLarge as exc:
             log.error("run %s: its terminal event is too large to store (%s)", run.id, exc)
             await self._ledger.fail_announced_as(run.id, exc.code, exc.message)
             failed = AgentFailedData(
                 agent_id=self._agent_id(run), code=exc.code, message=exc.message
             )
-            await self._publish(run, AgentFailed(**_ids(run), data=failed), terminal_msg_id(run.id))
+            last_seq = await self._publish(
+                run, AgentFailed(**_ids(run), data=failed), terminal_msg_id(run.id)
+            )
         if then_next:
-            return await self._ledger.announce_and_next(run.id, run.thread_id)
-        await self._ledger.mark_announced(run.id)
+            return await self._ledger.announce_and_next(run.id, run.thread_id, last_seq=last_seq)
+        await self._ledger.mark_announced(run.id, last_seq=last_seq)
         return None
 
     async def _settle(self, run: StoredRun, call: StoredCall) -> None:
@@ -186,7 +211,9 @@ class Closer:
         agent = self._agent_id(run)
         match run.status:
             case RunStatus.COMPLETED:
-                done = AgentCompletedData(agent_id=agent, result=run.result or "")
+                done = AgentCompletedData(
+                    agent_id=agent, result=run.result or "", message_id=answer_message_id(run.id)
+                )
                 return AgentCompleted(**_ids(run), data=done)
             case RunStatus.CANCELLED:
                 reason = run.error_message or CANCEL_REASON
@@ -204,8 +231,8 @@ class Closer:
     def _agent_id(self, run: StoredRun) -> str:
         return agent_id(self._agent_name, run.id)
 
-    async def _publish(self, run: StoredRun, event: AnyEvent, msg_id: str) -> None:
-        await self._events.publish(run.user_id, event, msg_id=msg_id)
+    async def _publish(self, run: StoredRun, event: AnyEvent, msg_id: str) -> int:
+        return await self._events.publish(run.user_id, event, msg_id=msg_id)
 
 
 def _ids(run: StoredRun) -> dict[str, str]:

@@ -39,6 +39,7 @@ class RunHandle:
     fenced: bool = False  # abandoned after ignoring a stop: nothing it does may reach the user
     open_calls: int = 0  # tool calls sent and not answered: whoever ends the run settles them
     started: bool = False  # its agent_started is stored
+    first_seq: int | None = None  # ... at this seq (recorded with its first call or its ending)
     slot: bool = False  # holds one of the process's run slots (services.agent.tasks.Slots)
     started_recorded: bool = False  # ... and the database knows it
     valid_until: float = field(init=False)

@@ -112,10 +112,12 @@ class RunLedger:
         and its history (read in the same transaction)."""
         return await self._db.run(tx.claim, queued, self._lease)
 
-    async def announce_and_next(self, run_id: str, thread_id: str) -> Queued | None:
-        """Mark our run's end announced (it no longer occupies its thread) and, in the same
-        transaction, find the thread's next queued run."""
-        return await self._db.run(tx.announce_and_next, run_id, thread_id, self.owner)
+    async def announce_and_next(
+        self, run_id: str, thread_id: str, *, last_seq: int | None = None
+    ) -> Queued | None:
+        """Mark our run's end announced (it no longer occupies its thread; its terminal event
+        is at ``last_seq``) and, in the same transaction, find the thread's next queued run."""
+        return await self._db.run(tx.announce_and_next, run_id, thread_id, self.owner, last_seq)
 
     async def promote(self, thread_id: str) -> StoredRun | None:
         """Start the thread's next queued run if nothing occupies the thread; it is ours."""
@@ -141,11 +143,18 @@ class RunLedger:
     # Ending
 
     async def finish(
-        self, run_id: str, ending: Ending, *, started: bool = False, calls_done: bool = False
+        self,
+        run_id: str,
+        ending: Ending,
+        *,
+        started: bool = False,
+        calls_done: bool = False,
+        first_seq: int | None = None,
     ) -> StoredRun | None:
         """Record how our running run ended; the run as ended, or None if it is not ours or not
-        running any more. ``started``: its agent_started is stored (recorded now if it was not);
-        ``calls_done``: no call of it is open (their rows go in the same transaction).
+        running any more. ``started``: its agent_started is stored (recorded now if it was not,
+        with its seq ``first_seq``); ``calls_done``: no call of it is open (their rows go in the
+        same transaction).
 
         A cancel recorded meanwhile wins over any other ending: its sender was told the run
         would end cancelled (CancelAccepted "cancelling"), and that must stay true.
@@ -154,18 +163,22 @@ class RunLedger:
             raise ValueError(f"a run cannot finish as {ending.status}")
         if not calls_done:
             await self._calls.flush()  # whoever settles its calls reads what they are now
-        return await self._db.run(tx.finish, run_id, ending, started, self.owner, calls_done)
+        return await self._db.run(
+            tx.finish, run_id, ending, started, self.owner, calls_done, first_seq
+        )
 
     async def fail_announced_as(self, run_id: str, code: str, message: str) -> None:
         """The run's recorded ending could not be announced as it was (its event was too large
         to store): record the failure that was announced instead."""
         await self._db.run(tx.fail_announced_as, run_id, self.owner, code, message)
 
-    async def mark_started(self, run_id: str) -> None:
-        await self._db.run(tx.mark_started, run_id)
+    async def mark_started(self, run_id: str, *, first_seq: int | None = None) -> None:
+        """Its agent_started is stored (at ``first_seq``)."""
+        await self._db.run(tx.mark_started, run_id, first_seq)
 
-    async def mark_announced(self, run_id: str) -> None:
-        await self._db.run(tx.mark_announced, run_id, self.owner)
+    async def mark_announced(self, run_id: str, *, last_seq: int | None = None) -> None:
+        """Its terminal event is stored (at ``last_seq``)."""
+        await self._db.run(tx.mark_announced, run_id, self.owner, last_seq)
 
     # Leases
 
@@ -193,11 +206,12 @@ class RunLedger:
         parameters: dict[str, Any],
         *,
         started: bool = False,
+        first_seq: int | None = None,
     ) -> None:
-        """Record a call before it goes out; ``started``: the run's agent_started is stored and
-        not yet recorded (recorded here, in the same transaction)."""
+        """Record a call before it goes out; ``started``: the run's agent_started is stored (at
+        ``first_seq``) and not yet recorded (recorded here, in the same transaction)."""
         row = tx.call_row(call_id, run_id, tool_name, parameters)
-        await self._db.run(tx.open_call, row, started)
+        await self._db.run(tx.open_call, row, started, first_seq)
 
     async def call_stage(self, call_id: str, stage: CallStage) -> None:
         """How far a call got. The first sign that a runner took it is written at once: from

@@ -8,7 +8,9 @@ A run's supervision lives in its row, because every agent process shares the dat
 ``owner`` and ``lease_expires_at`` say who is working on it and until when (renewed every
 second); ``cancel_requested`` survives a cancel that arrives before the owner looks;
 ``started_at`` records that ``agent_started`` is stored; ``announced`` that the terminal event is;
-``intake_seq`` is the message's place in the RUNS queue (its runs start in that order).
+``intake_seq`` is the message's place in the RUNS queue (its runs start in that order);
+``first_seq`` / ``last_seq`` are where the run's events are in the user's event log (the seqs of
+its agent_started and of its terminal event), recorded with writes the run makes anyway.
 A run that has ended in the table but is not yet announced is still somebody's job.
 """
 
@@ -169,6 +171,10 @@ class RunRecord(Base):
     announced: Mapped[bool] = mapped_column(Boolean, default=False)
     # The message's sequence in the RUNS stream: a thread's queued runs start in this order.
     intake_seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # The seqs of its agent_started and its terminal event in the EVENTS stream, once stored:
+    # a client reads the whole run back with run_events(first_seq - 1, last_seq).
+    first_seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    last_seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class OpenToolCall(Base):

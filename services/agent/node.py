@@ -120,6 +120,7 @@ class AgentNode:
             agent_name=settings.agent_name,
             think_delay_s=settings.think_delay_s,
             run_timeout_s=settings.run_timeout_s,
+            typing=settings.typing,
         )
         self._closer = Closer(
             ledger=ledger, events=events, tools=tools, agent_name=settings.agent_name

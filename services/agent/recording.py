@@ -143,6 +143,8 @@ def _run_row(intake: RunIntake, now: datetime, seq: int) -> dict[str, Any]:
         "cancel_requested": False,
         "announced": False,
         "intake_seq": seq,
+        "first_seq": None,
+        "last_seq": None,
     }
 
 

@@ -66,6 +66,8 @@ class StoredRun:
     owner: str | None = None
     cancel_requested: bool = False
     announced: bool = False
+    first_seq: int | None = None  # where its agent_started is in the user's event log
+    last_seq: int | None = None  # ... and its terminal event
 
 
 class DuplicateMessage(Exception):
@@ -316,4 +318,6 @@ def stored_run(row: RunRecord | Row[Any]) -> StoredRun:
         owner=row.owner,
         cancel_requested=bool(row.cancel_requested),
         announced=bool(row.announced),
+        first_seq=row.first_seq,
+        last_seq=row.last_seq,
     )

@@ -1,7 +1,12 @@
 """Running one run: the events the user watches, the planner's steps, and the tool calls.
 
 A run publishes ``agent_started``, then one ``agent_thinking`` per Think step, and calls a tool
-for each CallTool step (the tool runner publishes that call's two events). :meth:`Runner.run`
+for each CallTool step (the tool runner publishes that call's two events). Each thought, and the
+answer, is first typed out as a streamed message (``message_started``, ``message_delta``s; see
+:mod:`services.agent.messages`): the thought's ``agent_thinking`` completes its message, the
+answer's ``agent_completed`` (published by closing) completes the answer. A stop cancels the
+run's task, which stops the message's writer before the run's end is announced, so no delta
+follows the terminal event. :meth:`Runner.run`
 returns how the run ended, as an :class:`~services.agent.models.Ending`, and publishes no terminal
 event itself: :mod:`services.agent.closing` records the ending and announces it, the same way a
 sweeper does for a run whose agent died. Endings, by cause:
@@ -31,16 +36,19 @@ from typing import Any, Protocol
 
 from services.agent.closing import CANCEL_REASON, agent_id
 from services.agent.control import LeaseLost, RunHandle, StopReason
+from services.agent.messages import Typing, answer_message_id, thought_message_id
 from services.agent.models import CallStage, Ending
 from services.agent.planner import CallTool, Finish, Planner, Step, Think, ToolObservation
 from services.agent.toolclient import ToolCallError
 from shared.errors import AgentwireError, ErrorCode
+from shared.streaming import MessageWriter
 from shared.wire.events import (
     AgentStarted,
     AgentStartedData,
     AgentThinking,
     AgentThinkingData,
     AnyEvent,
+    MessageKind,
     started_msg_id,
 )
 from shared.wire.tools import ToolCallRequest, ToolCallSucceeded
@@ -79,9 +87,10 @@ class ToolCaller(Protocol):
 class RunBook(Protocol):
     """What the database must know while a run goes, for whoever has to end it.
 
-    That agent_started is stored is recorded with the run's first call, or with its ending
-    (``handle.started``), not in a write of its own: if the run dies before either, whoever ends
-    it publishes agent_started again under the same message id, and the stream keeps one."""
+    That agent_started is stored, and its seq (``first_seq``), are recorded with the run's first
+    call, or with its ending (``handle.started``), not in a write of its own: if the run dies
+    before either, whoever ends it publishes agent_started again under the same message id, and
+    the stream keeps one (and answers the first copy's seq)."""
 
     async def open_call(
         self,
@@ -91,6 +100,7 @@ class RunBook(Protocol):
         parameters: dict[str, Any],
         *,
         started: bool = False,
+        first_seq: int | None = None,
     ) -> None: ...
     async def call_stage(self, call_id: str, stage: CallStage) -> None: ...
     async def close_call(self, call_id: str) -> None: ...
@@ -130,7 +140,9 @@ class Runner:
         think_delay_s: float = 0.0,
         max_steps: int = DEFAULT_MAX_STEPS,
         run_timeout_s: float = DEFAULT_RUN_TIMEOUT_S,
+        typing: Typing | None = None,
     ) -> None:
+        """``typing``: how thoughts and the answer are streamed (None: at once, no pacing)."""
         self._events = events
         self._tools = tools
         self._book = book
@@ -139,6 +151,7 @@ class Runner:
         self._think_delay_s = think_delay_s
         self._max_steps = max_steps
         self._run_timeout_s = run_timeout_s
+        self._typing = typing or Typing(tokens_per_s=0)
 
     def agent_id(self, run_id: str) -> str:
         return agent_id(self._agent_name, run_id)
@@ -180,8 +193,9 @@ class Runner:
         """Publish agent_started, then follow the plan; return its answer."""
         plan = self._planner.start(run.spec.content, list(run.spec.history))
         started = AgentStartedData(agent_id=run.agent_id, message=plan.headline)
-        await self._publish(run, AgentStarted(**run.ids(), data=started), started_msg_id)
+        seq = await self._publish(run, AgentStarted(**run.ids(), data=started), started_msg_id)
         run.handle.started = True
+        run.handle.first_seq = seq
         observation: ToolObservation | None = None
         for _ in range(self._max_steps):
             step = await _resolved(plan.next_step(observation))
@@ -192,6 +206,8 @@ class Runner:
                 case CallTool():
                     observation = await self._call_tool(run, step)
                 case Finish(answer=answer):
+                    message_id = answer_message_id(run.spec.run_id)
+                    await self._type_out(run, "answer", message_id, answer)
                     return answer
                 case _:
                     raise TypeError(f"the planner returned {step!r}, not a step")
@@ -205,8 +221,30 @@ class Runner:
         if run.thoughts and self._think_delay_s:
             await asyncio.sleep(self._think_delay_s)
         run.thoughts += 1
-        data = AgentThinkingData(agent_id=run.agent_id, thought=thought, step=run.thoughts)
+        message_id = thought_message_id(run.spec.run_id, run.thoughts)
+        await self._type_out(run, "thinking", message_id, thought)
+        data = AgentThinkingData(
+            agent_id=run.agent_id, thought=thought, step=run.thoughts, message_id=message_id
+        )
         await self._publish(run, AgentThinking(**run.ids(), data=data))
+
+    async def _type_out(self, run: _Run, kind: MessageKind, message_id: str, text: str) -> None:
+        """Stream ``text`` as a message; return once every delta is stored. Leaving early (a
+        stop, a failed publish) stops the writer at once: what it held back is dropped."""
+
+        async def publish(event: AnyEvent) -> int:
+            return await self._publish(run, event)
+
+        async with MessageWriter(
+            publish,
+            **run.ids(),
+            agent_id=run.agent_id,
+            kind=kind,
+            message_id=message_id,
+            interval_s=self._typing.flush_s,
+        ) as writer:
+            await self._typing.type_out(writer, text)
+            await writer.finish()
 
     async def _call_tool(self, run: _Run, step: CallTool) -> ToolObservation:
         request = ToolCallRequest(
@@ -222,7 +260,12 @@ class Runner:
         # Recorded before the request goes out, so whoever ends this run can stop the call.
         first = not run.handle.started_recorded
         await self._book.open_call(
-            call_id, run.spec.run_id, step.tool_name, step.parameters, started=first
+            call_id,
+            run.spec.run_id,
+            step.tool_name,
+            step.parameters,
+            started=first,
+            first_seq=run.handle.first_seq if first else None,
         )
         run.handle.started_recorded = True
         run.handle.open_calls += 1
@@ -243,10 +286,10 @@ class Runner:
 
     async def _publish(
         self, run: _Run, event: AnyEvent, msg_id: Callable[[str], str] | None = None
-    ) -> None:
+    ) -> int:
         run.handle.check_lease()
         fixed_id = None if msg_id is None else msg_id(run.spec.run_id)
-        await self._events.publish(run.spec.user_id, event, msg_id=fixed_id)
+        return await self._events.publish(run.spec.user_id, event, msg_id=fixed_id)
 
 
 def stopped_ending(reason: StopReason | None) -> Ending | None:

@@ -322,4 +322,6 @@ def _run_info(run: StoredRun) -> RunInfo:
         error_code=run.error_code,
         error_message=run.error_message,
         client_msg_id=run.client_msg_id,
+        first_seq=run.first_seq,
+        last_seq=run.last_seq,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from services.agent.messages import DEFAULT_TOKENS_PER_S, Typing
 from services.agent.service import DoubleTextPolicy
 from shared.settings import Env, NatsSettings, SettingsError
 from shared.subjects import is_safe_token
@@ -23,6 +24,8 @@ __all__ = [
     "DEFAULT_RUN_STOP_GRACE_S",
     "DEFAULT_RUN_TIMEOUT_S",
     "DEFAULT_SHUTDOWN_GRACE_S",
+    "DEFAULT_STREAM_FLUSH_MS",
+    "DEFAULT_STREAM_TOKENS_PER_S",
     "DEFAULT_THINK_DELAY_S",
     "DEFAULT_TOOL_CALL_TIMEOUT_S",
     "DEFAULT_TOOL_HEARTBEAT_TIMEOUT_S",
@@ -42,6 +45,10 @@ DEFAULT_TOOL_HEARTBEAT_TIMEOUT_S = 3.0
 DEFAULT_RUN_LEASE_S = 3.0
 DEFAULT_RUN_TIMEOUT_S = 300.0
 DEFAULT_THINK_DELAY_S = 0.05
+# The built-in analyst types its thoughts and answer out at this pace (0: all at once); the
+# deltas are coalesced and published at most every STREAM_FLUSH_MS.
+DEFAULT_STREAM_TOKENS_PER_S = DEFAULT_TOKENS_PER_S
+DEFAULT_STREAM_FLUSH_MS = 40.0
 DEFAULT_SHUTDOWN_GRACE_S = 5.0
 # A message an agent took but has not acknowledged (it died first) goes to another after this.
 DEFAULT_INTAKE_ACK_WAIT_S = 10.0
@@ -70,6 +77,8 @@ class AgentSettings:
     intake_ack_wait_s: float = DEFAULT_INTAKE_ACK_WAIT_S
     intake_max_deliver: int = DEFAULT_INTAKE_MAX_DELIVER
     run_stop_grace_s: float = DEFAULT_RUN_STOP_GRACE_S
+    stream_tokens_per_s: float = DEFAULT_STREAM_TOKENS_PER_S
+    stream_flush_ms: float = DEFAULT_STREAM_FLUSH_MS
 
     @classmethod
     def from_env(cls, env: Env) -> AgentSettings:
@@ -93,6 +102,8 @@ class AgentSettings:
             intake_ack_wait_s=env.float("INTAKE_ACK_WAIT_S", DEFAULT_INTAKE_ACK_WAIT_S),
             intake_max_deliver=env.int("INTAKE_MAX_DELIVER", DEFAULT_INTAKE_MAX_DELIVER),
             run_stop_grace_s=env.float("RUN_STOP_GRACE_S", DEFAULT_RUN_STOP_GRACE_S),
+            stream_tokens_per_s=env.float("STREAM_TOKENS_PER_S", DEFAULT_STREAM_TOKENS_PER_S),
+            stream_flush_ms=env.float("STREAM_FLUSH_MS", DEFAULT_STREAM_FLUSH_MS),
         )
         settings._check()
         return settings
@@ -107,6 +118,10 @@ class AgentSettings:
             _refuse("TOOL_CALL_TIMEOUT_S", "positive", self.tool_call_timeout_s)
         if self.think_delay_s < 0:
             _refuse("THINK_DELAY_S", "zero or more", self.think_delay_s)
+        if not 0 <= self.stream_tokens_per_s < float("inf"):
+            _refuse("STREAM_TOKENS_PER_S", "zero (no pacing) or more", self.stream_tokens_per_s)
+        if not 0 < self.stream_flush_ms < float("inf"):
+            _refuse("STREAM_FLUSH_MS", "positive", self.stream_flush_ms)
         if self.intake_max_deliver < 1:
             _refuse("INTAKE_MAX_DELIVER", "at least 1", self.intake_max_deliver)
         if self.shutdown_grace_s < 0:
@@ -122,6 +137,11 @@ class AgentSettings:
         ):
             if not value > 0:
                 _refuse(name, "positive", value)
+
+    @property
+    def typing(self) -> Typing:
+        """How the runner streams whole thoughts and answers."""
+        return Typing(tokens_per_s=self.stream_tokens_per_s, flush_s=self.stream_flush_ms / 1000)
 
     @property
     def supervise_every_s(self) -> float:

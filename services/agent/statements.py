@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import BigInteger, and_, bindparam, delete, exists, func, insert, select, update
 
 from services.agent.models import OpenToolCall, RunRecord, RunStatus, ThreadRecord
 
@@ -97,10 +97,13 @@ CLAIM = (
     .values(status=RUNNING, owner=bindparam("b_owner"), lease_expires_at=bindparam("b_lease"))
     .returning(*RUNS.c)
 )
-MARK_STARTED = (
+MARK_STARTED = (  # with the seq its agent_started was stored at, when known
     update(RUNS)
     .where(RUNS.c.id == bindparam("b_run"), RUNS.c.started_at.is_(None))
-    .values(started_at=bindparam("b_now"))
+    .values(
+        started_at=bindparam("b_now"),
+        first_seq=func.coalesce(RUNS.c.first_seq, bindparam("b_first_seq", type_=BigInteger)),
+    )
 )
 _ENDING = {
     "status": bindparam("b_status"),
@@ -110,6 +113,7 @@ _ENDING = {
     "error_message": bindparam("b_message"),
     # agent_started was stored if the owner says so: recorded with the ending, at no extra cost
     "started_at": func.coalesce(RUNS.c.started_at, bindparam("b_started")),
+    "first_seq": func.coalesce(RUNS.c.first_seq, bindparam("b_first_seq", type_=BigInteger)),
 }
 _OURS_RUNNING = and_(
     RUNS.c.id == bindparam("b_run"), RUNS.c.status == RUNNING, RUNS.c.owner == bindparam("b_owner")
@@ -121,10 +125,14 @@ FINISH = (
     .returning(*RUNS.c)
 )
 FINISH_CANCELLED = update(RUNS).where(_OURS_RUNNING).values(**_ENDING).returning(*RUNS.c)
-ANNOUNCED = (
+ANNOUNCED = (  # with the seq its terminal event was stored at
     update(RUNS)
     .where(RUNS.c.id == bindparam("b_run"), RUNS.c.owner == bindparam("b_owner"))
-    .values(announced=True, lease_expires_at=None)
+    .values(
+        announced=True,
+        lease_expires_at=None,
+        last_seq=func.coalesce(bindparam("b_last_seq", type_=BigInteger), RUNS.c.last_seq),
+    )
 )
 INSERT_CALL = insert(CALLS)
 CALL_STAGE = (

@@ -210,7 +210,11 @@ class RunTasks:
             )
         handle.closing = True
         queued = await self._closer.close(
-            spec.run_id, ending, open_calls=handle.open_calls > 0, started=handle.started
+            spec.run_id,
+            ending,
+            open_calls=handle.open_calls > 0,
+            started=handle.started,
+            first_seq=handle.first_seq,
         )
         self._give_slot(handle)  # the run's work is over: its slot may start the next one
         if queued is not None:
@@ -245,7 +249,9 @@ class RunTasks:
 
     async def _close_abandoned(self, stuck: RunHandle, handle: RunHandle, ending: Ending) -> None:
         handle.closing = True
-        queued = await self._closer.close(stuck.run_id, ending, started=stuck.started)
+        queued = await self._closer.close(
+            stuck.run_id, ending, started=stuck.started, first_seq=stuck.first_seq
+        )
         self._give_slot(handle)
         if queued is not None:
             await self.promote_queued(queued)

@@ -88,10 +88,12 @@ def claim(
     return run, history(conn, run)
 
 
-def announce_and_next(conn: Connection, run_id: str, thread_id: str, owner: str) -> Queued | None:
+def announce_and_next(
+    conn: Connection, run_id: str, thread_id: str, owner: str, last_seq: int | None
+) -> Queued | None:
     if conn.dialect.name == "postgresql":  # else a run recorded meanwhile may wait for a tick
         _lock_thread(conn, thread_id)
-    conn.execute(sql.ANNOUNCED, {"b_run": run_id, "b_owner": owner})
+    mark_announced(conn, run_id, owner, last_seq)
     return next_queued(conn, thread_id)
 
 
@@ -149,15 +151,28 @@ def request_cancel(conn: Connection, run_id: str) -> bool:
 
 
 def finish(
-    conn: Connection, run_id: str, ending: Ending, started: bool, owner: str, calls_done: bool
+    conn: Connection,
+    run_id: str,
+    ending: Ending,
+    started: bool,
+    owner: str,
+    calls_done: bool,
+    first_seq: int | None = None,
 ) -> StoredRun | None:
     """A cancel recorded meanwhile wins over any other ending (FINISH refuses, then
     FINISH_CANCELLED records the cancel). ``calls_done``: the owner left no call open, so
-    every call row of the run goes (some may still be waiting for the write-behind)."""
+    every call row of the run goes (some may still be waiting for the write-behind).
+    ``first_seq``: where its agent_started was stored, if not recorded yet."""
     if calls_done:
         conn.execute(sql.CLOSE_CALLS_OF_RUN, {"b_run": run_id})
     now = datetime.now(UTC)
-    keys = {"b_run": run_id, "b_owner": owner, "b_now": now, "b_started": now if started else None}
+    keys = {
+        "b_run": run_id,
+        "b_owner": owner,
+        "b_now": now,
+        "b_started": now if started else None,
+        "b_first_seq": first_seq,
+    }
     if ending.status is not RunStatus.CANCELLED:
         row = conn.execute(sql.FINISH, {**keys, **_ending_keys(ending)}).first()
         if row is not None:
@@ -174,12 +189,13 @@ def fail_announced_as(conn: Connection, run_id: str, owner: str, code: str, mess
     )
 
 
-def mark_started(conn: Connection, run_id: str) -> None:
-    conn.execute(sql.MARK_STARTED, {"b_run": run_id, "b_now": datetime.now(UTC)})
+def mark_started(conn: Connection, run_id: str, first_seq: int | None = None) -> None:
+    keys = {"b_run": run_id, "b_now": datetime.now(UTC), "b_first_seq": first_seq}
+    conn.execute(sql.MARK_STARTED, keys)
 
 
-def mark_announced(conn: Connection, run_id: str, owner: str) -> None:
-    conn.execute(sql.ANNOUNCED, {"b_run": run_id, "b_owner": owner})
+def mark_announced(conn: Connection, run_id: str, owner: str, last_seq: int | None = None) -> None:
+    conn.execute(sql.ANNOUNCED, {"b_run": run_id, "b_owner": owner, "b_last_seq": last_seq})
 
 
 # Leases
@@ -225,9 +241,11 @@ def take_over(conn: Connection, run_id: str, lease: Lease) -> bool:
 # Tool calls
 
 
-def open_call(conn: Connection, row: dict[str, Any], started: bool) -> None:
+def open_call(
+    conn: Connection, row: dict[str, Any], started: bool, first_seq: int | None = None
+) -> None:
     if started:
-        mark_started(conn, row["run_id"])
+        mark_started(conn, row["run_id"], first_seq)
     conn.execute(sql.INSERT_CALL, row)
 
 

@@ -142,6 +142,7 @@ class ToolRunnerNode:
                 heartbeat=_heartbeat(nc),
                 heartbeat_interval_s=self._settings.heartbeat_interval_s,
                 max_result_bytes=max_result_bytes(nc.max_payload),
+                progress_interval_s=self._settings.progress_flush_ms / 1000,
             )
             calls = ToolCallSubscription(nc, runner, concurrency=self._settings.tool_concurrency)
             await calls.start()

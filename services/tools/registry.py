@@ -2,7 +2,9 @@
 
 A :class:`Tool` is a name, a one-line description, a :class:`Parameters` Struct and an async
 function taking that Struct, optionally with its own time and concurrency limits (which beat the
-runner's ``TOOL_TIMEOUT_S``; the environment can set both, see :meth:`Registry.limit`).
+runner's ``TOOL_TIMEOUT_S``; the environment can set both, see :meth:`Registry.limit`). A tool
+that can tell how far it got says so (``reports_progress``): its function then also takes a
+``progress`` keyword, a :class:`Progress` callable the runner publishes as ``tool_progress``.
 The Struct is the one source of truth for the parameters: it validates the call
 (``msgspec.convert``, whose messages name the offending field) and it generates the JSON Schema
 :meth:`Registry.describe` hands to whoever plans the calls.
@@ -12,14 +14,38 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
 from shared.errors import AgentwireError, ErrorCode
 from shared.subjects import is_safe_token
 
-__all__ = ["InvalidParameters", "Parameters", "Registry", "Tool", "ToolFailed", "UnknownTool"]
+__all__ = [
+    "NO_PROGRESS",
+    "InvalidParameters",
+    "Parameters",
+    "Progress",
+    "Registry",
+    "Tool",
+    "ToolFailed",
+    "UnknownTool",
+]
+
+
+class Progress(Protocol):
+    """How a running tool says how far it got: ``fraction`` of the work done (0..1, None when
+    it cannot tell) and a ``message`` for people ("step 3 of 10"). Returns at once and never
+    raises: the runner publishes the newest report at most every ``PROGRESS_FLUSH_MS``."""
+
+    def __call__(self, fraction: float | None = None, message: str | None = None) -> None: ...
+
+
+def _no_progress(fraction: float | None = None, message: str | None = None) -> None:
+    return None
+
+
+NO_PROGRESS: Progress = _no_progress  # a tool called outside a runner (a test) reports nowhere
 
 
 class UnknownTool(AgentwireError):
@@ -52,6 +78,7 @@ class Tool:
     run: Callable[[Any], Awaitable[Any]]
     timeout_s: float | None = None  # None: the runner's TOOL_TIMEOUT_S
     concurrency: int | None = None  # None: only the runner's TOOL_CONCURRENCY applies
+    reports_progress: bool = False  # ``run`` takes a ``progress=`` keyword (a Progress)
 
     def validate(self, raw: dict[str, Any]) -> Parameters:
         """The call's parameters as this tool's Struct, defaults filled in."""

@@ -9,7 +9,8 @@ The lifecycle of a call, and what the user sees at each step::
        │
     publish tool_executing ──fail──> reply publish_failed       (nothing ran)
        │
-    run under the tool's time limit
+    run under the tool's time limit (a tool that reports progress: tool_progress, at most
+       │  every PROGRESS_FLUSH_MS, stopped before tool_completed)
        │  ──raised / timed out / cancelled──> outcome carries a ToolError
        │  ──result over max_result_bytes──> ToolError result_too_large (the result is dropped)
     publish tool_completed (result, or result None + error)
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -45,6 +47,7 @@ import msgspec
 from services.tools.calls import InFlight, InFlightCall
 from services.tools.registry import Parameters, Registry, Tool, ToolFailed
 from shared.errors import AgentwireError, ErrorCode
+from shared.streaming import DEFAULT_PROGRESS_INTERVAL_S, ProgressReporter
 from shared.subjects import check_token
 from shared.wire.events import (
     AnyEvent,
@@ -103,15 +106,18 @@ class ToolRunner:
         heartbeat: Heartbeat | None = None,
         heartbeat_interval_s: float = 1.0,
         max_result_bytes: int | None = None,
+        progress_interval_s: float = DEFAULT_PROGRESS_INTERVAL_S,
     ) -> None:
         """``max_result_bytes``: a larger result (as JSON) ends the call ``result_too_large``;
-        it could reach neither the agent nor the user (None: no limit, for tests)."""
+        it could reach neither the agent nor the user (None: no limit, for tests).
+        ``progress_interval_s``: a call's progress is published at most this often."""
         self._registry = registry
         self._max_result_bytes = max_result_bytes
         self._events = events
         self._timeout_s = timeout_s
         self._heartbeat = heartbeat
         self._heartbeat_interval_s = heartbeat_interval_s
+        self._progress_interval_s = progress_interval_s
         self._in_flight = InFlight()
         self._tool_slots: dict[str, asyncio.Semaphore] = {}
 
@@ -183,8 +189,12 @@ class ToolRunner:
         )
         call.running = True
         await self._send_beat(request.tool_call_id, call)  # the caller learns it at once
+        progress = self._reporter(request, tool)
         try:
-            outcome = await self._run(tool, params, call)
+            try:
+                outcome = await self._run(tool, params, call, progress)
+            finally:  # before tool_completed, whatever happened: no progress after the end
+                await progress.close()
         except asyncio.CancelledError:
             stopped = ToolError(
                 code=ErrorCode.TOOL_FAILED,
@@ -196,12 +206,29 @@ class ToolRunner:
         await self._publish_completed(request, tool, outcome)
         return outcome.reply()
 
-    async def _run(self, tool: Tool, params: Parameters, call: InFlightCall) -> Outcome:
+    def _reporter(self, request: ToolCallRequest, tool: Tool) -> ProgressReporter:
+        return ProgressReporter(
+            functools.partial(self._events.publish, request.user_id),
+            run_id=request.run_id,
+            thread_id=request.thread_id,
+            tool_call_id=request.tool_call_id,
+            tool_name=tool.name,
+            interval_s=self._progress_interval_s,
+        )
+
+    async def _run(
+        self, tool: Tool, params: Parameters, call: InFlightCall, progress: ProgressReporter
+    ) -> Outcome:
         limit = tool.timeout_s or self._timeout_s
         started = time.perf_counter()
         if call.cancel_requested:  # cancelled while tool_executing was being stored
             return _cancelled(tool.name)
-        call.work = work = asyncio.ensure_future(tool.run(params))
+        running = (
+            tool.run(params, progress=progress.report)
+            if tool.reports_progress
+            else tool.run(params)
+        )
+        call.work = work = asyncio.ensure_future(running)
         deadline = asyncio.timeout(limit)
         try:
             async with deadline:

@@ -9,6 +9,7 @@ TOOL_CONCURRENCY            16       tool calls this process runs at once; furth
 TOOL_TIMEOUT_OVERRIDES      (none)   per-tool limits, ``name=seconds,...`` (beat TOOL_TIMEOUT_S)
 TOOL_CONCURRENCY_OVERRIDES  (none)   per-tool concurrency, ``name=calls,...``
 TOOL_HEARTBEAT_INTERVAL_S   1        how often a running call tells its caller it is alive
+PROGRESS_FLUSH_MS           100      a running tool's progress is published at most this often
 SLOW_TASK_DIR               (none)   where ``slow_task`` writes its progress files; unset: nowhere
 LOG_LEVEL                   INFO     DEBUG, INFO, WARNING, ERROR or CRITICAL
 ==========================  =======  ========================================================
@@ -27,6 +28,7 @@ from shared.settings import Env, NatsSettings, SettingsError
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "DEFAULT_HEARTBEAT_INTERVAL_S",
+    "DEFAULT_PROGRESS_FLUSH_MS",
     "DEFAULT_TIMEOUT_S",
     "LOG_LEVELS",
     "ToolsSettings",
@@ -36,6 +38,7 @@ __all__ = [
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_CONCURRENCY = 16
 DEFAULT_HEARTBEAT_INTERVAL_S = 1.0
+DEFAULT_PROGRESS_FLUSH_MS = 100.0
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 _T = TypeVar("_T", int, float)
@@ -51,6 +54,7 @@ class ToolsSettings:
     concurrency_overrides: dict[str, int] = field(default_factory=dict)
     heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
     slow_task_dir: Path | None = None
+    progress_flush_ms: float = DEFAULT_PROGRESS_FLUSH_MS
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> ToolsSettings:
@@ -73,6 +77,9 @@ class ToolsSettings:
                 env.float("TOOL_HEARTBEAT_INTERVAL_S", DEFAULT_HEARTBEAT_INTERVAL_S),
             ),
             slow_task_dir=Path(slow_task_dir) if slow_task_dir else None,
+            progress_flush_ms=_positive(
+                "PROGRESS_FLUSH_MS", env.float("PROGRESS_FLUSH_MS", DEFAULT_PROGRESS_FLUSH_MS)
+            ),
         )
 
 

@@ -4,6 +4,8 @@ It exists so that cancellation and timeouts can be watched from outside: with a 
 progress folder (``SLOW_TASK_DIR``), each finished step rewrites ``<folder>/<label>.progress``
 with the number of steps done so far. A cancelled or timed-out call stops rewriting it, which is
 how a test (or an operator) proves that the tool really stopped rather than merely being ignored.
+Each step is also reported as the call's progress ("step 3 of 10"), which a user watching with
+streamed text sees as ``tool_progress``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from services.tools.registry import Parameters, Tool
+from services.tools.registry import NO_PROGRESS, Parameters, Progress, Tool
 from shared.subjects import SAFE_TOKEN_PATTERN
 
 __all__ = ["SlowTaskParams", "progress_path", "slow_task", "tool"]
@@ -44,12 +46,15 @@ def progress_path(folder: Path, label: str) -> Path:
     return folder / f"{label}.progress"
 
 
-async def slow_task(params: SlowTaskParams, progress_dir: Path | None = None) -> dict[str, Any]:
+async def slow_task(
+    params: SlowTaskParams, progress_dir: Path | None = None, *, progress: Progress = NO_PROGRESS
+) -> dict[str, Any]:
     pause = params.seconds / params.steps
     record = _recorder(progress_dir, params.label)
     for step in range(1, params.steps + 1):
         await asyncio.sleep(pause)
         record(step)
+        progress(step / params.steps, f"step {step} of {params.steps}")
     return {"steps": params.steps, "seconds": params.seconds}
 
 
@@ -74,4 +79,5 @@ def tool(progress_dir: Path | None = None) -> Tool:
         "takes `seconds` in `steps` equal steps, recording each step: for trying out cancel",
         SlowTaskParams,
         functools.partial(slow_task, progress_dir=progress_dir),
+        reports_progress=True,
     )

@@ -14,7 +14,7 @@ from services.agent.models import CallStage, Ending, RunStatus
 from services.agent.repository import StoredRun
 from services.agent.toolclient import ToolCallError
 from shared.errors import EventTooLarge, PublishFailed
-from shared.wire.events import AnyEvent
+from shared.wire.events import STREAM_TYPES, AnyEvent, MessageDelta
 from shared.wire.tools import ToolCallRequest, ToolCallSucceeded
 from tests.unit.agent.test_planner import DEFAULT_RESULTS
 
@@ -48,6 +48,19 @@ class Stream:
     @property
     def types(self) -> list[str]:
         return [tag(e) for e in self.events]
+
+    @property
+    def whole(self) -> list[str]:
+        """The types a socket without streamed text sees (no message_started, deltas, progress)."""
+        return [kind for kind in self.types if kind not in STREAM_TYPES]
+
+    def text_of(self, message_id: str) -> str:
+        """A streamed message's deltas, joined."""
+        return "".join(
+            e.data.delta
+            for e in self.events
+            if isinstance(e, MessageDelta) and e.data.message_id == message_id
+        )
 
 
 @dataclass
@@ -110,7 +123,13 @@ class Ledger:
         return self.runs.get(run_id)
 
     async def finish(
-        self, run_id: str, ending: Ending, *, started: bool = False, calls_done: bool = False
+        self,
+        run_id: str,
+        ending: Ending,
+        *,
+        started: bool = False,
+        calls_done: bool = False,
+        first_seq: int | None = None,
     ) -> StoredRun | None:
         run = self.runs.get(run_id)
         if run is None or run.status is not RunStatus.RUNNING or run.owner != self.owner:
@@ -127,23 +146,27 @@ class Ledger:
         )
         if started and self.runs[run_id].started_at is None:
             self._set(run_id, started_at=time.time())
+        if started and self.runs[run_id].first_seq is None:
+            self._set(run_id, first_seq=first_seq)
         return self.runs[run_id]
 
-    async def announce_and_next(self, run_id: str, thread_id: str) -> None:
-        await self.mark_announced(run_id)
+    async def announce_and_next(
+        self, run_id: str, thread_id: str, *, last_seq: int | None = None
+    ) -> None:
+        await self.mark_announced(run_id, last_seq=last_seq)
 
     async def fail_announced_as(self, run_id: str, code: str, message: str) -> None:
         self._set(
             run_id, status=RunStatus.FAILED, result=None, error_code=code, error_message=message
         )
 
-    async def mark_started(self, run_id: str) -> None:
+    async def mark_started(self, run_id: str, *, first_seq: int | None = None) -> None:
         self.started.append(run_id)
-        if run_id in self.runs:
-            self._set(run_id, started_at=time.time())
+        if run_id in self.runs and self.runs[run_id].started_at is None:
+            self._set(run_id, started_at=time.time(), first_seq=first_seq)
 
-    async def mark_announced(self, run_id: str) -> None:
-        self._set(run_id, announced=True)
+    async def mark_announced(self, run_id: str, *, last_seq: int | None = None) -> None:
+        self._set(run_id, announced=True, last_seq=last_seq)
 
     async def open_call(
         self,
@@ -153,9 +176,10 @@ class Ledger:
         parameters: dict[str, Any],
         *,
         started: bool = False,
+        first_seq: int | None = None,
     ) -> None:
         if started:
-            await self.mark_started(run_id)
+            await self.mark_started(run_id, first_seq=first_seq)
         self.calls[call_id] = StoredCall(call_id, run_id, tool_name, parameters=parameters)
 
     async def call_stage(self, call_id: str, stage: CallStage) -> None:

@@ -6,6 +6,7 @@ import dataclasses
 
 from services.agent.closing import NEVER_STARTED, Closer
 from services.agent.ledger import StoredCall
+from services.agent.messages import answer_message_id
 from services.agent.models import CallStage, Ending, RunStatus
 from services.agent.toolclient import RUNNING_BEAT as HEARD_AS_RUNNING
 from services.tools.runner import RUNNING_BEAT
@@ -175,3 +176,42 @@ async def test_an_answer_too_large_to_store_is_announced_as_event_too_large_inst
         RunStatus.FAILED,
         "event_too_large",
     )
+
+
+async def test_agent_completed_always_names_the_answer_message_even_from_a_sweeper() -> None:
+    ledger, stream = Ledger(), Stream()
+    ledger.add(RUN, started_at=1.0)
+    await closer(ledger, stream, Tools()).close(RUN, Ending.completed("p99 is 412 ms"))
+    # As if the process had died just before marking the run announced: a sweeper announces it.
+    ledger.runs[RUN] = dataclasses.replace(ledger.runs[RUN], announced=False)
+
+    sweepers = Stream()
+    await closer(ledger, sweepers, Tools()).announce(RUN)
+
+    assert stream.types == sweepers.types == ["agent_completed"]
+    assert stream.events[0].data.message_id == answer_message_id(RUN)
+    assert sweepers.events[0].data.message_id == answer_message_id(RUN)
+
+
+async def test_the_end_records_where_the_runs_first_and_last_events_are() -> None:
+    ledger, stream = Ledger(), Stream()  # its seqs are positions in the fake log, from 1
+    ledger.add(RUN)
+
+    await closer(ledger, stream, Tools()).close(RUN, Ending.cancelled())
+
+    run = ledger.runs[RUN]
+    assert stream.types == ["agent_started", "agent_cancelled"]
+    assert (run.first_seq, run.last_seq) == (1, 2)
+
+
+async def test_a_sweeper_re_announcing_finds_the_first_copies_seqs() -> None:
+    ledger, stream = Ledger(), Stream()
+    ledger.add(RUN)
+    await closer(ledger, stream, Tools()).close(RUN, Ending.failed("run_timeout", "too long"))
+    ledger.runs[RUN] = dataclasses.replace(
+        ledger.runs[RUN], announced=False, started_at=None, first_seq=None, last_seq=None
+    )
+
+    await closer(ledger, stream, Tools()).announce(RUN)  # both events are duplicates now
+
+    assert (ledger.runs[RUN].first_seq, ledger.runs[RUN].last_seq) == (1, 2)

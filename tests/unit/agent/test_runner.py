@@ -163,7 +163,7 @@ async def test_a_planner_with_awaitable_steps_runs_unchanged() -> None:
 
     ending = await runner(stream, Tools(), Ledger(), AsyncPlanner()).run(SPEC, handle())
 
-    assert stream.types == ["agent_started", "agent_thinking"]
+    assert stream.whole == ["agent_started", "agent_thinking"]
     assert ending == Ending.completed("done: 42")
 
 
@@ -172,7 +172,7 @@ async def test_a_thought_the_stream_will_not_take_fails_the_run() -> None:
 
     ending = await runner(stream, Tools(), Ledger()).run(SPEC, handle())
 
-    assert stream.types == ["agent_started"]
+    assert stream.whole == ["agent_started"]
     assert ending is not None and ending.error_code == "publish_failed"
 
 

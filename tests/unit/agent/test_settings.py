@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.agent.messages import Typing
 from services.agent.service import DoubleTextPolicy
 from services.agent.settings import AgentSettings
 from shared.settings import Env, SettingsError
@@ -21,6 +22,8 @@ def test_defaults_match_the_documented_ones() -> None:
     assert (settings.run_lease_s, settings.supervise_every_s) == (3.0, 1.0)
     assert (settings.tool_heartbeat_timeout_s, settings.run_timeout_s) == (3.0, 300.0)
     assert settings.double_text_policy is DoubleTextPolicy.QUEUE
+    assert (settings.stream_tokens_per_s, settings.stream_flush_ms) == (40.0, 40.0)
+    assert settings.typing == Typing(tokens_per_s=40.0, flush_s=0.04)
 
 
 def test_every_setting_comes_from_its_variable() -> None:
@@ -39,6 +42,8 @@ def test_every_setting_comes_from_its_variable() -> None:
                 "RUN_LEASE_S": "1.5",
                 "RUN_TIMEOUT_S": "60",
                 "DOUBLE_TEXT_POLICY": "Reject",
+                "STREAM_TOKENS_PER_S": "0",
+                "STREAM_FLUSH_MS": "25",
             }
         )
     )
@@ -51,6 +56,7 @@ def test_every_setting_comes_from_its_variable() -> None:
     assert (settings.tool_heartbeat_timeout_s, settings.run_lease_s) == (2.0, 1.5)
     assert settings.run_timeout_s == 60.0
     assert settings.double_text_policy is DoubleTextPolicy.REJECT
+    assert settings.typing == Typing(tokens_per_s=0.0, flush_s=0.025)
 
 
 @pytest.mark.parametrize(
@@ -66,6 +72,10 @@ def test_every_setting_comes_from_its_variable() -> None:
         ("RUN_LEASE_S", "-3"),
         ("RUN_TIMEOUT_S", "soon"),
         ("DOUBLE_TEXT_POLICY", "interrupt"),
+        ("STREAM_TOKENS_PER_S", "-1"),
+        ("STREAM_TOKENS_PER_S", "inf"),
+        ("STREAM_FLUSH_MS", "0"),
+        ("STREAM_FLUSH_MS", "nan"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(variable: str, value: str) -> None:

@@ -110,7 +110,7 @@ async def test_a_run_that_swallows_its_cancel_is_ended_from_outside_and_fenced_o
     tasks = host(ledger, stream, plan, slots)
     assert slots.take()
     tasks.start(run)
-    await until(lambda: stream.types == ["agent_started", "agent_thinking"])
+    await until(lambda: stream.whole == ["agent_started", "agent_thinking"])
 
     assert tasks.stop(RUN, StopReason.CANCELLED)
     await plan.swallowed.wait()
@@ -118,7 +118,8 @@ async def test_a_run_that_swallows_its_cancel_is_ended_from_outside_and_fenced_o
     await plan.finished.wait()
     await asyncio.sleep(0.05)
 
-    assert stream.types == ["agent_started", "agent_thinking", "agent_cancelled"]
+    assert stream.whole == ["agent_started", "agent_thinking", "agent_cancelled"]
+    assert stream.types[-1] == "agent_cancelled"  # not even a delta of the fenced-off thought
     assert ledger.runs[RUN].status is RunStatus.CANCELLED
     assert slots.free == 1 and tasks.running == 0
 
@@ -143,8 +144,10 @@ async def test_a_process_without_a_free_slot_promotes_nothing() -> None:
 class Thread(Ledger):
     """One thread: run-2 waits behind run-1, and is next in line once run-1 is announced."""
 
-    async def announce_and_next(self, run_id: str, thread_id: str) -> Queued | None:
-        await self.mark_announced(run_id)
+    async def announce_and_next(
+        self, run_id: str, thread_id: str, *, last_seq: int | None = None
+    ) -> Queued | None:
+        await self.mark_announced(run_id, last_seq=last_seq)
         queued = self.runs.get("run-2")
         if run_id == "run-2" or queued is None or queued.status is not RunStatus.QUEUED:
             return None

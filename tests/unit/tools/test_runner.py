@@ -11,7 +11,7 @@ from services.tools.builtin import builtin_registry
 from services.tools.registry import Parameters, Registry, Tool, ToolFailed
 from services.tools.runner import ToolRunner
 from shared.errors import ErrorCode, PublishFailed
-from shared.wire.events import AnyEvent, ToolCompleted, ToolExecuting
+from shared.wire.events import AnyEvent, ToolCompleted, ToolExecuting, ToolProgress
 from shared.wire.tools import ToolCallFailed, ToolCallRequest, ToolCallSucceeded
 
 
@@ -56,8 +56,9 @@ async def test_call_publishes_executing_then_completed_and_replies_the_result() 
     )
     assert isinstance(reply, ToolCallSucceeded)
     assert reply.result["metric"] == "cpu_pct" and reply.duration_ms >= 0
-    (u1, executing), (u2, completed) = sink.events
+    (u1, executing), *progress, (u2, completed) = sink.events
     assert (u1, u2) == ("u1", "u1")
+    assert all(isinstance(e, ToolProgress) and u == "u1" for u, e in progress)
     assert isinstance(executing, ToolExecuting) and isinstance(completed, ToolCompleted)
     assert executing.data.parameters == {"metric": "cpu_pct", "period": "7d", "service": None}
     assert completed.data.result == reply.result and completed.data.error is None

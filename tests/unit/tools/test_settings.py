@@ -16,11 +16,15 @@ def test_defaults() -> None:
     s = settings()
     assert (s.tool_timeout_s, s.tool_concurrency, s.log_level) == (30.0, 16, "INFO")
     assert s.nats.url == "nats://nats.example:4222"
+    assert s.progress_flush_ms == 100.0
 
 
 def test_values_are_read_from_the_environment() -> None:
-    s = settings(TOOL_TIMEOUT_S="2.5", TOOL_CONCURRENCY="4", LOG_LEVEL="debug")
+    s = settings(
+        TOOL_TIMEOUT_S="2.5", TOOL_CONCURRENCY="4", LOG_LEVEL="debug", PROGRESS_FLUSH_MS="250"
+    )
     assert (s.tool_timeout_s, s.tool_concurrency, s.log_level) == (2.5, 4, "DEBUG")
+    assert s.progress_flush_ms == 250.0
 
 
 @pytest.mark.parametrize(
@@ -33,6 +37,8 @@ def test_values_are_read_from_the_environment() -> None:
         ("TOOL_CONCURRENCY", "many"),
         ("TOOL_CONCURRENCY", "0"),
         ("LOG_LEVEL", "loud"),
+        ("PROGRESS_FLUSH_MS", "0"),
+        ("PROGRESS_FLUSH_MS", "soon"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(name: str, value: str) -> None:
