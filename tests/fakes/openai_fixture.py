@@ -43,6 +43,10 @@ class FakeOpenAI:
     def __init__(self, url: str) -> None:
         self.url = url
         self.base_url = f"{url}/v1"  # what LLM_BASE_URL would be
+        self._http = httpx.AsyncClient(base_url=url, timeout=5.0)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
     async def script(self, *responses: Response) -> None:
         """Answer the next requests with these, in order; forget earlier requests."""
@@ -70,10 +74,9 @@ class FakeOpenAI:
         return time.monotonic() - started
 
     async def _call(self, method: str, path: str, content: bytes | None = None) -> Any:
-        async with httpx.AsyncClient(base_url=self.url, timeout=5.0) as http:
-            response = await http.request(method, path, content=content)
-            response.raise_for_status()
-            return response.json()
+        response = await self._http.request(method, path, content=content)
+        response.raise_for_status()
+        return response.json()
 
 
 @pytest.fixture(scope="session")
@@ -102,8 +105,11 @@ def fake_openai_url() -> Iterator[str]:
 async def fake_openai(fake_openai_url: str) -> AsyncIterator[FakeOpenAI]:
     """The fake server with an empty script: a request it was not told about gets a 400."""
     fake = FakeOpenAI(fake_openai_url)
-    await fake.script()
-    yield fake
+    try:
+        await fake.script()
+        yield fake
+    finally:
+        await fake.aclose()
 
 
 def _port_of(process: subprocess.Popen[str]) -> int:
