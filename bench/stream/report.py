@@ -126,7 +126,10 @@ def render(results: dict[str, Any]) -> str:
             f"\n== {s['users']:,} users streaming {s['rate_per_user']:g} tokens/s each "
             f"({s['seconds']:g} s, {w:g} s measured) =="
         )
-        out.extend(format_table([["", "figure"], *_stream_rows(s, cores)]))
+        before = results["environment"].get("machine_busy_before_pct")
+        rows = _stream_rows(s, cores)
+        rows.insert(-5, ["CPU%: machine before the run (others)", _num(before)])
+        out.extend(format_table([["", "figure"], *rows]))
     if "resume" in results:
         out.append("\n== resume after a finished answer ==")
         out.extend(format_table([["", "figure"], *_resume_rows(results["resume"])]))

@@ -25,7 +25,13 @@ from types import FrameType
 from typing import Any
 
 from bench import report as common_report
-from bench.procs import REPO_ROOT, GatewayProcess, prepare_stream, raise_fd_limit
+from bench.procs import (
+    REPO_ROOT,
+    GatewayProcess,
+    machine_cpu,
+    prepare_stream,
+    raise_fd_limit,
+)
 from bench.runs.tree import snapshot
 from bench.stream import report
 from bench.stream.config import StreamConfig
@@ -116,6 +122,7 @@ def run(config: StreamConfig) -> int:
             "open_files_limit": fd_limit,
         },
     }
+    results["environment"]["machine_busy_before_pct"] = _machine_busy(2.0)
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(int(config.max_run_s))
     started = time.monotonic()
@@ -152,6 +159,16 @@ def run(config: StreamConfig) -> int:
     if status == 0 and not report.correct(results):
         status = 1
     return status
+
+
+def _machine_busy(seconds: float) -> float:
+    """CPU% of the whole machine (100 per core) over ``seconds`` before anything starts: what
+    other programs take from the run."""
+    busy0, total0 = machine_cpu()
+    time.sleep(seconds)
+    busy1, total1 = machine_cpu()
+    cores = len(os.sched_getaffinity(0))
+    return round(100 * cores * (busy1 - busy0) / max(1e-9, total1 - total0), 1)
 
 
 def _close_output(gateway: GatewayProcess) -> None:
