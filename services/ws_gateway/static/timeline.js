@@ -366,8 +366,8 @@ export class RunView {
   _toolProgress(frame, d) {
     const tool = this.state.tools.get(d.tool_call_id);
     const card = this._toolCard(frame, d);
-    if (!tool || tool.state !== "running") return true;
     const progress = card.querySelector(".tool-progress");
+    if (!tool || tool.state !== "running" || !progress) return true;
     const bar = progress.querySelector(".bar");
     progress.hidden = false;
     const known = typeof tool.progress === "number";
@@ -388,7 +388,7 @@ export class RunView {
     card.dataset.resultSeq = frame.seq;
     card.classList.remove("running");
     card.classList.add(d.error ? "failed" : "done");
-    card.querySelector(".tool-progress").hidden = true;
+    card.querySelector(".tool-progress")?.remove(); // done: the bar has said what it had to
     card.querySelector(".tool-duration").textContent = formatDuration(d.duration_ms);
     const parameters = this.params.get(d.tool_call_id);
     card.querySelector(".tool-summary").textContent = d.error
@@ -419,7 +419,7 @@ export class RunView {
     if (title) this._outcome(frame, status, title, text);
     if (this.startedAt) this.elapsed.textContent = formatDuration((frame.data.timestamp - this.startedAt) * 1000);
     for (const card of this.steps.querySelectorAll(".tool.running")) card.classList.add("abandoned");
-    for (const card of this.steps.querySelectorAll(".tool-progress")) card.hidden = true;
+    for (const bar of this.steps.querySelectorAll(".tool-progress")) bar.remove();
     this._endMessages(frame);
     return true;
   }
