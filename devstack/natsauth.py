@@ -45,6 +45,13 @@ _READ_STREAM = [  # the gateway's replay and gap repair
     "$JS.API.CONSUMER.MSG.NEXT.EVENTS.>",
 ]
 
+
+def _discovery(name: str) -> list[str]:
+    """The NATS Services API subjects a service answers (shared/discovery.py): ``nats micro``."""
+    return [f"$SRV.{verb}{tail}" for verb in ("PING", "INFO", "STATS")
+            for tail in ("", f".{name}", f".{name}.*")]  # fmt: skip
+
+
 PERMISSIONS: dict[str, dict[str, list[str]]] = {
     "auth": {
         "publish": [
@@ -80,12 +87,18 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "agent.agents.list",
             "agent.control.cancel.*",
             "tools.heartbeat.*",
+            *_discovery("agentwire-agent"),
             "_INBOX.>",
         ],
     },
     "tools": {
         "publish": [*_EVENT_PRODUCER, "tools.heartbeat.*"],
-        "subscribe": ["tools.call.*", "tools.control.cancel.*", "_INBOX.>"],
+        "subscribe": [
+            "tools.call.*",
+            "tools.control.cancel.*",
+            *_discovery("agentwire-tools"),
+            "_INBOX.>",
+        ],
     },
     "ws_gateway": {
         "publish": [

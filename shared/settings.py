@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["Env", "NatsSettings", "SettingsError"]
+__all__ = ["Env", "NatsSettings", "ObservabilitySettings", "SettingsError"]
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -87,4 +87,53 @@ class NatsSettings:
             events_max_age_s=env.float("EVENTS_MAX_AGE_S", cls.events_max_age_s),
             events_max_per_user=env.int("EVENTS_MAX_PER_USER", cls.events_max_per_user),
             events_replicas=env.int("EVENTS_REPLICAS", cls.events_replicas),
+        )
+
+
+_LOG_FORMATS = ("text", "json")
+
+
+@dataclass(frozen=True)  # no slots: from_env reads the class defaults
+class ObservabilitySettings:
+    """What every service shares for being watched: logs, metrics, traces, its HTTP listener.
+
+    ``http_port`` is the agent's and the tool runner's own listener (``AGENT_HTTP_PORT``,
+    ``TOOLS_HTTP_PORT``; the gateway and auth serve ``/metrics`` on their HTTP port and pass no
+    variable). ``http_port_explicit`` says whether the variable was set: an explicit port that is
+    taken stops the service, the default one falls back to any free port (several agents on one
+    machine, test stacks side by side).
+    """
+
+    log_format: str = "text"
+    metrics: bool = True
+    otlp_endpoint: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    http_port_explicit: bool = False
+
+    @classmethod
+    def from_env(
+        cls, env: Env, *, port_variable: str | None = None, default_port: int = 0
+    ) -> ObservabilitySettings:
+        log_format = env.str("LOG_FORMAT", cls.log_format).strip().lower()
+        if log_format not in _LOG_FORMATS:
+            raise SettingsError(
+                f"environment variable LOG_FORMAT must be text or json, got {log_format!r}"
+            )
+        port, explicit = default_port, False
+        if port_variable is not None:
+            explicit = env.optional(port_variable) is not None
+            port = env.int(port_variable, default_port)
+            if not 0 <= port < 65536:
+                raise SettingsError(
+                    f"environment variable {port_variable} must be 0-65535, got {port!r}"
+                )
+        host_variable = port_variable.replace("_PORT", "_HOST") if port_variable else None
+        return cls(
+            log_format=log_format,
+            metrics=env.bool("METRICS_ENABLED", cls.metrics),
+            otlp_endpoint=env.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            http_host=env.str(host_variable, cls.http_host) if host_variable else cls.http_host,
+            http_port=port,
+            http_port_explicit=explicit,
         )

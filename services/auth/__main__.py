@@ -25,7 +25,7 @@ from services.auth.app import create_app, server_config
 from services.auth.repository import open_engine
 from services.auth.settings import AuthSettings, database_url_from_env
 from shared.logging import configure
-from shared.settings import Env, SettingsError
+from shared.settings import Env, ObservabilitySettings, SettingsError
 
 __all__ = ["READY_LINE", "main", "migrate_main"]
 
@@ -83,10 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         return _EXIT_BAD_CONFIG
     try:
         settings, app = _configured()
+        observability = ObservabilitySettings.from_env(Env())
     except SettingsError as exc:
         print(f"auth: {exc}", file=sys.stderr)
         return _EXIT_BAD_CONFIG
-    configure("auth", settings.log_level)
+    configure("auth", settings.log_level, observability.log_format)
     signal.signal(signal.SIGTERM, _exit_after_graceful_stop)
     try:
         started = asyncio.run(_serve(app, settings))

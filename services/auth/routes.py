@@ -15,10 +15,12 @@ from litestar.exceptions import NotFoundException
 
 from services.auth.bodies import parse_body, parse_credentials
 from services.auth.keys import KeyRingSource
+from services.auth.metrics import AUTH, counted
 from services.auth.proxies import TrustedProxies
 from services.auth.ratelimit import FailureBudget
 from services.auth.service import AuthService, TokenPair
 from shared.errors import Unauthorized
+from shared.metrics import CONTENT_TYPE
 from shared.tokens import AccessClaims, KeySetVerifier
 from shared.wire.auth import (
     AdminRevoke,
@@ -92,24 +94,27 @@ def _tokens(pair: TokenPair) -> TokenResponse:
 
 @post("/auth/register", status_code=201)
 async def register(request: Request, edge: NamedDependency[Edge]) -> Registered:
-    credentials = parse_credentials(await request.body(), Credentials)
-    user = await edge.auth.register(credentials.email, credentials.password)
+    with counted(AUTH.registrations):
+        credentials = parse_credentials(await request.body(), Credentials)
+        user = await edge.auth.register(credentials.email, credentials.password)
     return Registered(user_id=user.id, email=user.email)
 
 
 @post("/auth/login", status_code=200)
 async def login(request: Request, edge: NamedDependency[Edge]) -> TokenResponse:
-    credentials = parse_credentials(await request.body(), LoginCredentials)
-    pair = await edge.auth.login(
-        credentials.email, credentials.password, address=client_address(request, edge.proxies)
-    )
+    with counted(AUTH.logins):
+        credentials = parse_credentials(await request.body(), LoginCredentials)
+        pair = await edge.auth.login(
+            credentials.email, credentials.password, address=client_address(request, edge.proxies)
+        )
     return _tokens(pair)
 
 
 @post("/auth/refresh", status_code=200)
 async def refresh(request: Request, edge: NamedDependency[Edge]) -> TokenResponse:
-    body = parse_body(await request.body(), RefreshRequest)
-    return _tokens(await edge.auth.refresh(body.refresh_token))
+    with counted(AUTH.refreshes):
+        body = parse_body(await request.body(), RefreshRequest)
+        return _tokens(await edge.auth.refresh(body.refresh_token))
 
 
 @post("/auth/logout", status_code=204)
@@ -152,4 +157,9 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-ROUTES = [register, login, refresh, logout, change_password, admin_revoke, jwks, healthz]
+@get("/metrics", sync_to_thread=False)
+def metrics() -> Response[bytes]:
+    return Response(AUTH.registry.render_now(), media_type=CONTENT_TYPE)
+
+
+ROUTES = [register, login, refresh, logout, change_password, admin_revoke, jwks, healthz, metrics]

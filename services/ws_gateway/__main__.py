@@ -10,9 +10,11 @@ import sys
 from collections.abc import Mapping
 
 from services.ws_gateway.app import create_server
+from services.ws_gateway.metrics import GATEWAY
 from services.ws_gateway.settings import GatewaySettings
+from shared import tracing
 from shared.logging import configure
-from shared.settings import Env, SettingsError
+from shared.settings import Env, ObservabilitySettings, SettingsError
 
 __all__ = ["main"]
 
@@ -22,10 +24,13 @@ EXIT_BAD_SETTINGS = 2
 def main(environ: Mapping[str, str] | None = None) -> int:
     try:
         settings = GatewaySettings.from_env(Env(environ))
+        observability = ObservabilitySettings.from_env(Env(environ))
     except SettingsError as exc:
         print(f"ws_gateway: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
-    configure("ws_gateway", settings.log_level)
+    configure("ws_gateway", settings.log_level, observability.log_format)
+    GATEWAY.enable(observability.metrics)
+    tracing.configure("ws_gateway", observability.otlp_endpoint)
     try:
         server = create_server(settings)
     except (OSError, ValueError) as exc:
@@ -34,7 +39,10 @@ def main(environ: Mapping[str, str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_SETTINGS
-    server.run()
+    try:
+        server.run()
+    finally:
+        tracing.shutdown()
     return 0
 
 

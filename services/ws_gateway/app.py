@@ -2,6 +2,7 @@
 
     /ws        the WebSocket (``?after_seq=N`` resumes after event N): :mod:`~.edge`
     /healthz   liveness
+    /metrics   Prometheus metrics (:mod:`~.metrics`; 404 with ``METRICS_ENABLED=false``)
     /...       the files in ``static/`` (``index.html`` at ``/``): the chat UI
 
 uvicorn parses every request; plain HTTP goes to the Litestar app, and an upgrade request is
@@ -18,12 +19,15 @@ from pathlib import Path
 from types import FrameType
 
 import uvicorn
-from litestar import Litestar, get
+from litestar import Litestar, Response, get
+from litestar.exceptions import NotFoundException
 from litestar.static_files import create_static_files_router
 
 from services.ws_gateway.edge import WebSocketEdge
+from services.ws_gateway.metrics import GATEWAY
 from services.ws_gateway.node import Node
 from services.ws_gateway.settings import GatewaySettings
+from shared.metrics import CONTENT_TYPE
 
 __all__ = ["READY_LINE", "STATIC_DIR", "GatewayServer", "create_app", "create_server"]
 
@@ -36,13 +40,20 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@get("/metrics", sync_to_thread=False)
+def metrics() -> Response[bytes]:
+    if not GATEWAY.enabled:
+        raise NotFoundException("metrics are off (METRICS_ENABLED=false)")
+    return Response(GATEWAY.registry.render_now(), media_type=CONTENT_TYPE)
+
+
 def create_app(settings: GatewaySettings, node: Node | None = None) -> Litestar:
     """The Litestar app; it starts ``node`` on startup and stops it on shutdown."""
     node = node or Node(settings)
 
     static = create_static_files_router(path="/", directories=[STATIC_DIR], html_mode=True)
     return Litestar(
-        route_handlers=[healthz, static],
+        route_handlers=[healthz, metrics, static],
         on_startup=[node.start],
         on_shutdown=[node.stop],
         logging_config=None,  # shared.logging owns the format; Litestar must not reconfigure it

@@ -50,6 +50,7 @@ from websockets.server import ServerProtocol
 from services.ws_gateway import auth
 from services.ws_gateway.authority import TokenRevoked
 from services.ws_gateway.guard import Credentials
+from services.ws_gateway.metrics import GATEWAY
 from services.ws_gateway.session import Session
 from services.ws_gateway.transport import Connection
 from shared.errors import CloseCode, Unauthorized
@@ -74,6 +75,8 @@ _FIN_TEXT = 0x80 | Opcode.TEXT.value
 _SHORT = struct.Struct("!BB")
 _MEDIUM = struct.Struct("!BBH")
 _LONG = struct.Struct("!BBQ")
+_NO_CLOSE_FRAME = 1006  # RFC 6455: the connection ended without a close frame
+_KNOWN_CLOSE_CODES = frozenset(range(1000, 1016)) | frozenset(CloseCode)
 
 
 def encode_text_frames(payloads: list[bytes]) -> bytes:
@@ -89,6 +92,20 @@ def encode_text_frames(payloads: list[bytes]) -> bytes:
             parts.append(_LONG.pack(_FIN_TEXT, 127, size))
         parts.append(payload)
     return b"".join(parts)
+
+
+def _close_code(ws: ServerProtocol) -> str:
+    """The code this socket closed with, as a metric label: the one sent first, else the
+    peer's, 1006 when no close frame came; a peer's code outside the known ones is "other"
+    (a client must not be able to mint label values)."""
+    sent, received = ws.close_sent, ws.close_rcvd
+    if sent is not None and (received is None or not ws.close_rcvd_then_sent):
+        code = sent.code
+    elif received is not None:
+        code = received.code
+    else:
+        code = _NO_CLOSE_FRAME
+    return str(code) if code in _KNOWN_CLOSE_CODES else "other"
 
 
 def _select_subprotocol(_: ServerProtocol, offered: Any) -> Any:
@@ -158,6 +175,8 @@ class WebSocketEdge(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._connections.discard(self)
         self._lost = self._paused = True  # nothing more is written
+        if self._ws.state is not WsState.CONNECTING:  # a WebSocket, not a refused handshake
+            GATEWAY.closes.inc(_close_code(self._ws))
         if self._conn is not None:
             self._conn.lost()
         if self._gone is not None and not self._gone.done():

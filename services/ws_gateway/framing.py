@@ -115,6 +115,7 @@ def run_accepted_frame(
         state=accepted.state,
         ahead=accepted.ahead,
         last_seq=last_seq,
+        trace_id=accepted.trace_id,
     )
     return frames.encode_frame(frame)
 

@@ -54,6 +54,7 @@ from typing import Protocol
 import nats.errors
 from nats.aio.subscription import Subscription
 
+from services.ws_gateway.metrics import GATEWAY
 from services.ws_gateway.transport import Connection
 from shared import bus, subjects
 from shared.natsclient import Client as NatsClient
@@ -260,6 +261,9 @@ class Hub:
         user.known = True
         for conn in tuple(user.connections):
             _safely(Connection.deliver, conn, seq, data, previous)
+        GATEWAY.until_sample -= 1  # the delivery lag is sampled (one int per event when due)
+        if GATEWAY.until_sample <= 0:
+            GATEWAY.sample_lag(data)
 
 
 def _repair(conn: Connection) -> None:

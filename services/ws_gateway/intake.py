@@ -37,9 +37,11 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import ConsumerInfo
 
-from shared import bus, subjects
+from services.ws_gateway.metrics import GATEWAY
+from shared import bus, subjects, tracing
 from shared.bus import store
 from shared.errors import ErrorCode, InvalidId
+from shared.logging import bound
 from shared.wire import runs
 from shared.wire.intake import RunIntake, encode_intake, mint_ids
 from shared.wire.runs import RunRejected, RunRequest, RunStarted, SubmitReply
@@ -65,7 +67,20 @@ class Intake:
         self._agents = _AgentNames(nc)
 
     async def submit(self, request: RunRequest) -> SubmitReply:
-        """Store ``request`` as a run for the agents; say which run, or that nothing was stored."""
+        """Store ``request`` as a run for the agents; say which run, or that nothing was stored.
+
+        The message's trace starts here (when tracing is on): its ``traceparent`` goes with the
+        stored message, and ``run_accepted`` names its trace id."""
+        started = time.monotonic()
+        reply = await self._submit(request)
+        outcome = "accepted" if isinstance(reply, RunStarted) else "refused"
+        if isinstance(reply, RunRejected) and reply.code == ErrorCode.INTAKE_UNAVAILABLE:
+            outcome = "not_stored"
+        GATEWAY.messages.inc(outcome)
+        GATEWAY.intake_seconds.observe(time.monotonic() - started)
+        return reply
+
+    async def _submit(self, request: RunRequest) -> SubmitReply:
         if not request.content.strip():
             return RunRejected(code=ErrorCode.INVALID_REQUEST, message=EMPTY_MESSAGE)
         try:  # the session's frame parser checked them already; this is the last line
@@ -87,17 +102,26 @@ class Intake:
             agent=request.agent,
             give_up_at=time.time() + self._timeout_s,
         )
-        seq = await self._store(intake)
-        if seq is None:
-            return RunRejected(code=ErrorCode.INTAKE_UNAVAILABLE, message=NOT_STORED_MESSAGE)
-        state, ahead = await self._queue.position(seq)
-        return RunStarted(run_id=run_id, thread_id=thread_id, state=state, ahead=ahead)
+        attributes = _span_attributes(intake)
+        with (
+            bound(run_id=run_id, user_id=request.user_id, thread_id=thread_id),
+            tracing.span(_SEND_SPAN, kind="producer", attributes=attributes) as span,
+        ):
+            seq = await self._store(intake)
+            if seq is None:
+                tracing.fail(span, ErrorCode.INTAKE_UNAVAILABLE)
+                return RunRejected(code=ErrorCode.INTAKE_UNAVAILABLE, message=NOT_STORED_MESSAGE)
+            state, ahead = await self._queue.position(seq)
+            trace_id = tracing.trace_id_of(span)
+        return RunStarted(
+            run_id=run_id, thread_id=thread_id, state=state, ahead=ahead, trace_id=trace_id
+        )
 
     async def _store(self, intake: RunIntake) -> int | None:
         """The stream sequence the message is stored at; None if it was not stored."""
         subject = subjects.run_intake(intake.user_id, intake.thread_id, intake.run_id)
         payload = encode_intake(intake)
-        headers = {"Nats-Msg-Id": intake.run_id}
+        headers = tracing.inject({"Nats-Msg-Id": intake.run_id})  # + traceparent when tracing
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout_s
         while (left := deadline - loop.time()) > 0:
@@ -112,6 +136,21 @@ class Intake:
                 log.warning("no acknowledgement for run %s yet (%r)", intake.run_id, exc)
             await asyncio.sleep(min(0.1, max(0.0, deadline - loop.time())))
         return None
+
+
+_SEND_SPAN = f"send {subjects.RUNS_STREAM}"  # messaging conventions: "{operation} {destination}"
+
+
+def _span_attributes(intake: RunIntake) -> dict[str, str]:
+    return {
+        "messaging.system": "nats",
+        "messaging.operation.type": "send",
+        "messaging.destination.name": subjects.RUNS_STREAM,
+        "messaging.message.id": intake.run_id,
+        "gen_ai.conversation.id": intake.thread_id,
+        "agentwire.run_id": intake.run_id,
+        "enduser.id": intake.user_id,
+    }
 
 
 def _check_ids(request: RunRequest) -> None:

@@ -38,7 +38,8 @@ class GatewayMetrics:
         self.enabled = True
         self.sockets_open = r.gauge("agentwire_sockets_open", "WebSockets open on this gateway")
         self.events_delivered = r.counter(
-            "agentwire_events_delivered_total", "Event frames written to sockets (live and replayed)"
+            "agentwire_events_delivered_total",
+            "Event frames written to sockets (live and replayed)",
         )
         self.delivery_lag = r.histogram(
             "agentwire_delivery_lag_seconds",

@@ -30,6 +30,7 @@ from services.ws_gateway.authority import Authority, TokenRevoked
 from services.ws_gateway.commands import LoadRun
 from services.ws_gateway.eventlog import EventLog
 from services.ws_gateway.hub import Hub
+from services.ws_gateway.metrics import GATEWAY
 from services.ws_gateway.replay import Replayer
 from services.ws_gateway.session import NO_AGENT_MESSAGE, Replay, Request
 from services.ws_gateway.settings import GatewaySettings, LiveSubscription
@@ -163,9 +164,11 @@ class Node:
             yield conn
             return
         await hub.join(conn)  # no await between the count and the join: the limit holds
+        GATEWAY.sockets_open.value += 1
         try:
             yield conn
         finally:
+            GATEWAY.sockets_open.value -= 1
             await hub.leave(conn)
 
     async def authenticate(self, token: str | None) -> AccessClaims:

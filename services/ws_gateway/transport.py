@@ -24,6 +24,7 @@ import asyncio
 import logging
 from typing import Protocol
 
+from services.ws_gateway.metrics import GATEWAY
 from services.ws_gateway.session import (
     Authenticate,
     Close,
@@ -199,6 +200,8 @@ class Connection:
             session = self.session
             for frame in frames:
                 session.sent(len(frame))
+            if GATEWAY.enabled:
+                GATEWAY.count_delivered(frames)
             self._make_room()
         if self._closing is not None:
             closing, self._closing = self._closing, None
@@ -275,6 +278,10 @@ class Connection:
             self._replay.cancel()  # superseded: its pages would be stale anyway
         if self.session.state is not State.OPEN:
             return  # turned away (a stopping node) before it was served: nothing to read
+        if replay.check_gap:  # a client's resume point (a repair starts from a known one)
+            GATEWAY.resumes.value += 1
+        elif not replay.snapshot:
+            GATEWAY.repairs.value += 1
         self._replay = asyncio.create_task(
             self._backend.replay(self, replay), name=f"ws-replay-{self.user_id}"
         )

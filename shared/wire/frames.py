@@ -163,6 +163,9 @@ class RunAccepted(ServerFrame, tag="run_accepted", kw_only=True):
     # Where this socket's client may resume from if it has no position of its own yet (no
     # event came): every event after it reaches it. A queued run may wait long for its first.
     last_seq: int | None = None
+    # The OpenTelemetry trace of this message (32 hex digits), when the server traces: find the
+    # run's spans in the tracing backend with it. Absent when tracing is off.
+    trace_id: str | None = None
 
 
 class ErrorData(msgspec.Struct, kw_only=True):

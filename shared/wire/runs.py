@@ -84,6 +84,7 @@ class RunStarted(msgspec.Struct, tag_field="status", tag="accepted", kw_only=Tru
     thread_id: str
     state: str = "queued"
     ahead: int | None = None
+    trace_id: str | None = None  # the message's trace, when tracing is on
 
 
 class RunRejected(msgspec.Struct, tag_field="status", tag="rejected", kw_only=True):

@@ -1,0 +1,101 @@
+"""The small HTTP listener of the services that have no HTTP of their own (agent, tool runner).
+
+    GET /healthz   200 while the process runs (liveness)
+    GET /readyz    200 when ready() says nothing is wrong, else 503 naming what is (readiness)
+    GET /metrics   the Prometheus text format
+
+Plain asyncio, one request per connection: it is read by a scraper and a probe a few times a
+minute, so it needs no web framework, and it must keep answering while NATS is away (that is
+when ``/readyz`` matters most).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from shared.metrics import CONTENT_TYPE, Registry
+from shared.settings import ObservabilitySettings, SettingsError
+
+__all__ = ["OpsServer", "Ready"]
+
+log = logging.getLogger(__name__)
+
+# What is not ready, in words (None: ready).
+Ready = Callable[[], Awaitable[str | None]]
+_READ_LIMIT = 8192
+_READ_WITHIN_S = 5.0
+_READY_WITHIN_S = 2.0
+
+
+class OpsServer:
+    def __init__(self, registry: Registry | None, ready: Ready) -> None:
+        self._registry = registry
+        self._ready = ready
+        self._server: asyncio.Server | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self, settings: ObservabilitySettings, variable: str) -> None:
+        """Listen on the configured port; a default port that is taken falls back to any."""
+        host, port = settings.http_host, settings.http_port
+        try:
+            self._server = await asyncio.start_server(self._serve, host, port)
+        except OSError as exc:
+            if settings.http_port_explicit or port == 0:
+                raise SettingsError(f"environment variable {variable}: {exc}") from None
+            log.warning("port %d is taken (%s); serving /metrics on a free port instead", port, exc)
+            self._server = await asyncio.start_server(self._serve, host, 0)
+        log.info("metrics and health on http://%s:%d", host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            server, self._server = self._server, None
+            server.close()
+            await server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(_READ_WITHIN_S):
+                head = await reader.readuntil(b"\r\n\r\n")
+            status, kind, body = await self._answer(head[:_READ_LIMIT])
+            writer.write(
+                f"HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
+            pass  # a probe that hung up or sent nothing useful
+        finally:
+            writer.close()
+
+    async def _answer(self, head: bytes) -> tuple[str, str, bytes]:
+        method, _, rest = head.partition(b" ")
+        path = rest.partition(b" ")[0].partition(b"?")[0]
+        if method != b"GET":
+            return "405 Method Not Allowed", "text/plain", b"GET only\n"
+        if path == b"/healthz":
+            return "200 OK", "application/json", b'{"status":"ok"}'
+        if path == b"/readyz":
+            return await self._readiness()
+        if path == b"/metrics" and self._registry is not None:
+            return "200 OK", CONTENT_TYPE, await self._registry.render()
+        return "404 Not Found", "text/plain", b"not found\n"
+
+    async def _readiness(self) -> tuple[str, str, bytes]:
+        try:
+            problem = await asyncio.wait_for(self._ready(), _READY_WITHIN_S)
+        except TimeoutError:
+            problem = "the readiness check did not answer in time"
+        except Exception as exc:
+            problem = f"the readiness check failed: {exc!r}"
+        if problem is None:
+            return "200 OK", "application/json", b'{"status":"ready"}'
+        body = json.dumps({"status": "not ready", "reason": problem}).encode()
+        return "503 Service Unavailable", "application/json", body
