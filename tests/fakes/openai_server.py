@@ -9,6 +9,8 @@ finish chunk, a ``"choices": []`` usage chunk when ``stream_options.include_usag
 OpenAI does (tool names, tool messages answering the calls before them, arguments as strings)
 and answers 400 without using up the script when it is wrong, so an agent's mistakes show.
 
+``GET /v1/models`` lists one model, for clients that look before they ask.
+
 Control, for the tests: ``POST /_script`` (a ``Script``; also forgets what was recorded),
 ``GET /_requests`` (every request: path, headers, JSON body), ``GET /_disconnects`` (numbers of
 the requests whose client hung up before the response ended), ``GET /_health``.
@@ -50,6 +52,7 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
+_MODEL = {"id": "fake-model", "object": "model", "created": 0, "owned_by": "agentwire-tests"}
 _RECORDED_HEADERS = (b"authorization", b"content-type", b"accept", b"user-agent")
 
 
@@ -78,6 +81,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _json(send, 200, state.requests)
     elif route == ("GET", "/_disconnects"):
         await _json(send, 200, state.disconnects)
+    elif route == ("GET", "/v1/models"):
+        await _json(send, 200, {"object": "list", "data": [_MODEL]})
     elif route == ("GET", "/_health"):
         await _json(send, 200, {"status": "ok"})
     else:

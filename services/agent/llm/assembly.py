@@ -80,7 +80,7 @@ class ChunkAssembler:
             if choice.index != 0 or self._finish_reason is not None:
                 continue  # we ask for one choice; nothing belongs to it after its finish
             events.extend(self._delta(choice.delta))
-            if choice.finish_reason is not None:
+            if choice.finish_reason:  # some servers send "" until the end, not null
                 self._finish_reason = choice.finish_reason
                 events.extend(self._complete_calls())
         return events

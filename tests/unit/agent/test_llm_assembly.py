@@ -114,6 +114,11 @@ def test_usage_sent_on_the_finish_chunk_is_taken_too() -> None:
     assert feed(chunk(finish="stop", usage=usage), "[DONE]") == [Finished("stop", Usage(3, 2))]
 
 
+def test_an_empty_finish_reason_is_not_a_finish() -> None:
+    events = feed(chunk({"content": "a"}, finish=""), chunk({"content": "b"}), chunk(finish="stop"))
+    assert events == [TextDelta("a"), TextDelta("b")]
+
+
 def test_a_stream_ending_after_its_finish_without_done_still_finishes() -> None:
     assembler = ChunkAssembler()
     assembler.feed(chunk({"content": "ok"}, finish="length"))
