@@ -47,6 +47,6 @@ compose-files:
 chat *args:
     @python -m agentwire_client.cli "$@"
 
-# benchmark the gateway against nats-server's own WebSocket (`--quick`: ~30 s), or `./dev bench runs`: the whole stack's runs (`--help` on each)
+# benchmark the gateway against nats-server's own WebSocket (`--quick`: ~30 s), or `./dev bench runs`: the whole stack's runs, or `./dev bench stream`: streamed answers (`--help` on each)
 bench *args:
     python -m bench {{args}}
