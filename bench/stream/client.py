@@ -4,9 +4,10 @@ A socket keeps each message's deltas; when the message's completing ``agent_comp
 it compares their concatenation with the event's ``result`` (they must be equal, to the byte).
 Every stamped token in a delta is a latency sample (:mod:`bench.stream.stamps`), and so is the
 delta itself, from its ``data.timestamp`` (set when the writer flushed it) to receipt: the part
-of a token's latency spent after coalescing, in JetStream, the gateway and the socket. Frames are
-decoded with msgspec, reading only ``type``, ``seq`` and the three text fields: at ~25 deltas a
-second per user this is a small share of a load generator's core.
+of a token's latency spent after coalescing, in JetStream, the gateway and the socket (the rest,
+hand-over to flush, is the writer's coalescing and its wait for the previous delta's ack).
+Frames are decoded with msgspec, reading only ``type``, ``seq`` and the text fields: at ~25
+deltas a second per user this is a small share of a load generator's core.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class StreamTally(Tally):
 
     __slots__ = (
         "bytes",
+        "coalesce_hist",
         "completed",
         "flush_hist",
         "lat_max_s",
@@ -77,6 +79,7 @@ class StreamTally(Tally):
         self.tokens_rx_window = 0
         self.lat_max_s = 0.0
         self.flush_hist = LatencyHistogram()  # a delta's own timestamp -> receipt
+        self.coalesce_hist = LatencyHistogram()  # a token's hand-over -> its delta's timestamp
 
     def delta(self, text: str, flushed_at: float) -> None:
         now = self.now
@@ -90,6 +93,7 @@ class StreamTally(Tally):
             if self.lat_from <= stamp < self.lat_to:
                 latency = now - stamp
                 self.hist.add(latency)
+                self.coalesce_hist.add(max(0.0, flushed_at - stamp))
                 self.lat_max_s = max(self.lat_max_s, latency)
 
     def frame(self, kind: str) -> None:

@@ -81,6 +81,8 @@ class StreamLoadGen:
             "lat_max_s": t.lat_max_s,
             "flush_hist": t.flush_hist.to_sparse(),
             "flush_hist_total_s": t.flush_hist.total_s,
+            "coalesce_hist": t.coalesce_hist.to_sparse(),
+            "coalesce_hist_total_s": t.coalesce_hist.total_s,
             "events": t.events,
             "events_rx_window": t.rx_window,
             "tokens": t.tokens,

@@ -118,10 +118,9 @@ def _summary(
     drain_s: float,
 ) -> dict[str, Any]:
     window_s = config.window[1] - config.window[0]
-    hist, flush = LatencyHistogram(), LatencyHistogram()
-    for r in reports:
-        hist = hist.merge(LatencyHistogram.from_sparse(r["hist"], r["hist_total_s"]))
-        flush = flush.merge(LatencyHistogram.from_sparse(r["flush_hist"], r["flush_hist_total_s"]))
+    hist = _merged(reports, "hist")
+    flush = _merged(reports, "flush_hist")
+    coalesce = _merged(reports, "coalesce_hist")
     lag = [p["handover_lag"] for p in pubs]
     published: dict[str, int] = {}
     for p in pubs:
@@ -143,6 +142,7 @@ def _summary(
         "connect_errors": [e for c in connected for e in c["errors"]],
         "latency": latency_summary(hist, max((r["lat_max_s"] for r in reports), default=None)),
         "delta_latency": latency_summary(flush),  # a delta's flush -> receipt
+        "coalesce_latency": latency_summary(coalesce),  # a token's hand-over -> its flush
         "tokens_handed": sum(p["tokens_handed"] for p in pubs),
         "tokens_received": total("tokens"),
         "published": published,
@@ -166,6 +166,13 @@ def _summary(
         "drain_s": round(drain_s, 2),
         "cpu_percent": cpu,
     }
+
+
+def _merged(reports: list[dict[str, Any]], name: str) -> LatencyHistogram:
+    hist = LatencyHistogram()
+    for r in reports:
+        hist = hist.merge(LatencyHistogram.from_sparse(r[name], r[f"{name}_total_s"]))
+    return hist
 
 
 def _sum_counts(counts: Any) -> dict[str, int]:

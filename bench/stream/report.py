@@ -30,7 +30,7 @@ def cpu_us_per(stream: dict[str, Any], prefix: str, per: str = "tokens") -> floa
 
 
 def _stream_rows(s: dict[str, Any], cores: int) -> list[list[str]]:
-    lat, dl = s["latency"], s["delta_latency"]
+    lat, dl, co = s["latency"], s["delta_latency"], s["coalesce_latency"]
     cpu = s["cpu_percent"]
     deltas = s["published"].get("message_delta", 0)
     loadgens = [f"{v:.0f}" for k, v in cpu.items() if k.startswith("loadgen") and v is not None]
@@ -51,7 +51,11 @@ def _stream_rows(s: dict[str, Any], cores: int) -> list[list[str]]:
             f"{_num(lat['p999_ms'], 1)} / {_num(lat['max_ms'], 1)} ({lat['n']:,})",
         ],
         [
-            "  of which flush -> socket p50 / p99 ms",
+            "  hand-over -> flush p50 / p99 ms",
+            f"{_num(co['p50_ms'], 1)} / {_num(co['p99_ms'], 1)} (coalescing, per token)",
+        ],
+        [
+            "  flush -> socket p50 / p99 ms",
             f"{_num(dl['p50_ms'], 1)} / {_num(dl['p99_ms'], 1)} (per delta)",
         ],
         ["delivered events/s", _num(s["delivered_events_per_s"])],

@@ -59,6 +59,8 @@ async def test_each_stamped_token_is_timed_from_its_hand_over_to_receipt():
     assert tally.lat_max_s == pytest.approx(0.1)
     assert tally.flush_hist.n == 1
     assert tally.flush_hist.percentile(50) == pytest.approx(0.02, rel=0.01)
+    assert tally.coalesce_hist.n == 2  # 100.4 -> 100.48 and 100.45 -> 100.48
+    assert tally.coalesce_hist.percentile(100) == pytest.approx(0.08, rel=0.01)
     assert tally.types == {"message_started": 1, "message_delta": 1}
 
 

@@ -19,6 +19,7 @@ def stream(**over):
             "max_ms": 120.0,
         },
         "delta_latency": {"p50_ms": 2.0, "p99_ms": 30.0},
+        "coalesce_latency": {"p50_ms": 18.0, "p99_ms": 50.0},
         "tokens_handed": 1_000_000,
         "tokens_received": 1_000_000,
         "published": {"message_delta": 400_000},
