@@ -1,6 +1,26 @@
 """A streaming client for any OpenAI-compatible Chat Completions endpoint.
 
-    from services.agent.llm import ChatClient, TextDelta, ToolCall, Finished, tool_message
+An agent's loop, one model step at a time (``tools`` are ``function_tool(...)`` dicts)::
+
+    async with ChatClient(base_url, api_key, model) as llm:
+        messages = [{"role": "system", "content": ...}, {"role": "user", "content": question}]
+        for _ in range(max_steps):
+            text, calls = [], []
+            async with aclosing(llm.stream(messages, tools)) as events:
+                async for event in events:
+                    match event:
+                        case ReasoningDelta(piece): ...  # a thinking delta
+                        case TextDelta(piece): text.append(piece)  # an answer delta
+                        case ToolCall(): calls.append(event)  # whole, arguments a dict
+                        case Finished(reason, usage): ...  # usage may be None
+            messages.append(assistant_message("".join(text), calls))
+            if not calls:
+                break
+            results = await asyncio.gather(*(run_tool(call) for call in calls))
+            messages += [tool_message(c.id, r) for c, r in zip(calls, results)]
+
+Failures are exceptions with an agentwire ``code`` (``LlmError`` and its four kinds); a tool's
+error is not one of them: hand it back to the model as the tool message's content.
 
 client.py    ChatClient.stream(messages, tools) -> typed events; retries, cancellation, the key
 events.py    what it yields: ReasoningDelta, TextDelta, ToolCall (whole), Finished (usage)

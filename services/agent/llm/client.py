@@ -54,7 +54,9 @@ _RETRIES = Retries()
 @dataclass(frozen=True)
 class Timeouts:
     connect_s: float = 10.0
-    read_s: float = 120.0  # the longest silence between two chunks (a busy server's first token)
+    # The longest silence between two chunks. Generous: a model whose reasoning is hidden
+    # (OpenAI's o-series) sends nothing while it thinks; a busy local server queues requests.
+    read_s: float = 300.0
     write_s: float = 30.0
 
     def for_httpx(self) -> httpx.Timeout:
