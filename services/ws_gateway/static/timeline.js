@@ -392,7 +392,8 @@ export class RunView {
     card.querySelector(".tool-duration").textContent = formatDuration(d.duration_ms);
     const parameters = this.params.get(d.tool_call_id);
     card.querySelector(".tool-summary").textContent = d.error
-      ? `${d.error.code}: ${d.error.message}` : summarize(d.result, parameters);
+      ? `${d.error.code}: ${d.error.message}`
+      : d.truncated ? "done (the result is too large to show here)" : summarize(d.result, parameters);
     card.querySelector(".tool-json").textContent = JSON.stringify(
       { parameters, result: d.result, error: d.error ?? undefined }, null, 2);
     this.onChange(this);
