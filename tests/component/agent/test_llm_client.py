@@ -212,6 +212,18 @@ async def test_a_server_silent_past_the_read_timeout_is_retried(fake_openai: Fak
     assert events[0] == TextDelta("quick")
 
 
+async def test_a_server_falling_silent_after_the_answer_began_is_not_retried(
+    fake_openai: FakeOpenAI,
+) -> None:
+    await fake_openai.script(reply(text("Half"), pause(1.0), text("rest")), reply(text("again")))
+    events: list[ChatEvent] = []
+    async with client_of(fake_openai, timeouts=Timeouts(read_s=0.3)) as llm:
+        with pytest.raises(LlmUnavailable, match=r"sent nothing for 0\.3 s"):
+            await collect(llm, QUESTION, events)
+    assert events == [TextDelta("Half")]  # shown already: a retry would show it twice
+    assert len(await fake_openai.requests()) == 1
+
+
 async def test_nothing_listening_is_llm_unavailable() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
