@@ -67,6 +67,7 @@ def agent_settings(nats_url: str, database_url: str, fresh_runs_queue: None) -> 
         tool_call_timeout_s=2.0,
         think_delay_s=0.0,
         shutdown_grace_s=0.5,
+        stream_tokens_per_s=0.0,  # streamed, but not typed at a pace: each text in one delta
     )
 
 

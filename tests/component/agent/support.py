@@ -25,6 +25,7 @@ from shared import subjects
 from shared.bus import EventPublisher
 from shared.wire import runs, tools
 from shared.wire.events import (
+    STREAM_TYPES,
     TERMINAL_TYPES,
     ToolCompleted,
     ToolCompletedData,
@@ -46,6 +47,7 @@ __all__ = [
     "list_threads",
     "new_user",
     "submit",
+    "whole",
 ]
 
 # What a browser must find in each event's data (the seed report's fields, plus the pairing id).
@@ -57,6 +59,9 @@ REQUIRED = {
     "agent_completed": {"agent_id", "result", "timestamp"},
     "agent_failed": {"agent_id", "code", "message", "timestamp"},
     "agent_cancelled": {"agent_id", "reason", "timestamp"},
+    "message_started": {"message_id", "kind", "agent_id", "timestamp"},
+    "message_delta": {"message_id", "delta", "timestamp"},
+    "tool_progress": {"tool_call_id", "tool_name", "timestamp"},
 }
 
 
@@ -205,6 +210,11 @@ async def list_runs(nc: NATS, user_id: str, thread_id: str) -> runs.RunList | ru
     request = runs.ListRunsRequest(user_id=user_id, thread_id=thread_id)
     msg = await nc.request(subjects.run_list(), runs.encode(request), timeout=5)
     return runs.decode_run_list_reply(msg.data)
+
+
+def whole(events: list[Received]) -> list[str]:
+    """The types a socket without streamed text sees: no message_started, deltas or progress."""
+    return [e.type for e in events if e.type not in STREAM_TYPES]
 
 
 def assert_one_run_well_formed(events: list[Received], run_id: str) -> None:

@@ -22,6 +22,7 @@ from tests.component.agent.support import (
     cancel,
     new_user,
     submit,
+    whole,
 )
 
 pytestmark = pytest.mark.both_databases  # SQLite, then PostgreSQL: tests/component/conftest.py
@@ -93,7 +94,7 @@ async def test_cancel_while_thinking_ends_the_run_before_any_tool_runs(
 
     events = thinking + await feed.until_terminal()
     assert_one_run_well_formed(events, run.run_id)
-    assert [e.type for e in events] == ["agent_started", "agent_thinking", "agent_cancelled"]
+    assert whole(events) == ["agent_started", "agent_thinking", "agent_cancelled"]
     assert events[-1].data["reason"] == "cancelled by the user"
     assert tool_runner.calls == []
 
@@ -114,7 +115,7 @@ async def test_cancel_before_agent_started_still_begins_the_run_with_agent_start
     )
 
     events = await feed.until_terminal()
-    assert [e.type for e in events] == ["agent_started", "agent_cancelled"]
+    assert whole(events) == ["agent_started", "agent_cancelled"]
     assert "before work on it began" in events[0].data["message"]
 
 

@@ -22,6 +22,7 @@ from tests.component.agent.support import (
     list_runs,
     new_user,
     submit,
+    whole,
 )
 
 
@@ -98,7 +99,7 @@ async def test_someone_elses_thread_is_not_found_and_nothing_runs(
     for run in (foreign, unknown):
         assert isinstance(run, RunStarted)
         mine = [e for e in events if e.frame["run_id"] == run.run_id]
-        assert [e.type for e in mine] == ["agent_started", "agent_failed"]
+        assert whole(mine) == ["agent_started", "agent_failed"]
         assert mine[-1].data["code"] == "thread_not_found"
         assert mine[-1].data["message"] == "no such thread"  # a foreign one looks missing
     assert await owner_feed.quiet_for(0.3) == []
@@ -204,7 +205,7 @@ async def test_an_unreadable_message_in_the_queue_ends_its_run_rather_than_silen
     await nc.jetstream().publish(subjects.run_intake(user, thread, run), b'{"content": 5}')
 
     events = await feed.until_terminal()
-    assert [e.type for e in events] == ["agent_started", "agent_failed"]
+    assert whole(events) == ["agent_started", "agent_failed"]
     assert events[-1].frame["run_id"] == run and events[-1].data["code"] == "intake_failed"
     for _ in range(100):  # acknowledged just after its events: gone from the queue
         if (await nc.jsm().stream_info(subjects.RUNS_STREAM)).state.messages == 0:

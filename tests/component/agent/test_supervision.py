@@ -33,6 +33,7 @@ from tests.component.agent.support import (
     assert_one_run_well_formed,
     new_user,
     submit,
+    whole,
 )
 
 pytestmark = pytest.mark.both_databases  # SQLite, then PostgreSQL: tests/component/conftest.py
@@ -163,7 +164,7 @@ async def test_a_cancel_whose_broadcast_was_missed_is_found_at_the_next_lease_re
     await node.ledger.request_cancel(run.run_id)  # recorded, never broadcast
 
     events = await feed.until_terminal(timeout_s=10)
-    assert [e.type for e in events] == ["tool_completed", "agent_cancelled"]
+    assert whole(events) == ["tool_completed", "agent_cancelled"]
     assert events[0].data["error"]["code"] == "cancelled"
 
 

@@ -21,6 +21,7 @@ from tests.component.agent.support import (
     list_threads,
     new_user,
     submit,
+    whole,
 )
 
 pytestmark = pytest.mark.both_databases  # SQLite, then PostgreSQL: tests/component/conftest.py
@@ -104,7 +105,7 @@ async def test_under_the_reject_policy_a_busy_thread_answers_thread_busy(
         lambda e: e.frame["run_id"] == refused.run_id and e.type in TERMINAL_TYPES
     )
     mine = [e for e in events if e.frame["run_id"] == refused.run_id]
-    assert [e.type for e in mine] == ["agent_started", "agent_failed"]
+    assert whole(mine) == ["agent_started", "agent_failed"]
     assert mine[-1].data["code"] == "thread_busy"
     runs = await list_runs(nc, user, first.thread_id)
     assert isinstance(runs, RunList) and [r.run_id for r in runs.runs] == [first.run_id]
@@ -123,7 +124,7 @@ async def test_a_queued_run_can_be_cancelled_before_it_starts(
     await cancel(nc, user, queued.run_id)
 
     events = await feed.until(lambda e: e.type == "agent_cancelled")
-    assert [e.type for e in events if e.frame["run_id"] == queued.run_id] == [
+    assert whole([e for e in events if e.frame["run_id"] == queued.run_id]) == [
         "agent_started",
         "agent_cancelled",
     ]

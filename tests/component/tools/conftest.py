@@ -91,9 +91,18 @@ class UserEvents:
 
     def __init__(self, sub: nats.aio.subscription.Subscription) -> None:
         self._sub = sub
+        self.progress: list[tuple[int, dict[str, Any]]] = []  # the tool_progress skipped
 
     async def next(self) -> tuple[int, dict[str, Any]]:
-        """The next event's stream sequence and its JSON, exactly as it travels."""
+        """The next event other than tool_progress (kept in :attr:`progress`): its stream
+        sequence and its JSON, exactly as it travels."""
+        while True:
+            seq, event = await self.next_any()
+            if event["type"] != "tool_progress":
+                return seq, event
+            self.progress.append((seq, event))
+
+    async def next_any(self) -> tuple[int, dict[str, Any]]:
         msg = await self._sub.next_msg(timeout=3.0)
         return int(msg.headers["Nats-Sequence"]), msgspec.json.decode(msg.data)
 

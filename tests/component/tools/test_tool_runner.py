@@ -246,3 +246,27 @@ async def test_a_result_over_the_bus_limit_ends_the_call_result_too_large_for_ag
     assert completed["data"]["error"]["code"] == "result_too_large"
     ok = await call(nc, "huge", user_id, parameters={"megabytes": 0.01})  # a fitting one
     assert isinstance(ok, ToolCallSucceeded)
+
+
+async def test_a_user_watches_slow_task_progress_between_its_two_events(
+    start_runner: StartRunner, nc: Client, events: UserEvents, user_id: str
+) -> None:
+    await start_runner(PROGRESS_FLUSH_MS="50")
+
+    reply = await call(nc, "slow_task", user_id, parameters={"seconds": 0.6, "steps": 6})
+
+    assert isinstance(reply, ToolCallSucceeded)
+    seq1, executing = await events.next()
+    seq2, completed = await events.next()
+    assert (executing["type"], completed["type"]) == ("tool_executing", "tool_completed")
+    progress = events.progress
+    assert len(progress) >= 3  # about one per step (100 ms apart, over the 50 ms flush)
+    assert all(seq1 < seq < seq2 for seq, _ in progress)
+    fractions = [event["data"]["progress"] for _, event in progress]
+    assert fractions == sorted(fractions) and fractions[0] == pytest.approx(1 / 6)
+    assert progress[0][1]["data"]["message"] == "step 1 of 6"
+    assert {event["data"]["tool_call_id"] for _, event in progress} == {
+        executing["data"]["tool_call_id"]
+    }
+    with pytest.raises(nats.errors.TimeoutError):
+        await events.next_any()  # nothing after tool_completed
