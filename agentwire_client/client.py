@@ -23,6 +23,21 @@ gets one refresh and a reconnect before the client gives up::
     session = await Session.login(auth_url, email, password)
     async with Client(ws_url, session) as client: ...
 
+With ``deltas=True`` the socket asks for streamed text (``/ws?deltas=1``, kept on every
+reconnect along with ``after_seq``): thoughts and the answer also come as ``message_started`` and
+``message_delta`` events, long tools send ``tool_progress``, and a socket that joins with no
+position first gets one ``run_snapshot`` per run under way (its ``upto_seq`` becomes the
+position). :class:`~agentwire_client.transcript.Transcript` folds all of it into the text so far
+of each message::
+
+    async with Client(ws_url, token, deltas=True) as client:
+        await client.send("Why is the api slow this week?")
+        async for update in Transcript().follow(client):
+            if isinstance(update, MessageUpdate):
+                print(update.message.kind, update.message.text)
+
+Without ``deltas`` the client sees exactly the events it always did.
+
 Errors are in ``errors``; ``login`` and ``register`` in ``auth``.
 """
 
@@ -61,6 +76,7 @@ from agentwire_client.protocol import (
     is_event,
     page_frame,
     page_key,
+    with_query,
 )
 from agentwire_client.session import Session
 
@@ -92,6 +108,7 @@ class Client:
         token: str | Session,
         *,
         after_seq: int | None = None,
+        deltas: bool = False,
         reconnect: bool = True,
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 15.0,
@@ -103,6 +120,8 @@ class Client:
         renew_retry_s: float = 5.0,
     ) -> None:
         self.ws_url = ws_url
+        self.deltas = deltas
+        self._url = with_query(ws_url, "deltas", "1") if deltas else ws_url
         self.session = token if isinstance(token, Session) else None
         self._token = token if isinstance(token, str) else ""
         self._renew_at = renew_at
@@ -232,6 +251,16 @@ class Client:
         reply = await self._request(frame, "runs", page_key(thread_id, cursor))
         return Page(reply["runs"], reply.get("next_cursor"))
 
+    async def run_events(self, run_id: str, *, after_seq: int, upto_seq: int) -> Frame:
+        """One run's events stored after ``after_seq`` up to ``upto_seq``, compacted, as its
+        ``run_snapshot`` (``{run_id, thread_id, upto_seq, events}``). With a finished run's
+        ``first_seq - 1`` and ``last_seq`` (from :meth:`list_runs`) it is the whole run, to show
+        a thread again after a reload. The answer is history: the client's position is left as
+        it is. Feed it to :meth:`Transcript.apply` to fold it like live events."""
+        frame: Frame = {"type": "run_events", "run_id": run_id}
+        frame |= {"after_seq": after_seq, "upto_seq": upto_seq}
+        return await self._request(frame, "run_snapshot", run_id)
+
     async def _request(self, frame: Frame, reply_type: str, key: str | None) -> Frame:
         if self._error is not None:
             raise self._error
@@ -294,7 +323,7 @@ class Client:
     async def _connect_once(self) -> tuple[int | None, str, bool]:
         """One socket's life: (close code or None if it never opened, reason, heard anything)."""
         try:
-            ws = await self._connector(self._seq.url(self.ws_url), self.token)
+            ws = await self._connector(self._seq.url(self._url), self.token)
         except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
             return None, str(exc), False
         renewer = asyncio.create_task(self._keep_token_fresh(ws)) if self.session else None
@@ -405,6 +434,8 @@ class Client:
                 self._frames.put_nowait(frame)
                 return
         request = None if is_event(frame) else self._requests.match(frame)
+        if kind == "run_snapshot" and request is None:  # sent on joining: where we now stand
+            self._seq.snapshot(int(frame.get("upto_seq") or 0))
         if request is not None and not request.waiter.done():
             if frame.get("type") == "error":
                 data = frame.get("data") or {}

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 __all__ = [
     "ERROR_ANSWERS",
     "EVENT_TYPES",
+    "STREAM_TYPES",
     "SUBPROTOCOL",
     "TERMINAL_TYPES",
     "AfterClose",
@@ -29,6 +30,7 @@ __all__ = [
     "is_event",
     "page_frame",
     "page_key",
+    "with_query",
 ]
 
 SUBPROTOCOL = "agentwire.v1"
@@ -41,9 +43,14 @@ EVENT_TYPES = frozenset(
         "agent_completed",
         "agent_failed",
         "agent_cancelled",
+        "message_started",
+        "message_delta",
+        "tool_progress",
     }
 )
 TERMINAL_TYPES = frozenset({"agent_completed", "agent_failed", "agent_cancelled"})
+# Only a socket opened with ``deltas=1`` is sent these (docs/protocol.md, *Streamed text*).
+STREAM_TYPES = frozenset({"message_started", "message_delta", "tool_progress"})
 # Error codes that answer only some requests, by reply type (docs/protocol.md, error codes).
 ERROR_ANSWERS: dict[str, frozenset[str]] = {
     "intake_unavailable": frozenset({"run_accepted"}),  # not stored: nothing will run
@@ -128,14 +135,23 @@ class SeqTracker:
         self.last_seq = frame["seq"]
         return True
 
+    def snapshot(self, upto_seq: int) -> None:
+        """A ``run_snapshot`` sent on joining: the socket stands at ``upto_seq`` at least."""
+        self.last_seq = max(self.last_seq or 0, upto_seq)
+
     def url(self, base_url: str) -> str:
         """``base_url`` with ``after_seq`` set once there is something to resume after."""
         if self.last_seq is None:
             return base_url
-        parts = urlsplit(base_url)
-        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "after_seq"]
-        query.append(("after_seq", str(self.last_seq)))
-        return urlunsplit(parts._replace(query=urlencode(query)))
+        return with_query(base_url, "after_seq", str(self.last_seq))
+
+
+def with_query(url: str, name: str, value: str) -> str:
+    """``url`` with the query parameter ``name`` set to ``value`` (any earlier one replaced)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != name]
+    query.append((name, value))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 class Page(list[dict[str, Any]]):
@@ -199,6 +215,7 @@ class Requests:
             "cancel_accepted": frame.get("run_id"),
             "threads": page_key(None, frame.get("cursor")),
             "runs": page_key(frame.get("thread_id"), frame.get("cursor")),
+            "run_snapshot": frame.get("run_id"),
         }.get(str(kind))
         for request in self.pending:
             if request.reply_type == kind and (request.key is None or request.key == key):
