@@ -68,6 +68,7 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "publish": [
             *_EVENT_PRODUCER,
             "tools.call.*",
+            "tools.catalog",  # which tools there are (services/agent/catalog.py)
             "tools.control.cancel.*",
             "agent.control.cancel.*",
             *_RUNS_SETUP,  # the intake: the agents' consumer, pulls, acks, cancels of waiting runs
@@ -95,6 +96,7 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "publish": [*_EVENT_PRODUCER, "tools.heartbeat.*"],
         "subscribe": [
             "tools.call.*",
+            "tools.catalog",
             "tools.control.cancel.*",
             *_discovery("agentwire-tools"),
             "_INBOX.>",

@@ -15,7 +15,10 @@ Subject map::
     agent.runs.cancel           cancel a run (queue group "agents", request/reply)
     agent.threads.list          a user's threads (queue group "agents", request/reply)
     agent.runs.list             a thread's runs (queue group "agents", request/reply)
-    tools.call.<tool_name>      tool calls to the tool runner (queue group "tools", request/reply)
+    tools.call.<tool_name>      tool calls to the tool runner (queue group "tools", request/reply);
+                                a runner subscribes to one subject per tool it has
+    tools.catalog               which tools there are: every tool runner answers (no queue
+                                group) with its own; the caller gathers the answers on its inbox
     auth.jwks                   the auth service's JWKS document (queue group "auth", request/reply)
     auth.jwks.changed           the new JWKS document, published when the auth key ring changes
     auth.revoked.<user_id>      a revocation of some of that user's tokens (shared/wire/revocation)
@@ -64,6 +67,7 @@ __all__ = [
     "thread_list",
     "tool_call",
     "tool_call_wildcard",
+    "tool_catalog",
     "tool_control_cancel",
     "tool_control_cancel_wildcard",
     "tool_heartbeat",
@@ -177,6 +181,10 @@ def tool_call(tool_name: str) -> str:
 
 def tool_call_wildcard() -> str:
     return "tools.call.*"
+
+
+def tool_catalog() -> str:
+    return "tools.catalog"
 
 
 def run_control_cancel(run_id: str) -> str:

@@ -8,14 +8,21 @@ that can tell how far it got says so (``reports_progress``): its function then a
 The Struct is the one source of truth for the parameters: it validates the call
 (``msgspec.convert``, whose messages name the offending field) and it generates the JSON Schema
 :meth:`Registry.describe` hands to whoever plans the calls.
+
+A tool whose parameters are defined elsewhere (an MCP server's tool) carries that JSON Schema
+itself instead of a Struct: the schema is handed out as it is, a call is checked against it
+(``jsonschema``) and reaches ``run`` as a plain dict. Its owner stays the judge: the server
+validates again and may refuse what the schema let through.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+import jsonschema
 import msgspec
 
 from shared.errors import AgentwireError, ErrorCode
@@ -31,6 +38,10 @@ __all__ = [
     "ToolFailed",
     "UnknownTool",
 ]
+
+JsonSchema = dict[str, Any]
+
+log = logging.getLogger(__name__)
 
 
 class Progress(Protocol):
@@ -57,7 +68,9 @@ class InvalidParameters(AgentwireError):
 
 
 class ToolFailed(AgentwireError):
-    """Raised by a tool for a failure whose message is fit to show the user."""
+    """Raised by a tool for a failure whose message is fit to show the user; its code is
+    ``tool_failed`` unless the tool knows better (``tool_unavailable``, ``tool_timeout``,
+    ``invalid_parameters``: what a tool standing for another server can tell)."""
 
     code = ErrorCode.TOOL_FAILED
 
@@ -74,23 +87,43 @@ class Parameters(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
 class Tool:
     name: str
     description: str
-    parameters: type[Parameters]
+    parameters: type[Parameters] | JsonSchema  # a Struct, or a JSON Schema carried as it is
     run: Callable[[Any], Awaitable[Any]]
     timeout_s: float | None = None  # None: the runner's TOOL_TIMEOUT_S
     concurrency: int | None = None  # None: only the runner's TOOL_CONCURRENCY applies
     reports_progress: bool = False  # ``run`` takes a ``progress=`` keyword (a Progress)
 
-    def validate(self, raw: dict[str, Any]) -> Parameters:
-        """The call's parameters as this tool's Struct, defaults filled in."""
+    def validate(self, raw: dict[str, Any]) -> Parameters | dict[str, Any]:
+        """The call's parameters as this tool's Struct, defaults filled in (or, for a tool
+        carrying a JSON Schema, the dict itself once the schema accepts it)."""
+        if isinstance(self.parameters, dict):
+            return _checked(self.name, self.parameters, raw)
         try:
             return msgspec.convert(raw, self.parameters)
         except msgspec.ValidationError as exc:
             raise InvalidParameters(f"invalid parameters for {self.name}: {exc}") from None
 
-    def schema(self) -> dict[str, Any]:
+    def schema(self) -> JsonSchema:
         """The parameters' JSON Schema, inlined (no ``$ref``) so it stands on its own."""
+        if isinstance(self.parameters, dict):
+            return self.parameters
         _, components = msgspec.json.schema_components([self.parameters])
         return components[self.parameters.__name__]
+
+
+def _checked(name: str, schema: JsonSchema, raw: dict[str, Any]) -> dict[str, Any]:
+    try:
+        validator = jsonschema.validators.validator_for(schema)(schema)
+        error = jsonschema.exceptions.best_match(validator.iter_errors(raw))
+    except Exception as exc:
+        # A schema this library cannot use (a broken $ref, an unknown type): the server that
+        # wrote it still validates the call, so pass it on rather than refuse it.
+        log.warning("the JSON Schema of %s cannot be checked here (%r)", name, exc)
+        return raw
+    if error is not None:
+        where = error.json_path
+        raise InvalidParameters(f"invalid parameters for {name}: {error.message} - at `{where}`")
+    return raw
 
 
 class Registry:
@@ -124,6 +157,13 @@ class Registry:
             self._tools[name] = replace(self.get(name), timeout_s=timeout_s)
         for name, calls in (concurrency or {}).items():
             self._tools[name] = replace(self.get(name), concurrency=calls)
+
+    def remove(self, name: str) -> None:
+        """Forget a tool (its server went away); calls already holding it run on."""
+        self._tools.pop(name, None)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
 
     def names(self) -> list[str]:
         return sorted(self._tools)

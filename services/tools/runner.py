@@ -147,7 +147,7 @@ class ToolRunner:
         """Stop a call held here and wait for its end; False if this runner does not hold it."""
         return await self._in_flight.cancel(tool_call_id)
 
-    def _validate(self, request: ToolCallRequest) -> tuple[Tool, Parameters]:
+    def _validate(self, request: ToolCallRequest) -> tuple[Tool, Parameters | dict[str, Any]]:
         check_token(request.user_id, "user_id")
         check_token(request.run_id, "run_id")
         check_token(request.thread_id, "thread_id")
@@ -176,7 +176,11 @@ class ToolRunner:
         return slots
 
     async def _execute(
-        self, request: ToolCallRequest, tool: Tool, params: Parameters, call: InFlightCall
+        self,
+        request: ToolCallRequest,
+        tool: Tool,
+        params: Parameters | dict[str, Any],
+        call: InFlightCall,
     ) -> ToolCallReply:
         data = ToolExecutingData(
             tool_call_id=request.tool_call_id,
@@ -217,7 +221,11 @@ class ToolRunner:
         )
 
     async def _run(
-        self, tool: Tool, params: Parameters, call: InFlightCall, progress: ProgressReporter
+        self,
+        tool: Tool,
+        params: Parameters | dict[str, Any],
+        call: InFlightCall,
+        progress: ProgressReporter,
     ) -> Outcome:
         limit = tool.timeout_s or self._timeout_s
         started = time.perf_counter()
@@ -264,8 +272,8 @@ class ToolRunner:
         if timed_out:
             message = f"{tool.name} did not finish within {limit:g}s"
             return ToolError(code=ErrorCode.TOOL_TIMEOUT, message=message)
-        if isinstance(exc, ToolFailed):
-            return ToolError(code=ErrorCode.TOOL_FAILED, message=exc.message)
+        if isinstance(exc, ToolFailed):  # tool_failed, or the code the tool knew better
+            return ToolError(code=exc.code, message=exc.message)
         # Anything else is a bug: log it whole, but show the user no internals.
         log.exception("tool %s raised", tool.name)
         message = f"{tool.name} failed unexpectedly ({type(exc).__name__})"
