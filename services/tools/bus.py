@@ -1,8 +1,14 @@
 """The tool runner's NATS edge: tool calls in, replies out, each call in its own task.
 
-Calls arrive on ``tools.call.*`` in queue group ``tools``, so every running tool runner shares
-the load. A call waits for one of ``TOOL_CONCURRENCY`` slots before its task starts; while all
-slots are busy further calls stay queued in the subscription rather than piling up as tasks.
+Calls arrive on ``tools.call.<name>``, one subscription per tool this runner has (a runner
+never takes a call for a tool it lacks: another runner may have it), in queue group ``tools``,
+so every runner with the tool shares the load. Tools come and go while the runner lives (an MCP
+server connects or goes away): :meth:`ToolCallSubscription.offer` and
+:meth:`~ToolCallSubscription.withdraw` follow them. A call waits for one of ``TOOL_CONCURRENCY``
+slots before its task starts; while all slots are busy further calls stay queued in their
+subscription rather than piling up as tasks.
+
+``tools.catalog`` is answered by every runner (no queue group) with the tools it has now.
 
 Cancels arrive on ``tools.control.cancel.*`` with no queue group: every runner hears every
 cancel, and only the one holding the call answers, once the call has ended. Heartbeats go out on
@@ -12,6 +18,7 @@ cancel, and only the one holding the call answers, once the call has ended. Hear
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import msgspec
@@ -26,7 +33,13 @@ from shared import subjects
 from shared.bus import EventPublisher, connect, ensure_events_stream, until_subscribed
 from shared.errors import ErrorCode
 from shared.settings import SettingsError
-from shared.wire.tools import ToolCallFailed, ToolCallReply, decode_tool_call, encode
+from shared.wire.tools import (
+    ToolCallFailed,
+    ToolCallReply,
+    ToolCatalog,
+    decode_tool_call,
+    encode,
+)
 
 __all__ = ["ToolCallSubscription", "ToolRunnerNode", "handle_tool_call", "max_result_bytes"]
 
@@ -57,30 +70,57 @@ def max_result_bytes(max_payload: int) -> int:
 
 
 class ToolCallSubscription:
-    def __init__(self, nc: NATS, runner: ToolRunner, *, concurrency: int) -> None:
+    def __init__(
+        self, nc: NATS, runner: ToolRunner, registry: Registry, *, concurrency: int
+    ) -> None:
         self._nc = nc
         self._runner = runner
+        self._registry = registry
         self._slots = asyncio.Semaphore(concurrency)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._cancels: set[asyncio.Task[None]] = set()
-        self._sub: Subscription | None = None
+        self._subs: dict[str, Subscription] = {}  # tool name -> its calls
+        self._taking = False
         self._cancel_sub: Subscription | None = None
+        self._catalog_sub: Subscription | None = None
 
     async def start(self) -> None:
         # Cancels first: a runner taking calls must already hear them being cancelled.
         self._cancel_sub = await self._nc.subscribe(
             subjects.tool_control_cancel_wildcard(), cb=self._on_cancel
         )
-        self._sub = await self._nc.subscribe(
-            subjects.tool_call_wildcard(), queue=subjects.TOOLS_QUEUE, cb=self._on_message
-        )
+        self._taking = True
+        for name in self._registry.names():
+            await self._subscribe(name)
+        self._catalog_sub = await self._nc.subscribe(subjects.tool_catalog(), cb=self._on_catalog)
         await until_subscribed(self._nc)  # "ready" must mean the server already routes calls here
+
+    async def offer(self, name: str) -> None:
+        """Take calls for ``name`` (a tool just registered), once the server routes them here."""
+        if self._taking and name not in self._subs:
+            await self._subscribe(name)
+            await until_subscribed(self._nc)
+
+    async def withdraw(self, name: str) -> None:
+        """Take no more calls for ``name``; the ones already received still run and reply."""
+        sub = self._subs.pop(name, None)
+        if sub is not None:
+            await sub.drain()
+
+    async def _subscribe(self, name: str) -> None:
+        self._subs[name] = await self._nc.subscribe(
+            subjects.tool_call(name), queue=subjects.TOOLS_QUEUE, cb=self._on_message
+        )
 
     async def stop(self) -> None:
         """Take no new calls; let the ones already received finish and reply."""
-        if self._sub is not None:
-            sub, self._sub = self._sub, None
-            await sub.drain()  # returns once every queued call has been handed a slot
+        self._taking = False
+        if self._catalog_sub is not None:  # a runner on its way out offers no tools
+            sub, self._catalog_sub = self._catalog_sub, None
+            await _unsubscribe(sub)
+        subs, self._subs = list(self._subs.values()), {}
+        # Each returns once every queued call has been handed a slot.
+        await asyncio.gather(*(sub.drain() for sub in subs))
         if self._in_flight:
             await asyncio.wait(set(self._in_flight))
         if self._cancel_sub is not None:  # kept until now: calls in flight stay cancellable
@@ -88,6 +128,14 @@ class ToolCallSubscription:
             await sub.unsubscribe()
         if self._cancels:
             await asyncio.wait(set(self._cancels))
+
+    async def _on_catalog(self, msg: Msg) -> None:
+        if msg.reply:
+            catalog = ToolCatalog(tools=self._registry.specs())
+            try:
+                await msg.respond(encode(catalog))
+            except Exception:
+                log.exception("the tool catalog was not answered")
 
     async def _on_cancel(self, msg: Msg) -> None:
         # A task per cancel: waiting for one call to end must not hold up the next cancel.
@@ -144,7 +192,9 @@ class ToolRunnerNode:
                 max_result_bytes=max_result_bytes(nc.max_payload),
                 progress_interval_s=self._settings.progress_flush_ms / 1000,
             )
-            calls = ToolCallSubscription(nc, runner, concurrency=self._settings.tool_concurrency)
+            calls = ToolCallSubscription(
+                nc, runner, self._registry, concurrency=self._settings.tool_concurrency
+            )
             await calls.start()
         except BaseException:
             await nc.close()
@@ -171,6 +221,11 @@ class ToolRunnerNode:
         if self._nc is not None:
             nc, self._nc = self._nc, None
             await nc.drain()
+
+
+async def _unsubscribe(sub: Subscription) -> None:
+    with contextlib.suppress(Exception):  # a closing connection takes its subscriptions along
+        await sub.unsubscribe()
 
 
 def _heartbeat(nc: NATS) -> Heartbeat:

@@ -27,6 +27,7 @@ import msgspec
 
 from shared.errors import AgentwireError, ErrorCode
 from shared.subjects import is_safe_token
+from shared.wire.tools import ToolSpec
 
 __all__ = [
     "NO_PROGRESS",
@@ -167,6 +168,13 @@ class Registry:
 
     def names(self) -> list[str]:
         return sorted(self._tools)
+
+    def specs(self) -> list[ToolSpec]:
+        """Every tool as the catalog hands it out (``tools.catalog``)."""
+        return [
+            ToolSpec(name=tool.name, description=tool.description, parameters=tool.schema())
+            for tool in sorted(self._tools.values(), key=lambda tool: tool.name)
+        ]
 
     def describe(self) -> list[dict[str, Any]]:
         """Every tool as ``{name, description, parameters}``, for a planner choosing tools."""

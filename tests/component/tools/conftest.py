@@ -73,7 +73,8 @@ async def start_runner(nats_url: str, nc: nats.aio.client.Client) -> AsyncIterat
         node = ToolRunnerNode(tools_settings(nats_url, **env), registry_for_tests())
         await node.start()
         nodes.append(node)
-        await request_when_served(nc, subjects.tool_call("probe"), b"")  # malformed: no events
+        # A malformed call to a tool it has: answered, and no events.
+        await request_when_served(nc, subjects.tool_call("estimate_savings"), b"")
         return node
 
     yield start

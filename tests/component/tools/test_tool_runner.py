@@ -19,6 +19,7 @@ from shared.wire.tools import (
     ToolCallReply,
     ToolCallRequest,
     ToolCallSucceeded,
+    decode_tool_catalog,
     decode_tool_reply,
     encode,
 )
@@ -98,13 +99,41 @@ async def test_invalid_parameters_are_refused_and_nothing_is_published(
     assert first["data"]["tool_call_id"] == "after"
 
 
-async def test_unknown_tool_is_refused(start_runner: StartRunner, nc: Client, user_id: str) -> None:
+async def test_a_runner_takes_no_call_for_a_tool_it_lacks(
+    start_runner: StartRunner, nc: Client, user_id: str
+) -> None:
     await start_runner()
-    reply = await call(nc, "summon_dragons", user_id)
+    request = make_request("summon_dragons", user_id)
+    with pytest.raises(NoRespondersError):  # another runner may have it: this one stays out
+        await nc.request(subjects.tool_call("summon_dragons"), encode(request), timeout=2)
+
+    assert await stored_subjects(nc, user_id) == {}
+
+
+async def test_a_call_naming_another_tool_than_its_subject_is_refused(
+    start_runner: StartRunner, nc: Client, user_id: str
+) -> None:
+    await start_runner()
+    request = make_request("summon_dragons", user_id)
+    msg = await request_when_served(nc, subjects.tool_call("estimate_savings"), encode(request))
+    reply = decode_tool_reply(msg.data)
 
     assert isinstance(reply, ToolCallFailed) and reply.code == "unknown_tool"
     assert "summon_dragons" in reply.message
     assert await stored_subjects(nc, user_id) == {}
+
+
+async def test_the_catalog_lists_every_tool_with_its_json_schema(
+    start_runner: StartRunner, nc: Client
+) -> None:
+    await start_runner()
+    msg = await request_when_served(nc, subjects.tool_catalog(), b"")
+    catalog = {spec.name: spec for spec in decode_tool_catalog(msg.data).tools}
+
+    assert set(catalog) == set(registry_for_tests().names())
+    sleepy = catalog["sleepy"]
+    assert sleepy.description == "sleeps for `seconds`"
+    assert sleepy.parameters["properties"]["seconds"]["type"] == "number"
 
 
 async def test_tool_that_raises_completes_with_an_error_then_replies_tool_failed(
