@@ -11,6 +11,7 @@ paging.py         the lists' keyset pages: positions, opaque cursors, pages cut 
 tasks.py          the run slots and the runs this process holds, one task each; promoting a
                   thread's next run; ending from outside a run that ignores its stop
 runner.py         one run: agent_* events, the planner's steps, tool calls; says how it ended
+messages.py       streamed messages: their ids (from the run), whole texts typed out at a pace
 closing.py        ending a run for good: record, settle tool calls, announce the terminal event
 supervision.py    leases renewed, cancels heard, dead agents' runs taken over and ended
 control.py        a run's handle: stop it and why, and how long its lease holds
