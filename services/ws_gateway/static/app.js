@@ -31,6 +31,7 @@ const app = {
   sending: 0,
   email: "",
   following: true, // the timeline sticks to its end until the person scrolls up
+  autoTop: 0, // where followEnd last put the timeline's scrollTop
   history: { queue: [], running: 0 }, // finished runs waiting to be read back whole
 };
 window.agentwireApp = app; // for the browser tests and for poking around in devtools
@@ -291,25 +292,27 @@ function showThread(scroll = true) {
 
 function scrollToEnd() {
   app.following = true;
+  app.autoTop = 0;
   followEnd();
 }
 
-/** Keep the end (the answer being written) in view, unless the person scrolled up to read. */
+/** Keep the end (the answer being written) in view, unless the person scrolled up to read.
+ * Our own scrolls only ever go down, so a scrollTop above where we last put it is theirs (even
+ * before its scroll event comes: text streams in faster than that). */
 function followEnd() {
-  if (!app.following) return;
   const box = $("timeline");
-  app.autoScrolling = true;
+  if (box.scrollTop < app.autoTop - FOLLOW_SLACK_PX) app.following = false;
+  if (!app.following) return;
   box.scrollTop = box.scrollHeight;
+  app.autoTop = box.scrollTop;
 }
 
 function onTimelineScroll() {
   const box = $("timeline");
   const atEnd = box.scrollHeight - box.scrollTop - box.clientHeight <= FOLLOW_SLACK_PX;
-  if (app.autoScrolling) { // our own scroll: it may land short while content still grows
-    app.autoScrolling = false;
-    if (atEnd) return;
-  }
-  app.following = atEnd;
+  if (atEnd) app.following = true; // back at the end: follow again
+  else if (box.scrollTop < app.autoTop - FOLLOW_SLACK_PX) app.following = false;
+  app.autoTop = Math.min(app.autoTop, box.scrollTop);
 }
 
 function newRunView(options) {
