@@ -6,9 +6,11 @@ set dotenv-load := false
 default:
     @just --list
 
+# (./dev up runs this command itself, without just, which would take Ctrl-C as an error: see ./dev)
 # run the whole stack: embedded nats-server (unless NATS_URL is set) and the four services
-up:
-    exec python -m devstack up
+[positional-arguments]
+up *args:
+    exec python -m devstack up "$@"
 
 # run the whole test suite
 test *args:
@@ -42,6 +44,7 @@ migrate:
 compose-files:
     python -m devstack compose-files
 
+# (./dev chat runs this command itself, without just, which would take Ctrl-C as an error)
 # chat from the terminal (agentwire-chat): ./dev chat --register --email you@example.com
 [positional-arguments]
 chat *args:
