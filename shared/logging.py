@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["JsonFormatter", "bind", "bound", "configure", "fields", "redact"]
+__all__ = ["JsonFormatter", "bind", "bound", "configure", "fields", "redact", "unbind"]
 
 _SECRET_KEYS = ("token", "password", "secret", "authorization", "key")
 _NONE: dict[str, str] = {}  # never mutated: bind() makes a new dict
@@ -38,10 +38,16 @@ def fields() -> dict[str, str]:
     return _FIELDS.get(_NONE)
 
 
-def bind(**values: str | None) -> contextvars.Token[dict[str, str]]:
-    """Add ids (``run_id=...``) to every line logged from this context and the tasks it starts."""
-    merged = {**_FIELDS.get(_NONE), **{k: v for k, v in values.items() if v is not None}}
-    return _FIELDS.set(merged)
+def bind(fresh: bool = False, **values: str | None) -> contextvars.Token[dict[str, str]]:
+    """Add ids (``run_id=...``) to every line logged from this context and the tasks it starts;
+    ``fresh``: these ids only, forgetting the ones bound before."""
+    given = {k: v for k, v in values.items() if v is not None}
+    return _FIELDS.set(given if fresh else {**_FIELDS.get(_NONE), **given})
+
+
+def unbind(token: contextvars.Token[dict[str, str]]) -> None:
+    """Undo a :func:`bind` (with its token)."""
+    _FIELDS.reset(token)
 
 
 @contextmanager
@@ -51,7 +57,7 @@ def bound(**values: str | None) -> Iterator[None]:
     try:
         yield
     finally:
-        _FIELDS.reset(token)
+        unbind(token)
 
 
 class JsonFormatter(logging.Formatter):

@@ -85,7 +85,11 @@ class OpsServer:
         if path == b"/readyz":
             return await self._readiness()
         if path == b"/metrics" and self._registry is not None:
-            return "200 OK", CONTENT_TYPE, await self._registry.render()
+            try:
+                return "200 OK", CONTENT_TYPE, await self._registry.render()
+            except Exception:
+                log.exception("could not render the metrics")
+                return "500 Internal Server Error", "text/plain", b"metrics failed\n"
         return "404 Not Found", "text/plain", b"not found\n"
 
     async def _readiness(self) -> tuple[str, str, bytes]:

@@ -52,6 +52,7 @@ from services.ws_gateway.authority import TokenRevoked
 from services.ws_gateway.guard import Credentials
 from services.ws_gateway.metrics import GATEWAY
 from services.ws_gateway.session import Session
+from services.ws_gateway.session import State as SessionState
 from services.ws_gateway.transport import Connection
 from shared.errors import CloseCode, Unauthorized
 
@@ -175,7 +176,10 @@ class WebSocketEdge(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._connections.discard(self)
         self._lost = self._paused = True  # nothing more is written
-        if self._ws.state is not WsState.CONNECTING:  # a WebSocket, not a refused handshake
+        # A close the session decided was counted then (transport); count the others here: the
+        # peer's, a dropped connection, a refused token, a failed keepalive.
+        decided = self._conn is not None and self._conn.session.state is not SessionState.OPEN
+        if self._ws.state is not WsState.CONNECTING and not decided:
             GATEWAY.closes.inc(_close_code(self._ws))
         if self._conn is not None:
             self._conn.lost()

@@ -209,6 +209,7 @@ class Connection:
             self._done()
 
     def _begin_close(self, command: Close) -> None:
+        GATEWAY.closes.inc(str(int(command.code)))  # counted when decided, not when done
         self._queue.clear()  # the client resumes from its last seq; no need to flush
         if command.last_frame is not None:
             self._queue.append(command.last_frame)  # the one frame that says why

@@ -1,0 +1,79 @@
+"""The agent process's operator surface: ``/healthz``, ``/readyz`` and ``/metrics`` on
+``AGENT_HTTP_PORT`` (default 8091), and the NATS Services API (``nats micro ls``).
+
+The listener starts before the node connects to NATS, so a probe hears "not ready" (rather than
+nothing) while NATS is away, at start-up as later; discovery answers once the node is connected.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from nats.aio.client import Client as NATS
+from nats.micro.service import Service
+
+from services.agent.observe import AGENT, name_agent
+from shared import discovery, subjects
+from shared.opshttp import OpsServer
+from shared.settings import ObservabilitySettings
+
+__all__ = ["DEFAULT_PORT", "PORT_VARIABLE", "AgentOps", "Observed"]
+
+PORT_VARIABLE = "AGENT_HTTP_PORT"
+DEFAULT_PORT = 8091
+
+
+class Observed(Protocol):
+    """What the surface reads of the agent node."""
+
+    @property
+    def nc(self) -> NATS | None: ...
+    async def ready(self) -> str | None: ...
+    def run_slots(self) -> tuple[int, int]: ...  # (slots, free)
+
+
+class AgentOps:
+    def __init__(self, node: Observed, settings: ObservabilitySettings, agent_name: str) -> None:
+        name_agent(agent_name)
+        self._node = node
+        self._settings = settings
+        registry = AGENT.registry if settings.metrics else None
+        self._http = OpsServer(registry, node.ready)
+        self._discovery: Service | None = None
+        AGENT.slots.read = lambda: node.run_slots()[0]
+        AGENT.running.read = lambda: node.run_slots()[0] - node.run_slots()[1]
+        AGENT.registry.before_scrape(self._look_at_queue)
+
+    @property
+    def port(self) -> int:
+        return self._http.port
+
+    async def start(self) -> None:
+        await self._http.start(self._settings, PORT_VARIABLE)
+
+    async def announce(self) -> None:
+        """Answer $SRV.PING/INFO/STATS as ``agentwire-agent`` (once the node is connected)."""
+        nc = self._node.nc
+        if nc is not None:
+            url = f"http://{self._settings.http_host}:{self.port}/metrics"
+            self._discovery = await discovery.announce(
+                nc, "agent", description="agentwire agent: takes runs from RUNS", metrics_url=url
+            )
+
+    async def withdraw(self) -> None:
+        """Stop answering discovery (before the NATS connection drains)."""
+        await discovery.withdraw(self._discovery)
+        self._discovery = None
+
+    async def stop(self) -> None:
+        await self.withdraw()
+        await self._http.stop()
+
+    async def _look_at_queue(self) -> None:
+        nc = self._node.nc
+        if nc is None or not nc.is_connected:
+            return
+        info = await nc.jetstream().consumer_info(
+            subjects.RUNS_STREAM, subjects.AGENTS_CONSUMER, timeout=1.0
+        )
+        AGENT.queued.value = info.num_pending or 0

@@ -1,0 +1,73 @@
+"""The tool runner's operator surface: ``/healthz``, ``/readyz`` and ``/metrics`` on
+``TOOLS_HTTP_PORT`` (default 8092), and the NATS Services API (``nats micro ls``).
+
+Ready means connected to NATS (calls can arrive and replies leave). The listener starts before
+the runner connects, so a probe hears "not ready" while NATS is away.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from nats.aio.client import Client as NATS
+from nats.micro.service import Service
+
+from services.tools.observe import TOOLS
+from shared import discovery
+from shared.opshttp import OpsServer
+from shared.settings import ObservabilitySettings
+
+__all__ = ["DEFAULT_PORT", "PORT_VARIABLE", "ToolsOps", "nats_ready"]
+
+PORT_VARIABLE = "TOOLS_HTTP_PORT"
+DEFAULT_PORT = 8092
+
+
+class Observed(Protocol):
+    @property
+    def nc(self) -> NATS | None: ...
+
+
+async def nats_ready(nc: NATS | None) -> str | None:
+    if nc is None:
+        return "not connected to NATS yet"
+    if not nc.is_connected:
+        return "NATS is away (reconnecting)"
+    return None
+
+
+class ToolsOps:
+    def __init__(self, node: Observed, settings: ObservabilitySettings, tools: list[str]) -> None:
+        self._node = node
+        self._settings = settings
+        TOOLS.known = frozenset(tools)
+        self._http = OpsServer(TOOLS.registry if settings.metrics else None, self._ready)
+        self._discovery: Service | None = None
+
+    @property
+    def port(self) -> int:
+        return self._http.port
+
+    async def _ready(self) -> str | None:
+        return await nats_ready(self._node.nc)
+
+    async def start(self) -> None:
+        await self._http.start(self._settings, PORT_VARIABLE)
+
+    async def announce(self) -> None:
+        """Answer $SRV.PING/INFO/STATS as ``agentwire-tools`` (once the runner is connected)."""
+        nc = self._node.nc
+        if nc is not None:
+            url = f"http://{self._settings.http_host}:{self.port}/metrics"
+            self._discovery = await discovery.announce(
+                nc, "tools", description="agentwire tool runner: tools.call.*", metrics_url=url
+            )
+
+    async def withdraw(self) -> None:
+        """Stop answering discovery (before the NATS connection drains)."""
+        await discovery.withdraw(self._discovery)
+        self._discovery = None
+
+    async def stop(self) -> None:
+        await self.withdraw()
+        await self._http.stop()
