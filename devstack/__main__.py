@@ -12,6 +12,7 @@ import functools
 import os
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from devstack.compose import write_compose_files
 from devstack.keys import ensure_keypair
@@ -25,7 +26,16 @@ COLORS = {"auth": "35", "tools": "33", "agent": "36", "ws_gateway": "32", "super
 def console_sink(name: str, line: str) -> None:
     color = COLORS.get(name, "0") if sys.stdout.isatty() else None
     label = f"\033[{color}m{name:>10}\033[0m" if color else f"{name:>10}"
-    print(f"{label} | {line}", flush=True)
+    say(f"{label} | {line}")
+
+
+def say(text: str, file: TextIO | None = None) -> None:
+    """Print, unless the terminal is gone (closed: SIGHUP, then EIO on every write): stopping
+    the stack must not fail on a line nobody can read, or the services would outlive us."""
+    try:
+        print(text, file=file or sys.stdout, flush=True)
+    except OSError:
+        pass
 
 
 def up(data_dir: Path) -> int:
@@ -43,13 +53,14 @@ def up(data_dir: Path) -> int:
     try:
         start_nats(stack)
         supervisor = supervise(stack)
-        supervisor.run(requests.stopping, on_up=lambda: print(banner(stack), flush=True))
+        supervisor.run(requests.stopping, on_up=lambda: say(banner(stack)))
     except GaveUp as error:
-        print(f"\n{error}", file=sys.stderr, flush=True)
+        say(f"\n{error}", sys.stderr)
         return 1
     finally:
-        print("\nstopping agentwire ... (Ctrl-C again to kill it at once)", flush=True)
-        stack.stop()
+        say("\nstopping agentwire ... (Ctrl-C again to kill it at once)")
+        stack.stop(say=lambda line: console_sink("supervisor", line))
+    say("agentwire stopped")
     return 0
 
 

@@ -19,11 +19,16 @@ from devstack.keys import ensure_key_ring
 from devstack.natsauth import OPERATOR, authorization_block, ensure_credentials
 from devstack.natsd import EmbeddedNats, free_port
 from devstack.processes import ServiceProcess
+from devstack.supervisor import describe_exit
 
-__all__ = ["SERVICES", "Stack"]
+__all__ = ["SERVICES", "STOP_WAVES", "Stack"]
 
 # Start order: tools and agent first so the gateway never accepts a message no agent can take.
 SERVICES = ("auth", "tools", "agent", "ws_gateway")
+# Stop order, in waves: the gateway (it closes sockets with 4000) and the agent (it ends the runs
+# still going with agent_stopped, cancelling their tool calls while the tool runner can still
+# answer), then what they used, then nats-server, which they all drain into on their way out.
+STOP_WAVES = (("ws_gateway", "agent"), ("auth", "tools"))
 
 
 def port_or_free(preferred: int) -> int:
@@ -153,15 +158,25 @@ class Stack:
             proc.wait_ready(timeout_s)
         return self
 
-    def stop(self) -> None:
-        """Every service at once (SIGTERM, then wait for each), then nats-server: the services
-        drain into it on their way out, so it must outlive them."""
-        for proc in self.services.values():
-            proc.terminate()
-        for name in reversed(list(self.services)):
-            self.services[name].stop()
+    def stop(self, say: Callable[[str], None] | None = None) -> None:
+        """The services in :data:`STOP_WAVES` (SIGTERM to a wave at once, then wait for each),
+        then nats-server: the services drain into it on their way out, so it must outlive them.
+        ``say`` hears each process once it has stopped."""
+        for wave in self._stop_waves():
+            for proc in wave:
+                proc.terminate()
+            for proc in wave:
+                status = proc.stop()
+                if say is not None and status is not None:
+                    say(f"{proc.label} stopped: it {describe_exit(status)}")
         if self.nats is not None:
             self.nats.stop()
+            if say is not None:
+                say("nats-server stopped")
+
+    def _stop_waves(self) -> list[list[ServiceProcess]]:
+        first = [p for p in self.services.values() if p.name in STOP_WAVES[0]]
+        return [first, [p for p in self.services.values() if p not in first]]
 
     def kill(self) -> None:
         """kill -9 every process, without waiting: for when a clean stop takes too long."""

@@ -20,10 +20,13 @@ import pytest
 import websockets
 
 from devstack.natsd import free_port
+from devstack.stack import SERVICES
 from shared.wire.events import TERMINAL_TYPES
 from tests.integration.client import connect, new_account, send
 
 pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _children_of(pid: int) -> list[int]:
@@ -39,12 +42,13 @@ def _gone(pid: int) -> bool:
 class DevUp:
     """``python -m devstack up`` on free ports, its console read line by line as it comes."""
 
-    def __init__(self, data_dir: Path, **env: str) -> None:
+    def __init__(self, data_dir: Path, *, via_dev: bool = False, **env: str) -> None:
         self.auth_port, self.gateway_port = free_port(), free_port()
         full_env = {k: v for k, v in os.environ.items() if k != "NATS_URL"}
         full_env |= {"AUTH_PORT": str(self.auth_port), "GATEWAY_PORT": str(self.gateway_port)}
+        runner = [str(REPO / "dev")] if via_dev else [sys.executable, "-m", "devstack"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "up", "--data-dir", str(data_dir)],
+            [*runner, "up", "--data-dir", str(data_dir)],
             env=full_env | env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -113,6 +117,18 @@ class DevUp:
         self.process.stdout.close()
 
 
+def assert_stopped_quietly_services_first(up: DevUp, children: list[int]) -> None:
+    """After Ctrl-C: every process gone, no traceback, the services before nats-server."""
+    console = up.console()
+    assert all(_gone(pid) for pid in children)
+    for noise in ("Traceback", "shutdown failed", "error:", "interrupted by SIGINT"):
+        assert noise not in console, console
+    stopped = [m[1] for line in up.lines if (m := re.search(r"supervisor \| (\S+) stopped", line))]
+    assert sorted(stopped) == sorted([*SERVICES, "nats-server"]), console
+    assert stopped[-1] == "nats-server", "nats-server outlives the services that drain into it"
+    assert up.lines[-1] == "agentwire stopped"
+
+
 def test_up_serves_the_stack_and_ctrl_c_stops_every_process_quietly(tmp_path: Path) -> None:
     up = DevUp(tmp_path)
     try:
@@ -122,10 +138,24 @@ def test_up_serves_the_stack_and_ctrl_c_stops_every_process_quietly(tmp_path: Pa
         assert httpx.get(f"{up.auth_url}/healthz").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{up.gateway_port}/healthz").status_code == 200
 
-        assert up.ctrl_c() == 0, up.console()
-        assert all(_gone(pid) for pid in children)
-        assert "Traceback" not in up.console()
-        assert "shutdown failed" not in up.console()
+        assert up.ctrl_c(timeout_s=15) == 0, up.console()
+        assert_stopped_quietly_services_first(up, children)
+    finally:
+        up.close()
+
+
+def test_dev_up_stops_on_ctrl_c_with_exit_0_and_no_error_from_just(tmp_path: Path) -> None:
+    """``./dev up`` as typed in a terminal: Ctrl-C reaches ./dev's whole foreground group."""
+    if (REPO / "pyproject.toml").stat().st_mtime > (REPO / ".venv" / ".installed").stat().st_mtime:
+        pytest.skip("./dev would reinstall the project into .venv first")
+    up = DevUp(tmp_path, via_dev=True)
+    try:
+        up.wait_for("agentwire is up", timeout_s=60)
+        children = _children_of(up.process.pid)
+        started = time.monotonic()
+        assert up.ctrl_c(timeout_s=15) == 0, up.console()
+        assert time.monotonic() - started < 10, "stopped promptly"
+        assert_stopped_quietly_services_first(up, children)
     finally:
         up.close()
 
