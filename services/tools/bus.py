@@ -26,6 +26,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from services.tools.mcp_servers import McpServers
 from services.tools.registry import Registry, UnknownTool
 from services.tools.runner import Heartbeat, ToolRunner
 from services.tools.settings import ToolsSettings
@@ -176,6 +177,7 @@ class ToolRunnerNode:
         self._registry = registry
         self._nc: NATS | None = None
         self._calls: ToolCallSubscription | None = None
+        self._mcp: McpServers | None = None
 
     async def start(self) -> None:
         self._apply_limits()
@@ -196,11 +198,33 @@ class ToolRunnerNode:
                 nc, runner, self._registry, concurrency=self._settings.tool_concurrency
             )
             await calls.start()
+            mcp = await self._start_mcp(calls)
         except BaseException:
             await nc.close()
             raise
-        self._nc, self._calls = nc, calls
+        self._nc, self._calls, self._mcp = nc, calls, mcp
         log.info("taking calls for %s", ", ".join(self._registry.names()))
+
+    async def _start_mcp(self, calls: ToolCallSubscription) -> McpServers | None:
+        """Connect to the MCP servers; their tools are offered as each connects (ready waits
+        for every server's first try, so a server up at start is in the first catalog)."""
+        settings = self._settings
+        if not settings.mcp_servers:
+            return None
+        mcp = McpServers(
+            settings.mcp_servers,
+            self._registry,
+            offer=calls.offer,
+            withdraw=calls.withdraw,
+            connect_timeout_s=settings.mcp_connect_timeout_s,
+            probe_interval_s=settings.mcp_probe_interval_s,
+        )
+        try:
+            await mcp.start()
+        except BaseException:
+            await mcp.stop()
+            raise
+        return mcp
 
     def _apply_limits(self) -> None:
         settings = self._settings
@@ -218,6 +242,9 @@ class ToolRunnerNode:
         if self._calls is not None:
             await self._calls.stop()
             self._calls = None
+        if self._mcp is not None:  # after the calls: they need their servers to the end
+            mcp, self._mcp = self._mcp, None
+            await mcp.stop()
         if self._nc is not None:
             nc, self._nc = self._nc, None
             await nc.drain()

@@ -11,6 +11,11 @@ TOOL_CONCURRENCY_OVERRIDES  (none)   per-tool concurrency, ``name=calls,...``
 TOOL_HEARTBEAT_INTERVAL_S   1        how often a running call tells its caller it is alive
 PROGRESS_FLUSH_MS           100      a running tool's progress is published at most this often
 SLOW_TASK_DIR               (none)   where ``slow_task`` writes its progress files; unset: nowhere
+MCP_SERVERS                 (none)   MCP servers whose tools join as ``<server>__<tool>``: a JSON
+                                     object, see :mod:`services.tools.mcp_servers.config`
+MCP_CONNECT_TIMEOUT_S       10       seconds to connect to an MCP server and list its tools
+MCP_PROBE_INTERVAL_S        5        how often a connected MCP server's tools are listed again
+                                     (a dead server is noticed within this; a call notices at once)
 LOG_LEVEL                   INFO     DEBUG, INFO, WARNING, ERROR or CRITICAL
 ==========================  =======  ========================================================
 """
@@ -23,11 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from services.tools.mcp_servers.config import McpServerConfig, parse_mcp_servers
 from shared.settings import Env, NatsSettings, SettingsError
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "DEFAULT_HEARTBEAT_INTERVAL_S",
+    "DEFAULT_MCP_CONNECT_TIMEOUT_S",
+    "DEFAULT_MCP_PROBE_INTERVAL_S",
     "DEFAULT_PROGRESS_FLUSH_MS",
     "DEFAULT_TIMEOUT_S",
     "LOG_LEVELS",
@@ -39,6 +47,8 @@ DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_CONCURRENCY = 16
 DEFAULT_HEARTBEAT_INTERVAL_S = 1.0
 DEFAULT_PROGRESS_FLUSH_MS = 100.0
+DEFAULT_MCP_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_MCP_PROBE_INTERVAL_S = 5.0
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 _T = TypeVar("_T", int, float)
@@ -55,6 +65,9 @@ class ToolsSettings:
     heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
     slow_task_dir: Path | None = None
     progress_flush_ms: float = DEFAULT_PROGRESS_FLUSH_MS
+    mcp_servers: tuple[McpServerConfig, ...] = ()
+    mcp_connect_timeout_s: float = DEFAULT_MCP_CONNECT_TIMEOUT_S
+    mcp_probe_interval_s: float = DEFAULT_MCP_PROBE_INTERVAL_S
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> ToolsSettings:
@@ -79,6 +92,15 @@ class ToolsSettings:
             slow_task_dir=Path(slow_task_dir) if slow_task_dir else None,
             progress_flush_ms=_positive(
                 "PROGRESS_FLUSH_MS", env.float("PROGRESS_FLUSH_MS", DEFAULT_PROGRESS_FLUSH_MS)
+            ),
+            mcp_servers=parse_mcp_servers(env.optional("MCP_SERVERS")),
+            mcp_connect_timeout_s=_positive(
+                "MCP_CONNECT_TIMEOUT_S",
+                env.float("MCP_CONNECT_TIMEOUT_S", DEFAULT_MCP_CONNECT_TIMEOUT_S),
+            ),
+            mcp_probe_interval_s=_positive(
+                "MCP_PROBE_INTERVAL_S",
+                env.float("MCP_PROBE_INTERVAL_S", DEFAULT_MCP_PROBE_INTERVAL_S),
             ),
         )
 
