@@ -4,15 +4,16 @@
     agentwire-chat --register --email a@b.c        create the account first if it does not exist
     agentwire-chat --message "Why is the api slow?" --exit-after-run
     agentwire-chat --json ...                      raw frames, one JSON object a line
+    agentwire-chat --no-stream ...                 thoughts and answers whole, no tool progress
     agentwire-chat tail [--after-seq N]            watch everything the user's agents do
 
 Defaults come from AGENTWIRE_AUTH_URL, AGENTWIRE_WS_URL, AGENTWIRE_EMAIL and AGENTWIRE_PASSWORD.
-While a run is going, Ctrl-C stops it (a second Ctrl-C quits). At the prompt: /new starts a new
-thread, /threads lists yours (the 50 used last; /threads more: the next 50), /quit (or Ctrl-D)
-leaves.
+Thoughts and the answer type out as the agent writes them, and a long tool shows its progress
+(the socket asks for ``deltas=1``). While a run is going, Ctrl-C stops it (a second Ctrl-C
+quits). At the prompt: /help lists the commands (:data:`COMMANDS`).
 
-Exit status with --exit-after-run: 0 when the run completed, 1 when it failed or was cancelled;
-2 when logging in or connecting failed.
+Exit status: 0 when left with /quit, Ctrl-D or Ctrl-C at the prompt. With --exit-after-run: 0 when
+the run completed, 1 when it failed or was cancelled. 2 when logging in or connecting failed.
 """
 
 from __future__ import annotations
@@ -38,10 +39,17 @@ from agentwire_client.protocol import TERMINAL_TYPES
 from agentwire_client.render import Timeline, raw
 from agentwire_client.session import Session
 
-__all__ = ["main", "parse_args"]
+__all__ = ["COMMANDS", "main", "parse_args"]
 
 DEFAULT_AUTH_URL = "http://127.0.0.1:8083"
 DEFAULT_WS_URL = "ws://127.0.0.1:8002/ws"
+COMMANDS = (
+    ("/new", "start a new thread (the next message begins it)"),
+    ("/threads", "list your threads, the 50 used last; /threads more: the next 50"),
+    ("/help", "this list"),
+    ("/quit", "leave (so does Ctrl-D)"),
+    ("Ctrl-C", "stop the run in progress; at the prompt, leave"),
+)
 
 
 def parse_args(argv: list[str] | None, env: Mapping[str, str]) -> argparse.Namespace:
@@ -55,6 +63,11 @@ def parse_args(argv: list[str] | None, env: Mapping[str, str]) -> argparse.Names
     parser.add_argument("--password", default=env.get("AGENTWIRE_PASSWORD"))
     parser.add_argument("--register", action="store_true", help="create the account if needed")
     parser.add_argument("--json", action="store_true", help="print raw frames as JSON lines")
+    parser.add_argument(
+        "--no-stream",
+        action="store_true",
+        help="thoughts and answers only once whole, no tool progress (a socket without deltas)",
+    )
     parser.add_argument("--thread", help="continue this thread")
     parser.add_argument("--message", "-m", help="send this message first")
     parser.add_argument(
@@ -160,19 +173,31 @@ class Chat:
             page = await self.client.list_threads(cursor=self.threads_cursor if more else None)
             self.threads_cursor = page.next_cursor
 
+    def help(self) -> None:
+        for command, what in COMMANDS:
+            self.err.print(f"  [bold]{command:<9}[/] {what}")
+
     async def interactive(self) -> None:
         self.start_reading_stdin()
         while not self.quit.is_set():
             text = await self.prompt()
             if text is None or text.strip() == "/quit":
                 return
-            if text.strip() == "/new":
-                self.thread_id = None
-                self.err.print("[dim]new thread[/]")
-            elif text.strip() in ("/threads", "/threads more"):
-                await self.list_threads(more=text.strip() == "/threads more")
-            elif text.strip():
-                await self.run_message(text.strip())
+            await self.command(text.strip())
+
+    async def command(self, text: str) -> None:
+        """One line typed at the prompt: a command, or a message to send."""
+        if text == "/new":
+            self.thread_id = None
+            self.err.print("[dim]new thread[/]")
+        elif text in ("/threads", "/threads more"):
+            await self.list_threads(more=text == "/threads more")
+        elif text in ("/help", "/?"):
+            self.help()
+        elif text.startswith("/") and " " not in text:
+            self.err.print(f"[yellow]no command {escape(text)}[/]: /help lists them")
+        elif text:
+            await self.run_message(text)
 
 
 def _ignore_result(future: asyncio.Future[Any]) -> None:
@@ -198,7 +223,7 @@ async def _session(args: argparse.Namespace) -> int:
     err = Console(stderr=True, highlight=False)
     try:
         session = await _login(args, err)
-        client = Client(args.ws_url, session, after_seq=args.after_seq)
+        client = Client(args.ws_url, session, after_seq=args.after_seq, deltas=not args.no_stream)
         await client.connect()
     except (AgentwireError, OSError) as exc:
         err.print(f"[red]cannot start:[/] {exc}")
@@ -215,6 +240,8 @@ async def _session(args: argparse.Namespace) -> int:
             outcome = await chat.run_message(args.message)
             if args.exit_after_run:
                 return 0 if outcome == "agent_completed" else 1
+        else:
+            err.print("[dim]type a message, or /help[/]")
         await chat.interactive()
         return 0
     finally:

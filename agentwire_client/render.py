@@ -2,6 +2,11 @@
 
 Server text is always wrapped in ``rich.text.Text``, never parsed as markup, so a thought that
 contains ``[bold]`` prints as it is.
+
+Streamed text (a ``deltas=1`` socket) types out as it comes: a thought dimmed on its ``…`` line,
+the answer under an ``answer`` heading. Its completing event then only ends the line (the text is
+already there); a message that was not streamed prints whole, as before. A tool's progress is
+one line rewritten in place on a terminal (one line per tenth elsewhere), replaced by its result.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.control import Control
 from rich.panel import Panel
+from rich.segment import ControlType
 from rich.text import Text
 
 __all__ = [
@@ -24,6 +31,8 @@ __all__ = [
 ]
 
 _MAX_VALUE_CHARS = 40
+_REWRITE_LINE = Control((ControlType.CARRIAGE_RETURN,), (ControlType.ERASE_IN_LINE, 2))
+_TEXT_STYLE = {"thinking": "dim italic", "answer": ""}
 
 # agent_failed codes in plain words (docs/protocol.md, error codes), with what to do when the
 # user can do something; any other code is "failed" with the server's message.
@@ -101,23 +110,90 @@ def summarize(result: Any, params: dict[str, Any] | None = None) -> str:
     return " · ".join(f"{k}: {_scalar(v)}" for k, v in (plain + lists)[:4]) or "{…}"
 
 
+def format_progress(tool_name: str, progress: float | None, message: str | None) -> Text:
+    """``  ⋯ slow_task  40%  step 4 of 10``."""
+    percent = f"  {progress:.0%}" if progress is not None else ""
+    return Text.assemble(
+        ("  ⋯ ", "yellow"),
+        (tool_name, "yellow"),
+        (percent, "bold yellow"),
+        (f"  {message or ''}", "dim"),
+    )
+
+
 class Timeline:
-    """Renders frames as they come; remembers just enough to pair tool calls and time runs."""
+    """Renders frames as they come; remembers just enough to pair tool calls, time runs, and go
+    on with a line of streamed text (or of progress) left open."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
         self._started: dict[str, float] = {}  # run_id -> agent_started timestamp
         self._params: dict[str, dict[str, Any]] = {}  # tool_call_id -> parameters
+        self._kinds: dict[str, str] = {}  # message_id -> kind, for messages streamed so far
+        self._open: str | None = None  # the message_id or tool_call_id whose line is open
+        self._progress_shown: dict[str, tuple[int, str | None]] = {}  # off a terminal
 
     def frame(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
         data = frame.get("data") or {}
         handler = getattr(self, f"_on_{kind}", None)
-        if handler is not None:
-            handler(frame, data)
+        if handler is None:
+            return
+        if kind not in ("message_delta", "tool_progress", "tool_completed"):
+            self._close_line()
+        handler(frame, data)
 
     def _line(self, *parts: tuple[str, str] | str) -> None:
         self.console.print(Text.assemble(*parts), highlight=False)
+
+    def _close_line(self) -> None:
+        if self._open is not None:
+            self._open = None
+            self.console.print()
+
+    # Streamed text and progress (deltas=1)
+
+    def _on_run_snapshot(self, frame: dict[str, Any], _: dict[str, Any]) -> None:
+        """A run under way when we joined (or one run's history): its events so far."""
+        for event in frame.get("events") or []:
+            self.frame({"run_id": frame["run_id"], "thread_id": frame.get("thread_id"), **event})
+
+    def _on_message_started(self, _: dict[str, Any], data: dict[str, Any]) -> None:
+        self._kinds[data["message_id"]] = data.get("kind", "answer")
+        if data.get("kind") == "answer":
+            self._line(("answer", "bold green"))
+
+    def _on_message_delta(self, _: dict[str, Any], data: dict[str, Any]) -> None:
+        message_id = data["message_id"]
+        kind = self._kinds.setdefault(message_id, "answer")  # a replay that began mid-message
+        if self._open != message_id:
+            self._close_line()
+            self._open = message_id
+            if kind == "thinking":
+                self.console.print(Text("  … ", "dim"), end="")
+        self.console.print(Text(data.get("delta", ""), _TEXT_STYLE.get(kind, "")), end="",
+                           soft_wrap=True, highlight=False)  # fmt: skip
+
+    def _streamed(self, data: dict[str, Any]) -> bool:
+        """The message this completing event completes was typed out already."""
+        return self._kinds.pop(data.get("message_id") or "", None) is not None
+
+    def _on_tool_progress(self, _: dict[str, Any], data: dict[str, Any]) -> None:
+        call_id, progress, message = data["tool_call_id"], data.get("progress"), data.get("message")
+        line = format_progress(data.get("tool_name", "tool"), progress, message)
+        if self.console.is_terminal:
+            if self._open != call_id:
+                self._close_line()
+            else:
+                self.console.control(_REWRITE_LINE)
+            self._open = call_id
+            self.console.print(line, end="", highlight=False)
+            return
+        shown = (int((progress or 0) * 10), message if progress is None else None)
+        if self._progress_shown.get(call_id) != shown:
+            self._progress_shown[call_id] = shown
+            self._close_line()
+            self.console.print(line, highlight=False)
 
     def _on_run_accepted(self, frame: dict[str, Any], _: dict[str, Any]) -> None:
         parts: list[tuple[str, str]] = [
@@ -141,7 +217,8 @@ class Timeline:
         )
 
     def _on_agent_thinking(self, _: dict[str, Any], data: dict[str, Any]) -> None:
-        self._line(("  … ", "dim"), (data.get("thought", ""), "dim italic"))
+        if not self._streamed(data):
+            self._line(("  … ", "dim"), (data.get("thought", ""), "dim italic"))
 
     def _on_tool_executing(self, _: dict[str, Any], data: dict[str, Any]) -> None:
         self._params[data["tool_call_id"]] = data.get("parameters") or {}
@@ -154,6 +231,11 @@ class Timeline:
         )
 
     def _on_tool_completed(self, _: dict[str, Any], data: dict[str, Any]) -> None:
+        self._progress_shown.pop(data["tool_call_id"], None)
+        if self._open == data["tool_call_id"] and self.console.is_terminal:
+            self._open = None
+            self.console.control(_REWRITE_LINE)  # the result takes the progress line's place
+        self._close_line()
         params = self._params.pop(data["tool_call_id"], None)
         took = format_duration(data.get("duration_ms"))
         if error := data.get("error"):
@@ -180,6 +262,9 @@ class Timeline:
 
     def _on_agent_completed(self, frame: dict[str, Any], data: dict[str, Any]) -> None:
         elapsed = self._elapsed(frame, data)
+        if self._streamed(data):  # typed out already: only say that it is whole
+            self._line(("✓ answered", "green"), (f" · {elapsed}" if elapsed else "", "dim"))
+            return
         title = Text.assemble(("answer", "bold green"), (f" · {elapsed}" if elapsed else "", "dim"))
         panel = Panel(Text(data.get("result", "")), title=title, title_align="left")
         self.console.print(panel, style="", highlight=False)

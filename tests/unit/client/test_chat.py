@@ -82,3 +82,45 @@ async def test_a_queued_run_says_it_waits_then_runs(capsys: pytest.CaptureFixtur
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].endswith("· queued: waiting for a free agent, 3 ahead")
     assert lines[1].startswith("▶ infra_analyst")
+
+
+async def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    chat = Chat(ScriptedClient(), parse_args([], {}))  # type: ignore[arg-type]
+    await chat.command("/help")
+    err = capsys.readouterr().err
+    for command in ("/new", "/threads", "/help", "/quit", "Ctrl-D", "Ctrl-C"):
+        assert command in err
+
+
+async def test_an_unknown_command_is_not_sent_as_a_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    client = ScriptedClient()  # no reply scripted: a send would fail the test
+    chat = Chat(client, parse_args([], {}))  # type: ignore[arg-type]
+    await chat.command("/hepl")
+    assert "no command /hepl: /help lists them" in capsys.readouterr().err
+
+
+async def test_quit_and_end_of_input_leave_the_chat() -> None:
+    for typed in ("/quit", None):
+        chat = Chat(ScriptedClient(), parse_args([], {}))  # type: ignore[arg-type]
+        chat.start_reading_stdin = lambda: None  # type: ignore[method-assign]
+        chat.lines.put_nowait(typed)  # type: ignore[arg-type]
+        await asyncio.wait_for(chat.interactive(), 2)
+
+
+async def test_a_streamed_answer_types_out_in_the_chat(capsys: pytest.CaptureFixture[str]) -> None:
+    accepted = {"type": "run_accepted", "run_id": "r" * 12, "thread_id": "t" * 12}
+
+    def event(seq: int, type_: str, **data: object) -> dict[str, object]:
+        return {"seq": seq, "type": type_, "run_id": "r" * 12, "thread_id": "t" * 12, "data": data}
+
+    client = ScriptedClient(accepted, then=[
+        event(1, "message_started", message_id="m", kind="answer", agent_id="a"),
+        event(2, "message_delta", message_id="m", delta="fi"),
+        event(3, "message_delta", message_id="m", delta="ne"),
+        event(4, "agent_completed", agent_id="a", result="fine", message_id="m"),
+        None,
+    ])  # fmt: skip
+    assert await chat_once(client) == "agent_completed"
+    assert "answer\nfine\n✓ answered" in capsys.readouterr().out

@@ -24,3 +24,8 @@ def test_exit_after_run_needs_a_message(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         parse_args(["--exit-after-run"], {})
     assert "--exit-after-run needs --message" in capsys.readouterr().err
+
+
+def test_the_chat_streams_unless_told_not_to() -> None:
+    assert not parse_args([], {}).no_stream
+    assert parse_args(["--no-stream"], {}).no_stream

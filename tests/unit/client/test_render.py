@@ -18,8 +18,8 @@ def render(*frames: dict[str, Any]) -> str:
     return console.export_text()
 
 
-def ev(kind: str, seq: int, **data: Any) -> dict[str, Any]:
-    return {"seq": seq, "type": kind, "run_id": "run12345678", "thread_id": "t", "data": data}
+def ev(type_: str, seq: int, **data: Any) -> dict[str, Any]:
+    return {"seq": seq, "type": type_, "run_id": "run12345678", "thread_id": "t", "data": data}
 
 
 def test_a_run_reads_as_a_timeline_with_tool_results_and_durations() -> None:
@@ -138,3 +138,81 @@ def test_formatting_helpers() -> None:
         "p99: 3.14"
     )
     assert summarize([1, 2]) == "2 items"
+
+
+def streamed_run() -> list[dict[str, Any]]:
+    call = {"tool_call_id": "c1", "tool_name": "slow_task"}
+    return [
+        ev("agent_started", 1, agent_id="a", message="Starting", timestamp=10.0),
+        ev("message_started", 2, message_id="m1", kind="thinking", agent_id="a"),
+        ev("message_delta", 3, message_id="m1", delta="Looking at "),
+        ev("message_delta", 4, message_id="m1", delta="[bold]the api[/]"),
+        ev(
+            "agent_thinking",
+            5,
+            agent_id="a",
+            thought="Looking at [bold]the api[/]",
+            message_id="m1",
+        ),
+        ev("tool_executing", 6, parameters={"seconds": 4}, **call),
+        *[
+            ev("tool_progress", 6 + n, progress=n / 4, message=f"step {n} of 4", **call)
+            for n in range(1, 4)
+        ],
+        ev("tool_completed", 10, result={"steps": 4}, duration_ms=4000, **call),
+        ev("message_started", 11, message_id="m2", kind="answer", agent_id="a"),
+        ev("message_delta", 12, message_id="m2", delta="The api "),
+        ev("message_delta", 13, message_id="m2", delta="is slow."),
+        ev(
+            "agent_completed",
+            14,
+            agent_id="a",
+            result="The api is slow.",
+            message_id="m2",
+            timestamp=12.5,
+        ),
+    ]
+
+
+def test_streamed_text_types_out_once_and_its_completing_event_does_not_repeat_it() -> None:
+    text = render(*streamed_run())
+    assert text.count("Looking at [bold]the api[/]") == 1
+    assert "  … Looking at [bold]the api[/]\n" in text
+    assert "answer\nThe api is slow.\n✓ answered · 2.5 s" in text
+    assert text.count("The api is slow.") == 1
+
+
+def test_tool_progress_off_a_terminal_is_a_line_per_tenth_then_the_result() -> None:
+    text = render(*streamed_run())
+    assert "⋯ slow_task  25%  step 1 of 4" in text and "⋯ slow_task  75%  step 3 of 4" in text
+    assert "✓ slow_task  4.0 s  → steps: 4" in text
+
+
+def test_tool_progress_on_a_terminal_rewrites_one_line_that_the_result_replaces() -> None:
+    console = Console(record=True, width=120, force_terminal=True, color_system=None)
+    timeline = Timeline(console)
+    for frame in streamed_run()[5:10]:
+        timeline.frame(frame)
+    written = console.export_text(styles=True)
+    assert written.count("\r\x1b[2K") == 3, "two progress rewrites, then the result's"
+    assert written.endswith("steps: 4\n") and written.count("\n") == 2, "⚙ and ✓ lines only"
+
+
+def test_a_failure_ends_a_line_of_text_cut_short() -> None:
+    text = render(
+        ev("message_started", 1, message_id="m2", kind="answer", agent_id="a"),
+        ev("message_delta", 2, message_id="m2", delta="The api"),
+        ev("agent_cancelled", 3, agent_id="a", reason="cancelled by the user"),
+    )
+    assert "answer\nThe api\n■ cancelled cancelled by the user" in text
+
+
+def test_a_snapshot_shows_the_run_so_far() -> None:
+    events = [
+        ev("agent_thinking", 4, agent_id="a", thought="Looked.", message_id="m1"),
+        ev("message_started", 6, message_id="m2", kind="answer", agent_id="a"),
+        ev("message_delta", 9, message_id="m2", delta="So far"),
+    ]
+    snapshot = {"type": "run_snapshot", "run_id": "run12345678", "upto_seq": 9, "events": events}
+    text = render(snapshot, ev("message_delta", 10, message_id="m2", delta=", more"))
+    assert text == "  … Looked.\nanswer\nSo far, more", "the answer's line is still open"
