@@ -25,7 +25,7 @@ from nats.js import JetStreamContext
 from nats.js.api import RePublish, StorageType, StreamConfig
 from nats.js.errors import NoStreamResponseError
 
-from shared import subjects
+from shared import subjects, tracing
 from shared.errors import EventTooLarge, PublishFailed
 from shared.natsclient import Client
 from shared.settings import NatsSettings
@@ -110,7 +110,13 @@ async def until_subscribed(nc: NATS) -> None:
 
 
 async def request(
-    nc: NATS, subject: str, payload: bytes, *, timeout_s: float, no_responders_grace_s: float = 0.5
+    nc: NATS,
+    subject: str,
+    payload: bytes,
+    *,
+    timeout_s: float,
+    no_responders_grace_s: float = 0.5,
+    headers: dict[str, str] | None = None,
 ) -> Msg:
     """A NATS request that rides out a responder's brief absence (a restart, a re-subscribe).
 
@@ -122,7 +128,7 @@ async def request(
     delay = 0.02
     while True:
         try:
-            return await nc.request(subject, payload, timeout=timeout_s)
+            return await nc.request(subject, payload, timeout=timeout_s, headers=headers)
         except NoRespondersError:
             if loop.time() + delay > give_up_at:
                 raise
@@ -273,7 +279,8 @@ class EventPublisher:
         subject = subjects.user_events(user_id)
         payload = encode_event(event)
         self._check_size(event, payload)
-        headers = {"Nats-Msg-Id": msg_id or uuid.uuid4().hex}
+        # traceparent (when tracing): the gateway ties a run's first and last deliveries to it
+        headers = tracing.inject({"Nats-Msg-Id": msg_id or uuid.uuid4().hex})
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._give_up_after_s
         delay = 0.05

@@ -31,6 +31,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     configure("ws_gateway", settings.log_level, observability.log_format)
     GATEWAY.enable(observability.metrics)
     tracing.configure("ws_gateway", observability.otlp_endpoint)
+    GATEWAY.tracing = tracing.enabled()
     try:
         server = create_server(settings)
     except (OSError, ValueError) as exc:

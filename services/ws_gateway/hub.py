@@ -264,6 +264,8 @@ class Hub:
         GATEWAY.until_sample -= 1  # the delivery lag is sampled (one int per event when due)
         if GATEWAY.until_sample <= 0:
             GATEWAY.sample_lag(data)
+        if GATEWAY.tracing:  # a run's first and last deliveries join its trace
+            GATEWAY.trace_delivery(data, headers, seq, len(user.connections))
 
 
 def _repair(conn: Connection) -> None:

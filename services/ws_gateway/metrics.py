@@ -13,6 +13,12 @@ The hot path pays integers only (see :mod:`shared.metrics`):
 
 ``METRICS_ENABLED=false`` turns the hot path's counting off (the figure ``./dev bench`` compares)
 and ``/metrics`` answers 404.
+
+With tracing on, the deliveries that open and close a run (``agent_started``, the terminal
+event) become ``process live.user.*.events`` spans in the run's trace, read from the
+``traceparent`` the producer stored with the event: when its user's sockets got the run's first
+and last events. Every other event costs one boolean test (``tracing``); with tracing off, that
+is all any event costs.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+from shared import subjects, tracing
 from shared.metrics import Registry
+from shared.natsclient import header
 
 __all__ = ["EVENT_FRAME", "GATEWAY", "LAG_SAMPLE_EVERY", "GatewayMetrics"]
 
@@ -66,6 +74,31 @@ class GatewayMetrics:
             "agentwire_intake_seconds", "From a message's submission to its run_accepted"
         )
         self.until_sample = LAG_SAMPLE_EVERY
+        self.tracing = False  # set once tracing is configured
+
+    def trace_delivery(self, payload: bytes, headers: bytes | None, seq: int, sockets: int) -> None:
+        """A run's first or last event was handed to ``sockets`` sockets: its span."""
+        if not payload.startswith(_RUN_BOUNDARY):
+            return
+        traceparent = header(headers, b"traceparent")
+        if traceparent is None:
+            return
+        kind = payload[9 : payload.find(b'"', 9)].decode()
+        span = tracing.start_span(
+            f"process {subjects.live_user_events_all()}",
+            kind="consumer",
+            parent=tracing.extract({"traceparent": traceparent.decode()}),
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "process",
+                "messaging.destination.template": subjects.live_user_events_all(),
+                "messaging.message.id": str(seq),
+                "agentwire.event_type": kind,
+                "agentwire.sockets": sockets,
+            },
+        )
+        if span is not None:
+            span.end()
 
     def enable(self, on: bool) -> None:
         self.enabled = on
@@ -80,6 +113,12 @@ class GatewayMetrics:
 
     def _observe_lag(self, stamp: float) -> None:
         self.delivery_lag.observe(max(0.0, time.time() - stamp))
+
+
+_RUN_BOUNDARY = tuple(
+    f'{{"type":"{kind}"'.encode()
+    for kind in ("agent_started", "agent_completed", "agent_failed", "agent_cancelled")
+)
 
 
 def _timestamp(payload: bytes) -> float | None:
