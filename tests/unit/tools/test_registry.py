@@ -145,3 +145,53 @@ def test_slow_task_takes_seconds_steps_and_an_optional_label() -> None:
     }
     assert "`$.seconds`" in refusal("slow_task", {"seconds": 601})
     assert "`$.label`" in refusal("slow_task", {"label": "../etc/passwd"})
+
+
+SEARCH_SCHEMA = {
+    "type": "object",
+    "properties": {"query": {"type": "string"}, "limit": {"type": "integer", "minimum": 1}},
+    "required": ["query"],
+}
+
+
+def raw_schema_tool() -> Tool:
+    return Tool("docs__search", "Search the docs.", SEARCH_SCHEMA, _never)
+
+
+async def _never(params: Any) -> None:
+    raise AssertionError("not run by these tests")
+
+
+def test_a_tool_carrying_a_json_schema_hands_it_out_as_it_is() -> None:
+    registry = Registry([raw_schema_tool()])
+
+    (spec,) = registry.specs()
+    assert (spec.name, spec.description, spec.parameters) == (
+        "docs__search",
+        "Search the docs.",
+        SEARCH_SCHEMA,
+    )
+
+
+def test_a_call_is_checked_against_the_carried_schema_and_passed_on_as_a_dict() -> None:
+    tool = raw_schema_tool()
+
+    assert tool.validate({"query": "nats", "limit": 3}) == {"query": "nats", "limit": 3}
+    with pytest.raises(InvalidParameters) as caught:
+        tool.validate({"query": "nats", "limit": 0})
+    assert "docs__search" in caught.value.message and "`$.limit`" in caught.value.message
+    with pytest.raises(InvalidParameters, match="'query' is a required property"):
+        tool.validate({})
+
+
+def test_a_schema_that_cannot_be_checked_here_leaves_the_check_to_its_server() -> None:
+    tool = Tool("odd__tool", "odd", {"type": 7}, _never)
+    assert tool.validate({"anything": 1}) == {"anything": 1}
+
+
+def test_a_removed_tool_is_gone_from_the_registry() -> None:
+    registry = Registry([raw_schema_tool()])
+
+    registry.remove("docs__search")
+
+    assert "docs__search" not in registry and registry.specs() == []
