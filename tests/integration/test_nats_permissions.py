@@ -100,6 +100,7 @@ FORBIDDEN_PUBLISHES = [
     ("ws_gateway", "user.u1.events"),  # a forged event straight into someone's stream
     ("auth", "user.u1.events"),
     ("ws_gateway", "tools.call.analyze_performance"),  # the gateway cannot call tools
+    ("ws_gateway", "tools.catalog"),  # nor ask which tools there are: agents plan the calls
     ("tools", "agent.intake.u1.t1.r1"),  # only a gateway stores chat messages
     ("agent", "agent.intake.u1.t1.r1"),
     ("auth", "agent.intake.u1.t1.r1"),
@@ -127,6 +128,8 @@ ALLOWED_SUBSCRIPTIONS = [
     ("ws_gateway", "live.user.*.events"),
     ("agent", "agent.runs.cancel"),
     ("tools", "tools.call.*"),
+    ("tools", "tools.call.analyze_performance"),  # a runner subscribes to the tools it has
+    ("tools", "tools.catalog"),  # and answers the catalog
     ("auth", "auth.jwks"),
 ]
 
@@ -135,6 +138,7 @@ ALLOWED_PUBLISHES = [
     ("ws_gateway", "agent.intake.u1.t1.r1"),  # a gateway stores chat messages for the agents
     ("agent", "$JS.API.CONSUMER.MSG.NEXT.RUNS.agents"),  # an agent pulls them
     ("agent", "$JS.ACK.RUNS.agents.1.1.1.1.1"),  # and acknowledges them
+    ("agent", "tools.catalog"),  # an agent asks the tool runners for their tools
 ]
 
 
