@@ -81,6 +81,9 @@ class StreamTally(Tally):
         self.flush_hist = LatencyHistogram()  # a delta's own timestamp -> receipt
         self.coalesce_hist = LatencyHistogram()  # a token's hand-over -> its delta's timestamp
 
+    def histogram(self) -> LatencyHistogram:
+        return self.hist  # filled by ``add`` (count and total included), unlike the base's
+
     def delta(self, text: str, flushed_at: float) -> None:
         now = self.now
         if self.lat_from <= flushed_at < self.lat_to:
@@ -122,6 +125,7 @@ class StreamSocket(WsSocket):
         self.texts: dict[str, list[str]] = {}
         self.results: list[str] = []  # each agent_completed's result, in order
         self.completed = 0
+        self.events: Counter[str] = Counter()  # events received by type, snapshots' included
         self.bytes = 0
         self.record = record
         self.resuming = after_seq is not None  # a resume records only until caught_up
@@ -148,6 +152,7 @@ class StreamSocket(WsSocket):
             if frame.seq <= self.last_seq:
                 tally.out_of_order += 1
             self.last_seq = frame.seq
+            self.events[kind] += 1
             tally.frame(kind)
         data = frame.data
         if kind == "message_delta" and data is not None and data.delta is not None:

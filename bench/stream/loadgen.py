@@ -103,7 +103,7 @@ class StreamLoadGen:
         every frame by type."""
         sock = self.sockets[user]
         events = sum(size for kind, size in sock.frames if kind not in _NOT_EVENTS)
-        return {"bytes": events, "frames": _by_type(sock.frames)}
+        return {"bytes": events, "frames": _by_type(sock.frames), "events": dict(sock.events)}
 
     async def resume(self, entry: UserEntry, after_seq: int, timeout_s: float) -> dict[str, Any]:
         """Open a fresh ``deltas=1`` socket resuming after ``after_seq``; what it got until

@@ -220,6 +220,12 @@ def resume_phase(
         "live_bytes": live["bytes"],
         "live_ratio": round(live["bytes"] / answer_bytes, 3),
         "live_frames": live["frames"],
+        # events of the run the live socket never got (it joined just before the run began)
+        "live_missing": {
+            k: n - live["events"].get(k, 0)
+            for k, n in kinds.items()
+            if n > live["events"].get(k, 0)
+        },
         "stored_frame_bytes": stored_bytes,
         "stored_ratio": round(stored_bytes / answer_bytes, 3),
     }

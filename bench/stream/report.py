@@ -114,6 +114,10 @@ def _resume_rows(r: dict[str, Any]) -> list[list[str]]:
             f"{r['live_bytes']:,} bytes = {r['live_ratio']:.2f}x",
         ],
         [
+            "  events it missed",
+            ", ".join(f"{k} {n}" for k, n in r.get("live_missing", {}).items()) or "none",
+        ],
+        [
             "stored events as frames",
             f"{r['stored_frame_bytes']:,} bytes = {r['stored_ratio']:.2f}x",
         ],

@@ -56,6 +56,7 @@ async def test_each_stamped_token_is_timed_from_its_hand_over_to_receipt():
     assert tally.tokens == 2 and tally.tokens_rx_window == 2
     assert hist.n == 2
     assert hist.percentile(100) == pytest.approx(0.1, rel=0.01)
+    assert hist.total_s == pytest.approx(0.1 + 0.05)
     assert tally.lat_max_s == pytest.approx(0.1)
     assert tally.flush_hist.n == 1
     assert tally.flush_hist.percentile(50) == pytest.approx(0.02, rel=0.01)
