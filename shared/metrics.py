@@ -165,6 +165,10 @@ class Registry:
     ) -> Histogram:
         return self.add(Histogram(name, doc, labels, buckets))
 
+    def names(self) -> list[str]:
+        """The names of this registry's own metrics (not the process collector's)."""
+        return [metric.name for metric in self._metrics]
+
     def before_scrape(self, refresh: Refresh) -> None:
         """Await ``refresh`` (bounded) before each render: a gauge that needs a NATS look."""
         self._refreshers.append(refresh)
