@@ -12,6 +12,7 @@ __all__ = [
     "PASSWORD",
     "QUESTION",
     "RUN_TIMEOUT_MS",
+    "TIMELINE_JS",
     "ask",
     "assert_nothing_doubled",
     "sign_up",

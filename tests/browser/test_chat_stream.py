@@ -80,7 +80,7 @@ def test_an_answer_appears_as_it_is_written_and_ends_as_the_whole_answer(
     sign_up(page, app_url)
     ask(page)
     page.wait_for_function(
-        "document.querySelector('.answer.writing .outcome-text')?.textContent.length > 120",
+        "document.querySelector('.answer.writing .outcome-text')?.textContent.length > 300",
         timeout=RUN_TIMEOUT_MS,
     )
     page.locator("#message").blur()
@@ -91,8 +91,11 @@ def test_an_answer_appears_as_it_is_written_and_ends_as_the_whole_answer(
 
     completed = next(f for f in frames if f.get("type") == "agent_completed")
     answer_id = completed["data"]["message_id"]
-    deltas = [f["data"]["delta"] for f in frames
-              if f.get("type") == "message_delta" and f["data"]["message_id"] == answer_id]  # fmt: skip
+    deltas = [
+        f["data"]["delta"]
+        for f in frames
+        if f.get("type") == "message_delta" and f["data"]["message_id"] == answer_id
+    ]
     assert len(deltas) >= 5, "the answer came in pieces"
     assert "".join(deltas) == completed["data"]["result"]
 
@@ -110,9 +113,7 @@ def test_an_answer_appears_as_it_is_written_and_ends_as_the_whole_answer(
     assert timeline.evaluate(at_end), "the view ends on the answer"
 
 
-def test_the_view_stays_where_the_person_scrolled_to(
-    context: BrowserContext, app_url: str
-) -> None:
+def test_the_view_stays_where_the_person_scrolled_to(context: BrowserContext, app_url: str) -> None:
     page = context.new_page()
     page.set_viewport_size({"width": 1280, "height": 600})
     sign_up(page, app_url)
@@ -152,7 +153,10 @@ def test_a_tab_opened_mid_answer_shows_the_text_so_far_then_the_rest(
     assert len(text_so_far) < len(final), "it showed the text so far, then the rest"
     assert final == first.locator(".answer .outcome-text").text_content()
     assert [f["run_id"] for f in frames if f.get("type") == "run_snapshot"], "a snapshot on join"
-    assert second.locator(".run .user-msg").inner_text() == first.locator(".run .user-msg").inner_text()
+    question = ".run .user-msg"
+    assert second.locator(question).inner_text() == first.locator(question).inner_text()
     # Everything the first tab shows (each thought, each tool) the second shows too.
-    steps = "(n) => [...n.querySelectorAll('.steps > li')].map((s) => s.dataset.kind + ':' + s.textContent)"
+    steps = (
+        "(n) => [...n.querySelectorAll('.steps > li')].map((s) => [s.dataset.kind, s.textContent])"
+    )
     assert second.locator(".run").evaluate(steps) == first.locator(".run").evaluate(steps)

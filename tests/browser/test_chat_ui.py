@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,17 +27,12 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
-
 
 def save_screenshot(page: Page, tmp_path: Path) -> None:
-    """Always into the test's tmp dir; into docs/ when missing or UPDATE_SCREENSHOT=1."""
+    """Into the test's tmp dir, to look at (docs/screenshot.png comes from test_chat_stream)."""
     page.locator("#message").blur()
     page.evaluate("document.getElementById('timeline').scrollTop = 0")
     page.screenshot(path=str(tmp_path / "timeline.png"))
-    if os.environ.get("UPDATE_SCREENSHOT") == "1" or not SCREENSHOT.exists():
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT))
 
 
 def test_new_user_signs_up_and_watches_all_five_event_kinds(

@@ -132,7 +132,8 @@ def test_a_streamed_answer_grows_in_place_and_ends_as_the_whole_answer(page: Pag
         view.apply(ev(seq, "agent_completed", {message_id: "m2", result: pieces.join("")}));
         await nextFrame();
         return [thinking, document.querySelector(".thinking").textContent, seen, answer(),
-                document.querySelectorAll(".answer").length, document.querySelectorAll("img").length,
+                document.querySelectorAll(".answer").length,
+                document.querySelectorAll("img").length,
                 document.querySelector(".answer").dataset.kind, view.status, window.pwned ?? null];
         """,
     )
