@@ -24,19 +24,24 @@ from typing import TYPE_CHECKING, overload
 if TYPE_CHECKING:
     from agentwire_sdk.context import RunContext
 
-__all__ = ["Agent", "AgentFunction", "agent", "load"]
+__all__ = ["Agent", "AgentFunction", "Headline", "agent", "load"]
 
 AgentFunction = Callable[["RunContext"], Awaitable[str | None]]
+Headline = Callable[["RunContext"], str]
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
 class Agent:
-    """``run`` is called once per run, in its own task; a stop cancels that task."""
+    """``run`` is called once per run, in its own task; a stop cancels that task.
+
+    ``headline(run)``, if given, words the run's ``agent_started`` message ("Starting an
+    analysis of ..."); otherwise it is the description."""
 
     name: str
     description: str
     run: AgentFunction
+    headline: Headline | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):

@@ -33,7 +33,12 @@ from types import TracebackType
 from typing import Any, Literal, Protocol
 
 from agentwire_sdk.errors import AgentError, ToolFailed
-from shared.streaming import DEFAULT_DELTA_INTERVAL_S, MessageWriter, ProgressReporter
+from shared.streaming import (
+    DEFAULT_DELTA_INTERVAL_S,
+    DEFAULT_PROGRESS_INTERVAL_S,
+    MessageWriter,
+    ProgressReporter,
+)
 from shared.wire.events import (
     AgentThinking,
     AgentThinkingData,
@@ -137,6 +142,7 @@ class RunContext:
         history: Sequence[Turn] = (),
         deadline: float = float("inf"),
         delta_interval_s: float = DEFAULT_DELTA_INTERVAL_S,
+        progress_interval_s: float = DEFAULT_PROGRESS_INTERVAL_S,
     ) -> None:
         self._backend = backend
         self.run_id = run_id
@@ -147,8 +153,11 @@ class RunContext:
         self.deadline = deadline  # time.monotonic() when the run's budget ends
         self.usage = Usage()
         self._delta_interval_s = delta_interval_s
+        self._progress_interval_s = progress_interval_s
         self._thoughts = 0
+        self._answers = 0  # answer streams begun (one may be turned into a thought)
         self._answer: str | None = None
+        self._answer_id: str | None = None
         self._cancelled = False
 
     # Time and stopping
@@ -177,15 +186,27 @@ class RunContext:
         return TextStream(self, "thinking", message_id, step=self._thoughts)
 
     def answer(self) -> TextStream:
-        """The answer, streamed: the run's result is what was written (return None then)."""
+        """The answer, streamed: the run's result is what was written (return None then).
+
+        A model may write text and then decide to call tools: :meth:`TextStream.as_thought`
+        turns what was streamed into a thought, and a later ``answer()`` streams the answer."""
         if self._answer is not None:
             raise AgentError("a run has one answer; it was already given")
-        return TextStream(self, "answer", answer_message_id(self.run_id))
+        self._answers += 1
+        message_id = answer_message_id(self.run_id)
+        if self._answers > 1:
+            message_id = f"{message_id}{self._answers}"
+        return TextStream(self, "answer", message_id)
 
     @property
     def answered(self) -> str | None:
         """The streamed answer, once its ``async with`` ended (None: not streamed)."""
         return self._answer
+
+    @property
+    def answer_id(self) -> str:
+        """The message id ``agent_completed`` names: the streamed answer's."""
+        return self._answer_id or answer_message_id(self.run_id)
 
     # Tools
 
@@ -210,8 +231,12 @@ class RunContext:
     def _ids(self) -> dict[str, str]:
         return {"run_id": self.run_id, "thread_id": self.thread_id}
 
-    def _set_answer(self, text: str) -> None:
-        self._answer = text
+    def _set_answer(self, text: str, message_id: str) -> None:
+        self._answer, self._answer_id = text, message_id
+
+    def _next_thought(self) -> int:
+        self._thoughts += 1
+        return self._thoughts
 
     def _cancel(self) -> None:
         self._cancelled = True
@@ -227,6 +252,7 @@ class TextStream:
         self._step = step
         self.kind: MessageKind = kind
         self.message_id = message_id
+        self._done = False
         self._writer = MessageWriter(
             run._publish,
             **run._ids(),
@@ -247,6 +273,18 @@ class TextStream:
         await self._writer.start()
         return self
 
+    async def as_thought(self) -> str:
+        """End this message as a thought (``agent_thinking`` completes it), also an answer
+        stream that turned out not to be the answer; the text."""
+        self._done = True
+        text = await self._writer.finish()
+        step = self._step or self._run._next_thought()
+        data = AgentThinkingData(
+            agent_id=self._run.agent_id, thought=text, step=step, message_id=self.message_id
+        )
+        await self._run._publish(AgentThinking(**self._run._ids(), data=data))
+        return text
+
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
@@ -256,14 +294,12 @@ class TextStream:
         if exc_type is not None:
             await self._writer.close()  # the run ends around it; its terminal event ends it
             return
-        text = await self._writer.finish()
-        if self.kind == "answer":
-            self._run._set_answer(text)
+        if self._done:
             return
-        data = AgentThinkingData(
-            agent_id=self._run.agent_id, thought=text, step=self._step, message_id=self.message_id
-        )
-        await self._run._publish(AgentThinking(**self._run._ids(), data=data))
+        if self.kind == "answer":
+            self._run._set_answer(await self._writer.finish(), self.message_id)
+            return
+        await self.as_thought()
 
 
 @dataclass(eq=False)
@@ -291,7 +327,11 @@ class ToolSpan:
         await run._publish(ToolExecuting(**run._ids(), data=data))
         self._started = time.monotonic()
         self._progress = ProgressReporter(
-            run._publish, **run._ids(), tool_call_id=self.tool_call_id, tool_name=self.name
+            run._publish,
+            **run._ids(),
+            tool_call_id=self.tool_call_id,
+            tool_name=self.name,
+            interval_s=run._progress_interval_s,
         )
         return self
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from agentwire_sdk.agent import Agent
 from agentwire_sdk.context import RunContext
 from agentwire_sdk.errors import AgentError, ToolFailed
+from shared.errors import AgentwireError
 
 __all__ = ["Completed", "Failed", "Outcome", "drive"]
 
@@ -30,6 +31,7 @@ UNEXPECTED = "the agent hit an unexpected error"
 @dataclass(frozen=True, slots=True)
 class Completed:
     answer: str
+    message_id: str | None = None  # the streamed answer's, when it is not the run's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +48,8 @@ async def drive(agent: Agent, run: RunContext) -> Outcome:
         returned = await agent.run(run)
     except AgentError as exc:
         return Failed(exc.code, exc.message)
-    except ToolFailed as exc:
-        return Failed(exc.code, exc.message)
+    except (ToolFailed, AgentwireError) as exc:  # AgentwireError: the host's (publish_failed, ...)
+        return Failed(str(exc.code), exc.message)
     except Exception:
         log.exception("agent %s crashed in run %s", agent.name, run.run_id)
         return Failed("agent_error", UNEXPECTED)
@@ -57,5 +59,5 @@ async def drive(agent: Agent, run: RunContext) -> Outcome:
         log.error("agent %s returned a %s, not a str or None", agent.name, kind)
         return Failed("agent_error", f"the agent returned a {kind} instead of an answer")
     if streamed is not None:
-        return Completed(streamed)
+        return Completed(streamed, run.answer_id)
     return Completed(returned or "")

@@ -183,7 +183,6 @@ def _terminal(agent: Agent, recording: Recording, ids: dict[str, str]) -> AnyEve
     if isinstance(outcome, Failed):
         data = AgentFailedData(agent_id=agent.name, code=outcome.code, message=outcome.message)
         return AgentFailed(**ids, data=data)
-    done = AgentCompletedData(
-        agent_id=agent.name, result=outcome.answer, message_id=answer_message_id(RUN_ID)
-    )
+    message_id = outcome.message_id or answer_message_id(RUN_ID)
+    done = AgentCompletedData(agent_id=agent.name, result=outcome.answer, message_id=message_id)
     return AgentCompleted(**ids, data=done)

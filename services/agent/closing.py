@@ -41,6 +41,7 @@ from shared.wire.events import (
     AgentStarted,
     AgentStartedData,
     AnyEvent,
+    TokenUsage,
     ToolCompleted,
     ToolCompletedData,
     ToolError,
@@ -209,30 +210,40 @@ class Closer:
 
     def _terminal(self, run: StoredRun) -> AnyEvent:
         agent = self._agent_id(run)
+        usage = _usage(run)
         match run.status:
             case RunStatus.COMPLETED:
                 done = AgentCompletedData(
-                    agent_id=agent, result=run.result or "", message_id=answer_message_id(run.id)
+                    agent_id=agent,
+                    result=run.result or "",
+                    message_id=run.answer_message_id or answer_message_id(run.id),
+                    usage=usage,
                 )
                 return AgentCompleted(**_ids(run), data=done)
             case RunStatus.CANCELLED:
                 reason = run.error_message or CANCEL_REASON
-                return AgentCancelled(
-                    **_ids(run), data=AgentCancelledData(agent_id=agent, reason=reason)
-                )
+                cancelled = AgentCancelledData(agent_id=agent, reason=reason, usage=usage)
+                return AgentCancelled(**_ids(run), data=cancelled)
             case _:
                 failed = AgentFailedData(
                     agent_id=agent,
                     code=run.error_code or ErrorCode.AGENT_ERROR,
                     message=run.error_message or "the run failed",
+                    usage=usage,
                 )
                 return AgentFailed(**_ids(run), data=failed)
 
     def _agent_id(self, run: StoredRun) -> str:
-        return agent_id(self._agent_name, run.id)
+        return agent_id(run.agent or self._agent_name, run.id)
 
     async def _publish(self, run: StoredRun, event: AnyEvent, msg_id: str) -> int:
         return await self._events.publish(run.user_id, event, msg_id=msg_id)
+
+
+def _usage(run: StoredRun) -> TokenUsage | None:
+    if run.input_tokens is None and run.output_tokens is None:
+        return None
+    return TokenUsage(input_tokens=run.input_tokens or 0, output_tokens=run.output_tokens or 0)
 
 
 def _ids(run: StoredRun) -> dict[str, str]:

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agentwire_sdk import Turn
 from services.agent import transactions as tx
 from services.agent.database import Database
 from services.agent.models import CallStage, Ending, RunStatus
@@ -107,7 +108,7 @@ class RunLedger:
         """The thread's next queued run (in queue order), if nothing occupies the thread."""
         return await self._db.run(tx.next_queued, thread_id)
 
-    async def claim(self, queued: Queued) -> tuple[StoredRun, tuple[str, ...]] | None:
+    async def claim(self, queued: Queued) -> tuple[StoredRun, tuple[Turn, ...]] | None:
         """Start ``queued`` here, if it is still queued and nothing occupies its thread; the run
         and its history (read in the same transaction)."""
         return await self._db.run(tx.claim, queued, self._lease)

@@ -16,12 +16,15 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
-from shared.streaming import DEFAULT_DELTA_INTERVAL_S, MessageWriter
+from agentwire_sdk.context import answer_message_id, thought_message_id
+from shared.streaming import DEFAULT_DELTA_INTERVAL_S
 
 __all__ = [
     "DEFAULT_TOKENS_PER_S",
     "Typing",
+    "Writer",
     "answer_message_id",
     "thought_message_id",
     "tokens",
@@ -33,20 +36,14 @@ DEFAULT_TOKENS_PER_S = 40.0
 _TOKEN = re.compile(r"\S+\s*|\s+")
 
 
-def answer_message_id(run_id: str) -> str:
-    """The id of a run's answer message: one answer per run."""
-    return f"{run_id}.answer"
-
-
-def thought_message_id(run_id: str, step: int) -> str:
-    """The id of a run's ``step``-th thought (steps count from 1, as agent_thinking's do)."""
-    return f"{run_id}.t{step}"
-
-
 def tokens(text: str) -> list[str]:
     """``text`` in word-sized pieces, each word with the whitespace after it (whitespace at the
     very start is a piece of its own): ``"".join(tokens(text)) == text``."""
     return _TOKEN.findall(text)
+
+
+class Writer(Protocol):
+    def write(self, text: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +53,7 @@ class Typing:
     tokens_per_s: float = DEFAULT_TOKENS_PER_S  # 0: no pacing
     flush_s: float = DEFAULT_DELTA_INTERVAL_S
 
-    async def type_out(self, writer: MessageWriter, text: str) -> None:
+    async def type_out(self, writer: Writer, text: str) -> None:
         """Write ``text`` to ``writer`` token by token at the pace (against a schedule, so the
         pace holds however long each sleep overshoots). A cancel stops it between tokens."""
         if self.tokens_per_s <= 0:

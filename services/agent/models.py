@@ -16,7 +16,7 @@ A run that has ended in the table but is not yet announced is still somebody's j
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -27,6 +27,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -87,12 +88,18 @@ _NEXT = {
 
 @dataclass(frozen=True, slots=True)
 class Ending:
-    """How a run ended, as recorded and then announced."""
+    """How a run ended, as recorded and then announced; ``steps`` (its tool calls, JSON) and the
+    tokens a model spent are recorded with it."""
 
     status: RunStatus
     result: str | None = None
     error_code: str | None = None
     error_message: str | None = None
+    # What the run leaves for later (not part of how it ended: equal endings may differ here).
+    steps: str | None = field(default=None, compare=False)
+    input_tokens: int | None = field(default=None, compare=False)
+    output_tokens: int | None = field(default=None, compare=False)
+    answer_message_id: str | None = field(default=None, compare=False)
 
     @classmethod
     def completed(cls, answer: str) -> Ending:
@@ -175,6 +182,16 @@ class RunRecord(Base):
     # a client reads the whole run back with run_events(first_seq - 1, last_seq).
     first_seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
     last_seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # The agent the message named (None: the deployment's default).
+    agent: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The run's tool calls as JSON ([{name, parameters, result, error}]), written with its ending:
+    # what the thread's later runs are told of it.
+    steps: Mapped[str | None] = mapped_column(Text, default=None)
+    # Tokens a model spent on it, put on its terminal event.
+    input_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
+    output_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The streamed answer's message id, when not the run's default one (agent_completed names it).
+    answer_message_id: Mapped[str | None] = mapped_column(String(128), default=None)
 
 
 class OpenToolCall(Base):

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 
+from agentwire_sdk import Turn
 from services.agent import statements as sql
 from services.agent.models import RunStatus
 from services.agent.repository import TITLE_LENGTH, StoredRun, epoch
@@ -40,7 +41,7 @@ class Intaken(Enum):
 class Recorded:
     outcome: Intaken
     run: StoredRun | None = None
-    history: tuple[str, ...] = ()
+    history: tuple[Turn, ...] = ()
 
 
 class Refused(Exception):
@@ -145,6 +146,11 @@ def _run_row(intake: RunIntake, now: datetime, seq: int) -> dict[str, Any]:
         "intake_seq": seq,
         "first_seq": None,
         "last_seq": None,
+        "agent": intake.agent,
+        "steps": None,
+        "input_tokens": None,
+        "output_tokens": None,
+        "answer_message_id": None,
     }
 
 
@@ -168,4 +174,5 @@ def _stored(row: dict[str, Any]) -> StoredRun:
         client_msg_id=row["client_msg_id"],
         owner=row["owner"],
         cancel_requested=bool(row["cancel_requested"]),
+        agent=row["agent"],
     )

@@ -68,6 +68,10 @@ class StoredRun:
     announced: bool = False
     first_seq: int | None = None  # where its agent_started is in the user's event log
     last_seq: int | None = None  # ... and its terminal event
+    agent: str | None = None  # the agent the message named (None: the default)
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    answer_message_id: str | None = None
 
 
 class DuplicateMessage(Exception):
@@ -320,4 +324,8 @@ def stored_run(row: RunRecord | Row[Any]) -> StoredRun:
         announced=bool(row.announced),
         first_seq=row.first_seq,
         last_seq=row.last_seq,
+        agent=row.agent,
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        answer_message_id=row.answer_message_id,
     )

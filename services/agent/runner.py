@@ -1,57 +1,55 @@
-"""Running one run: the events the user watches, the planner's steps, and the tool calls.
+"""The run host: one run of an SDK agent, supervised, and how it ended.
 
-A run publishes ``agent_started``, then one ``agent_thinking`` per Think step, and calls a tool
-for each CallTool step (the tool runner publishes that call's two events). Each thought, and the
-answer, is first typed out as a streamed message (``message_started``, ``message_delta``s; see
-:mod:`services.agent.messages`): the thought's ``agent_thinking`` completes its message, the
-answer's ``agent_completed`` (published by closing) completes the answer. A stop cancels the
-run's task, which stops the message's writer before the run's end is announced, so no delta
-follows the terminal event. :meth:`Runner.run`
-returns how the run ended, as an :class:`~services.agent.models.Ending`, and publishes no terminal
-event itself: :mod:`services.agent.closing` records the ending and announces it, the same way a
-sweeper does for a run whose agent died. Endings, by cause:
+A run names an agent (or gets the deployment's default); the host publishes its
+``agent_started``, hands the agent a :class:`~agentwire_sdk.RunContext` (over a
+:class:`~services.agent.hosting.HostBackend`: lease-fenced publishes, recorded tool calls), runs it
+in a task of its own, and maps what came of it to an :class:`~services.agent.models.Ending`.
+:meth:`Runner.run` publishes no terminal event itself: :mod:`services.agent.closing` records the
+ending and announces it, the same way a sweeper does for a run whose agent died. Endings:
 
-    the planner's Finish          completed
-    a tool error                  failed, with the tool's code
-    the run's time budget         failed, run_timeout
-    a crash / a bad plan          failed, agent_error (publish_failed: an event was not stored)
-    stopped: CANCELLED            cancelled
-    stopped: SHUTDOWN             failed, agent_stopped
-    stopped: LEASE_LOST, or the   None: another process holds the run now and announces its end
-    lease may have run out
+    the agent returned / streamed its answer     completed (its tool calls and tokens kept)
+    AgentError, an uncaught tool failure         failed, with its code (agentwire_sdk.outcome)
+    any other exception                          failed, agent_error (logged, not shown)
+    the run's time budget                        failed, run_timeout
+    a name no agent has                          failed, unknown_agent
+    stopped: CANCELLED                           cancelled
+    stopped: SHUTDOWN                            failed, agent_stopped
+    stopped: LEASE_LOST, or the lease may        None: another process holds the run now
+    have run out                                 and announces its end
 
-The runner talks to the world through small seams (:class:`EventSink`, :class:`ToolCaller`,
-:class:`RunBook`), so tests can drive it without NATS or a database.
+An agent that ignores a stop (or the budget) for ``stop_grace_s`` is fenced off (nothing it does
+reaches the user any more) and the run ends without it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
-import uuid
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
 
+from agentwire_sdk import Agent, RunContext, Turn
+from agentwire_sdk.context import answer_message_id
+from agentwire_sdk.outcome import Completed, Failed, Outcome, drive
+from services.agent.agents.analyst import DEFAULT_MAX_STEPS, analyst
 from services.agent.closing import CANCEL_REASON, agent_id
 from services.agent.control import LeaseLost, RunHandle, StopReason
-from services.agent.messages import Typing, answer_message_id, thought_message_id
-from services.agent.models import CallStage, Ending
-from services.agent.planner import CallTool, Finish, Planner, Step, Think, ToolObservation
-from services.agent.toolclient import ToolCallError
-from shared.errors import AgentwireError, ErrorCode
-from shared.streaming import MessageWriter
-from shared.wire.events import (
-    AgentStarted,
-    AgentStartedData,
-    AgentThinking,
-    AgentThinkingData,
-    AnyEvent,
-    MessageKind,
-    started_msg_id,
+from services.agent.hosting import (
+    Catalog,
+    EventSink,
+    HostBackend,
+    RunBook,
+    RunIds,
+    ToolCaller,
+    encode_steps,
 )
-from shared.wire.tools import ToolCallRequest, ToolCallSucceeded
+from services.agent.messages import Typing
+from services.agent.models import Ending
+from services.agent.planner import InfraAnalystPlanner, Planner
+from shared.errors import ErrorCode
+from shared.streaming import DEFAULT_PROGRESS_INTERVAL_S
+from shared.wire.events import AgentStarted, AgentStartedData, started_msg_id
 
 __all__ = [
     "DEFAULT_MAX_STEPS",
@@ -66,66 +64,21 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# A planner that never says Finish (an LLM going in circles) must not run for ever.
-DEFAULT_MAX_STEPS = 50
 DEFAULT_RUN_TIMEOUT_S = 300.0
+DEFAULT_STOP_GRACE_S = 5.0
 SHUTDOWN_MESSAGE = "the agent service stopped before this run finished"
-
-
-class EventSink(Protocol):
-    async def publish(self, user_id: str, event: AnyEvent, *, msg_id: str | None = None) -> int: ...
-
-
-class ToolCaller(Protocol):
-    async def call(
-        self,
-        request: ToolCallRequest,
-        on_stage: Callable[[CallStage], Awaitable[None]] | None = None,
-    ) -> ToolCallSucceeded: ...
-
-
-class RunBook(Protocol):
-    """What the database must know while a run goes, for whoever has to end it.
-
-    That agent_started is stored, and its seq (``first_seq``), are recorded with the run's first
-    call, or with its ending (``handle.started``), not in a write of its own: if the run dies
-    before either, whoever ends it publishes agent_started again under the same message id, and
-    the stream keeps one (and answers the first copy's seq)."""
-
-    async def open_call(
-        self,
-        call_id: str,
-        run_id: str,
-        tool_name: str,
-        parameters: dict[str, Any],
-        *,
-        started: bool = False,
-        first_seq: int | None = None,
-    ) -> None: ...
-    async def call_stage(self, call_id: str, stage: CallStage) -> None: ...
-    async def close_call(self, call_id: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class RunSpec:
-    """Everything a run needs: who asked, what, where, and what they said before in the thread."""
+    """Everything a run needs: who asked, what, where, what was said before, and which agent."""
 
     run_id: str
     thread_id: str
     user_id: str
     content: str
-    history: tuple[str, ...] = ()
-
-
-@dataclass(slots=True)
-class _Run:
-    spec: RunSpec
-    agent_id: str
-    handle: RunHandle
-    thoughts: int = 0
-
-    def ids(self) -> dict[str, Any]:
-        return {"run_id": self.spec.run_id, "thread_id": self.spec.thread_id}
+    history: tuple[Turn, ...] = ()
+    agent: str | None = None  # None: the deployment's default
 
 
 class Runner:
@@ -135,161 +88,166 @@ class Runner:
         events: EventSink,
         tools: ToolCaller,
         book: RunBook,
-        planner: Planner,
         agent_name: str,
+        agents: Mapping[str, Agent] | None = None,
+        default_agent: str | None = None,
+        planner: Planner | None = None,
+        catalog: Catalog | None = None,
         think_delay_s: float = 0.0,
         max_steps: int = DEFAULT_MAX_STEPS,
         run_timeout_s: float = DEFAULT_RUN_TIMEOUT_S,
+        stop_grace_s: float = DEFAULT_STOP_GRACE_S,
         typing: Typing | None = None,
+        progress_interval_s: float = DEFAULT_PROGRESS_INTERVAL_S,
     ) -> None:
-        """``typing``: how thoughts and the answer are streamed (None: at once, no pacing)."""
+        """``agents`` by name (None: the built-in analyst alone, named ``agent_name``, following
+        ``planner``); ``typing``: how the analyst streams (None: at once, no pacing)."""
         self._events = events
         self._tools = tools
         self._book = book
-        self._planner = planner
-        self._agent_name = agent_name
-        self._think_delay_s = think_delay_s
-        self._max_steps = max_steps
-        self._run_timeout_s = run_timeout_s
+        self._catalog = catalog
         self._typing = typing or Typing(tokens_per_s=0)
+        if agents is None:
+            built_in = analyst(
+                planner or InfraAnalystPlanner(),
+                name=agent_name,
+                typing=self._typing,
+                think_delay_s=think_delay_s,
+                max_steps=max_steps,
+            )
+            agents = {agent_name: built_in}
+        self._agents = dict(agents)
+        self._default = default_agent or agent_name
+        self._run_timeout_s = run_timeout_s
+        self._stop_grace_s = stop_grace_s
+        self._progress_interval_s = progress_interval_s
 
-    def agent_id(self, run_id: str) -> str:
-        return agent_id(self._agent_name, run_id)
+    @property
+    def agents(self) -> Mapping[str, Agent]:
+        return self._agents
+
+    @property
+    def default_agent(self) -> str:
+        return self._default
+
+    def agent_id(self, run_id: str, agent: str | None = None) -> str:
+        return agent_id(agent or self._default, run_id)
 
     async def run(self, spec: RunSpec, handle: RunHandle) -> Ending | None:
         """Drive one run until it ends; say how. The run holds one of the process's slots."""
-        run = _Run(spec, self.agent_id(spec.run_id), handle)
+        name = spec.agent or self._default
+        agent = self._agents.get(name)
+        if agent is None:
+            known = ", ".join(sorted(self._agents))
+            message = f"there is no agent named {name!r} here; the agents are: {known}"
+            return Ending.failed(ErrorCode.UNKNOWN_AGENT, message)
+        ids = RunIds(spec.run_id, spec.thread_id, spec.user_id)
+        backend = HostBackend(ids, handle, self._events, self._tools, self._book, self._catalog)
+        context = RunContext(
+            backend,
+            run_id=spec.run_id,
+            thread_id=spec.thread_id,
+            agent_id=self.agent_id(spec.run_id, name),
+            message=spec.content,
+            history=spec.history,
+            deadline=time.monotonic() + self._run_timeout_s,
+            delta_interval_s=self._typing.flush_s,
+            progress_interval_s=self._progress_interval_s,
+        )
         try:
-            answer = await self._drive_within_budget(run)
-            return Ending.completed(answer)
+            await self._start(agent, context, backend, handle)
+            outcome = await self._supervise(agent, context, backend)
         except asyncio.CancelledError:
             if handle.reason is None:
                 raise  # not a stop this service asked for (the loop is closing): pass it on
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
-            return stopped_ending(handle.reason)
+            return _with_record(stopped_ending(handle.reason), backend, context)
         except LeaseLost:
             log.warning("run %s: lease may have run out; leaving it to a sweeper", spec.run_id)
             return None
-        except AgentwireError as exc:
-            return Ending.failed(exc.code, exc.message)
-        except Exception:
-            log.exception("run %s crashed", spec.run_id)
-            return Ending.failed(ErrorCode.AGENT_ERROR, "the agent hit an unexpected error")
+        if isinstance(outcome, Completed):
+            completed = Ending.completed(outcome.answer)
+            return _with_record(completed, backend, context, outcome.message_id)
+        if outcome.code != ErrorCode.RUN_TIMEOUT:
+            log.info("run %s failed: %s", spec.run_id, outcome.code)
+        return _with_record(Ending.failed(outcome.code, outcome.message), backend, context)
 
-    async def _drive_within_budget(self, run: _Run) -> str:
-        budget = asyncio.timeout(self._run_timeout_s)
+    async def _start(
+        self, agent: Agent, context: RunContext, backend: HostBackend, handle: RunHandle
+    ) -> None:
+        headline = agent.description
+        if agent.headline is not None:
+            try:
+                headline = agent.headline(context)
+            except Exception:
+                log.exception("agent %s: its headline failed", agent.name)
+        data = AgentStartedData(agent_id=context.agent_id, message=headline)
+        event = AgentStarted(run_id=context.run_id, thread_id=context.thread_id, data=data)
+        handle.first_seq = await backend.publish(event, started_msg_id(context.run_id))
+        handle.started = True
+
+    async def _supervise(self, agent: Agent, context: RunContext, backend: HostBackend) -> Outcome:
+        """The agent's outcome, within the budget; a stop (this task cancelled) is passed on
+        once the agent's task has ended or been let go."""
+        task = asyncio.create_task(drive(agent, context), name=f"agent-{context.run_id}")
         try:
-            async with budget:
-                return await self._drive(run)
+            async with asyncio.timeout(self._run_timeout_s):
+                return await asyncio.shield(task)
         except TimeoutError:
-            if not budget.expired():
-                raise
-            raise AgentwireError(
-                f"the run did not finish within its {self._run_timeout_s:g}s budget",
-                ErrorCode.RUN_TIMEOUT,
-            ) from None
+            await self._halt(task, context, backend)
+            return _timed_out(self._run_timeout_s)
+        except asyncio.CancelledError:
+            await self._halt(task, context, backend)
+            raise
 
-    async def _drive(self, run: _Run) -> str:
-        """Publish agent_started, then follow the plan; return its answer."""
-        plan = self._planner.start(run.spec.content, list(run.spec.history))
-        started = AgentStartedData(agent_id=run.agent_id, message=plan.headline)
-        seq = await self._publish(run, AgentStarted(**run.ids(), data=started), started_msg_id)
-        run.handle.started = True
-        run.handle.first_seq = seq
-        observation: ToolObservation | None = None
-        for _ in range(self._max_steps):
-            step = await _resolved(plan.next_step(observation))
-            observation = None
-            match step:
-                case Think(thought=thought):
-                    await self._think(run, thought)
-                case CallTool():
-                    observation = await self._call_tool(run, step)
-                case Finish(answer=answer):
-                    message_id = answer_message_id(run.spec.run_id)
-                    await self._type_out(run, "answer", message_id, answer)
-                    return answer
-                case _:
-                    raise TypeError(f"the planner returned {step!r}, not a step")
-        raise AgentwireError(
-            f"the plan did not finish within {self._max_steps} steps", ErrorCode.AGENT_ERROR
-        )
-
-    async def _think(self, run: _Run, thought: str) -> None:
-        # A short pause between thoughts: without it a deterministic plan lands all at once and
-        # the stream does not look like someone working.
-        if run.thoughts and self._think_delay_s:
-            await asyncio.sleep(self._think_delay_s)
-        run.thoughts += 1
-        message_id = thought_message_id(run.spec.run_id, run.thoughts)
-        await self._type_out(run, "thinking", message_id, thought)
-        data = AgentThinkingData(
-            agent_id=run.agent_id, thought=thought, step=run.thoughts, message_id=message_id
-        )
-        await self._publish(run, AgentThinking(**run.ids(), data=data))
-
-    async def _type_out(self, run: _Run, kind: MessageKind, message_id: str, text: str) -> None:
-        """Stream ``text`` as a message; return once every delta is stored. Leaving early (a
-        stop, a failed publish) stops the writer at once: what it held back is dropped."""
-
-        async def publish(event: AnyEvent) -> int:
-            return await self._publish(run, event)
-
-        async with MessageWriter(
-            publish,
-            **run.ids(),
-            agent_id=run.agent_id,
-            kind=kind,
-            message_id=message_id,
-            interval_s=self._typing.flush_s,
-        ) as writer:
-            await self._typing.type_out(writer, text)
-            await writer.finish()
-
-    async def _call_tool(self, run: _Run, step: CallTool) -> ToolObservation:
-        request = ToolCallRequest(
-            user_id=run.spec.user_id,
-            run_id=run.spec.run_id,
-            thread_id=run.spec.thread_id,
-            tool_call_id=uuid.uuid4().hex,
-            tool_name=step.tool_name,
-            parameters=step.parameters,
-        )
-        call_id = request.tool_call_id
-        run.handle.check_lease()  # the tool runner publishes for this run: same fence as ours
-        # Recorded before the request goes out, so whoever ends this run can stop the call.
-        first = not run.handle.started_recorded
-        await self._book.open_call(
-            call_id,
-            run.spec.run_id,
-            step.tool_name,
-            step.parameters,
-            started=first,
-            first_seq=run.handle.first_seq if first else None,
-        )
-        run.handle.started_recorded = True
-        run.handle.open_calls += 1
-        try:
-            reply = await self._tools.call(
-                request, lambda stage: self._book.call_stage(call_id, stage)
+    async def _halt(
+        self, task: asyncio.Task[Outcome], context: RunContext, backend: HostBackend
+    ) -> None:
+        """Stop the agent's task; one that ignores it for stop_grace_s is fenced off."""
+        context._cancel()
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=self._stop_grace_s)
+        if not done:
+            log.error(
+                "run %s: the agent ignored being stopped for %.1fs; fenced off",
+                context.run_id,
+                self._stop_grace_s,
             )
-        except ToolCallError as exc:
-            if exc.answered:
-                await self._close_call(run, call_id)
-            raise  # an unanswered call stays open: ending the run settles it
-        await self._close_call(run, call_id)
-        return ToolObservation(step.tool_name, step.parameters, reply.result)
+            backend.fenced = True
+            task.add_done_callback(_quietly)
 
-    async def _close_call(self, run: _Run, call_id: str) -> None:
-        await self._book.close_call(call_id)
-        run.handle.open_calls -= 1
 
-    async def _publish(
-        self, run: _Run, event: AnyEvent, msg_id: Callable[[str], str] | None = None
-    ) -> int:
-        run.handle.check_lease()
-        fixed_id = None if msg_id is None else msg_id(run.spec.run_id)
-        return await self._events.publish(run.spec.user_id, event, msg_id=fixed_id)
+def _timed_out(budget_s: float) -> Outcome:
+    message = f"the run did not finish within its {budget_s:g}s budget"
+    return Failed(str(ErrorCode.RUN_TIMEOUT), message)
+
+
+def _with_record(
+    ending: Ending | None,
+    backend: HostBackend,
+    context: RunContext,
+    answer_id: str | None = None,
+) -> Ending | None:
+    """``ending`` with what the run leaves for later: its tool calls, the tokens it spent."""
+    if ending is None:
+        return None
+    usage = context.usage
+    spent = usage.input_tokens or usage.output_tokens
+    return Ending(
+        ending.status,
+        result=ending.result,
+        error_code=ending.error_code,
+        error_message=ending.error_message,
+        steps=encode_steps(backend.steps),
+        input_tokens=usage.input_tokens if spent else None,
+        output_tokens=usage.output_tokens if spent else None,
+        answer_message_id=answer_id if answer_id != answer_message_id(context.run_id) else None,
+    )
+
+
+def _quietly(task: asyncio.Task[Outcome]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("a fenced-off agent task ended with %r", task.exception())
 
 
 def stopped_ending(reason: StopReason | None) -> Ending | None:
@@ -301,11 +259,3 @@ def stopped_ending(reason: StopReason | None) -> Ending | None:
             return Ending.failed(ErrorCode.AGENT_STOPPED, SHUTDOWN_MESSAGE)
         case StopReason.LEASE_LOST | None:
             return None
-
-
-async def _resolved(step: Step | Awaitable[Step]) -> Step:
-    # The Planner interface is synchronous; an LLM plan may return an awaitable step instead,
-    # and is awaited here so that swapping planners never touches this loop.
-    if inspect.isawaitable(step):
-        return await step
-    return step

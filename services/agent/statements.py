@@ -74,7 +74,7 @@ OCCUPIED = select(  # waiting, going, or ended and not yet announced
 )
 INSERT_RUN = insert(RUNS)
 HISTORY = (
-    select(RUNS.c.content)
+    select(RUNS.c.content, RUNS.c.status, RUNS.c.result, RUNS.c.steps)
     .where(RUNS.c.thread_id == bindparam("b_thread"), RUNS.c.id != bindparam("b_run"))
     .where(RUNS.c.created_at <= bindparam("b_before"))
     .order_by(RUNS.c.created_at.desc(), RUNS.c.id.desc())
@@ -114,6 +114,10 @@ _ENDING = {
     # agent_started was stored if the owner says so: recorded with the ending, at no extra cost
     "started_at": func.coalesce(RUNS.c.started_at, bindparam("b_started")),
     "first_seq": func.coalesce(RUNS.c.first_seq, bindparam("b_first_seq", type_=BigInteger)),
+    "steps": bindparam("b_steps"),
+    "input_tokens": bindparam("b_input_tokens"),
+    "output_tokens": bindparam("b_output_tokens"),
+    "answer_message_id": bindparam("b_answer_message_id"),
 }
 _OURS_RUNNING = and_(
     RUNS.c.id == bindparam("b_run"), RUNS.c.status == RUNNING, RUNS.c.owner == bindparam("b_owner")

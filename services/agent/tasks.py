@@ -24,6 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from agentwire_sdk import Turn
 from services.agent.closing import Closer
 from services.agent.control import RunHandle, StopReason
 from services.agent.ledger import Queued
@@ -78,7 +79,7 @@ class RunExecutor(Protocol):
 
 class Promoter(Protocol):
     async def next_queued(self, thread_id: str) -> Queued | None: ...
-    async def claim(self, queued: Queued) -> tuple[StoredRun, tuple[str, ...]] | None: ...
+    async def claim(self, queued: Queued) -> tuple[StoredRun, tuple[Turn, ...]] | None: ...
 
 
 class ThreadOrder(Protocol):
@@ -150,7 +151,7 @@ class RunTasks:
 
     async def _claim_next(
         self, thread_id: str, queued: Queued | None
-    ) -> tuple[StoredRun, tuple[str, ...]] | None:
+    ) -> tuple[StoredRun, tuple[Turn, ...]] | None:
         if queued is None:
             queued = await self._ledger.next_queued(thread_id)
         if queued is None:
@@ -160,9 +161,9 @@ class RunTasks:
             return None
         return await self._ledger.claim(queued)
 
-    def start(self, run: StoredRun, history: tuple[str, ...] = ()) -> None:
+    def start(self, run: StoredRun, history: tuple[Turn, ...] = ()) -> None:
         """Work on ``run``, recorded as running and held by this process, with a slot taken."""
-        spec = RunSpec(run.id, run.thread_id, run.user_id, run.content, history)
+        spec = RunSpec(run.id, run.thread_id, run.user_id, run.content, history, run.agent)
         self._hold(run.id, lambda handle: self._work(spec, handle), slot=True)
         if run.cancel_requested:  # cancelled while it waited in the queue, a moment ago
             self.stop(run.id, StopReason.CANCELLED)

@@ -16,7 +16,9 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, select, update
 
+from agentwire_sdk import Turn
 from services.agent import statements as sql
+from services.agent.hosting import decode_steps
 from services.agent.models import CallStage, Ending, RunStatus
 from services.agent.repository import StoredRun, stored_run
 
@@ -77,7 +79,7 @@ def next_queued(conn: Connection, thread_id: str) -> Queued | None:
 
 def claim(
     conn: Connection, queued: Queued, lease: Lease
-) -> tuple[StoredRun, tuple[str, ...]] | None:
+) -> tuple[StoredRun, tuple[Turn, ...]] | None:
     if conn.dialect.name == "postgresql":  # one promotion per thread at a time
         conn.execute(select(THREADS.c.id).where(THREADS.c.id == queued.thread_id).with_for_update())
     keys = {"b_run": queued.run_id, "b_thread": queued.thread_id, **lease.keys()}
@@ -284,14 +286,20 @@ def call_row(
     }
 
 
-def history(conn: Connection, run: StoredRun) -> tuple[str, ...]:
-    """The thread's messages before ``run``, oldest first (the newest HISTORY_RUNS of them)."""
+def history(conn: Connection, run: StoredRun) -> tuple[Turn, ...]:
+    """The thread before ``run``, oldest first (its newest HISTORY_RUNS runs): each message, and
+    the answer and tool calls of each run that completed."""
     keys = {
         "b_thread": run.thread_id,
         "b_run": run.id,
         "b_before": datetime.fromtimestamp(run.created_at, UTC),
     }
-    return tuple(reversed(list(conn.scalars(sql.HISTORY, keys))))
+    turns: list[Turn] = []
+    for row in reversed(list(conn.execute(sql.HISTORY, keys))):
+        turns.append(Turn("user", row.content))
+        if row.status == RunStatus.COMPLETED.value and row.result is not None:
+            turns.append(Turn("assistant", row.result, decode_steps(row.steps)))
+    return tuple(turns)
 
 
 def _ending_keys(ending: Ending) -> dict[str, Any]:
@@ -300,4 +308,8 @@ def _ending_keys(ending: Ending) -> dict[str, Any]:
         "b_result": ending.result,
         "b_code": ending.error_code,
         "b_message": ending.error_message,
+        "b_steps": ending.steps,
+        "b_input_tokens": ending.input_tokens,
+        "b_output_tokens": ending.output_tokens,
+        "b_answer_message_id": ending.answer_message_id,
     }

@@ -43,6 +43,7 @@ __all__ = [
     "MessageKind",
     "MessageStarted",
     "MessageStartedData",
+    "TokenUsage",
     "ToolCompleted",
     "ToolCompletedData",
     "ToolError",
@@ -104,10 +105,18 @@ class ToolCompletedData(EventData):
     truncated: bool = False  # only in a run_snapshot: the result was too large and left out
 
 
+class TokenUsage(msgspec.Struct, kw_only=True):
+    """Tokens a model spent on a run (on its terminal event, when a model was used)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
 class AgentCompletedData(EventData):
     agent_id: str
     result: str
-    message_id: str | None = None  # set when the answer was streamed: it completes that message
+    message_id: str | None = None  # the answer's message (streamed or not): it completes it
+    usage: TokenUsage | None = None
 
 
 class MessageStartedData(EventData):
@@ -132,11 +141,13 @@ class AgentFailedData(EventData):
     agent_id: str
     code: str
     message: str
+    usage: TokenUsage | None = None
 
 
 class AgentCancelledData(EventData):
     agent_id: str
     reason: str = "cancelled by the user"
+    usage: TokenUsage | None = None
 
 
 class Event(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):

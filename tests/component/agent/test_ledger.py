@@ -14,6 +14,7 @@ import msgspec
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agentwire_sdk import Turn
 from services.agent.ledger import Intaken, RunLedger, StoredCall
 from services.agent.models import CallStage, Ending, RunStatus
 from services.agent.repository import (
@@ -224,7 +225,11 @@ async def test_a_run_started_at_intake_hears_its_threads_earlier_messages(
 
     recorded = await theirs.record_intake(follow_up, seq=2, start=True)
 
-    assert (recorded.outcome, recorded.history) == (Intaken.STARTED, ("why is the api slow?",))
+    assert recorded.outcome is Intaken.STARTED
+    assert recorded.history == (
+        Turn("user", "why is the api slow?"),
+        Turn("assistant", "an index"),  # the answer of a completed run, with its tool calls
+    )
     assert recorded.run is not None and recorded.run.owner == "agent-b"
     no_slot = await theirs.record_intake(message(content="later"), seq=3, start=False)
     assert no_slot.outcome is Intaken.QUEUED
