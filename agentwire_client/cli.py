@@ -142,6 +142,7 @@ class Chat:
             self.quit.set()
             return
         run_id, self.active_run = self.active_run, None
+        self.timeline.end_line()
         self.err.print("[yellow]stopping the run… (Ctrl-C again to quit)[/]")
         asyncio.ensure_future(self.client.cancel(run_id)).add_done_callback(_ignore_result)
 

@@ -140,13 +140,14 @@ class Timeline:
         if handler is None:
             return
         if kind not in ("message_delta", "tool_progress", "tool_completed"):
-            self._close_line()
+            self.end_line()
         handler(frame, data)
 
     def _line(self, *parts: tuple[str, str] | str) -> None:
         self.console.print(Text.assemble(*parts), highlight=False)
 
-    def _close_line(self) -> None:
+    def end_line(self) -> None:
+        """End a line of streamed text or progress left open, before printing anything else."""
         if self._open is not None:
             self._open = None
             self.console.print()
@@ -167,7 +168,7 @@ class Timeline:
         message_id = data["message_id"]
         kind = self._kinds.setdefault(message_id, "answer")  # a replay that began mid-message
         if self._open != message_id:
-            self._close_line()
+            self.end_line()
             self._open = message_id
             if kind == "thinking":
                 self.console.print(Text("  … ", "dim"), end="")
@@ -183,7 +184,7 @@ class Timeline:
         line = format_progress(data.get("tool_name", "tool"), progress, message)
         if self.console.is_terminal:
             if self._open != call_id:
-                self._close_line()
+                self.end_line()
             else:
                 self.console.control(_REWRITE_LINE)
             self._open = call_id
@@ -192,7 +193,7 @@ class Timeline:
         shown = (int((progress or 0) * 10), message if progress is None else None)
         if self._progress_shown.get(call_id) != shown:
             self._progress_shown[call_id] = shown
-            self._close_line()
+            self.end_line()
             self.console.print(line, highlight=False)
 
     def _on_run_accepted(self, frame: dict[str, Any], _: dict[str, Any]) -> None:
@@ -235,7 +236,7 @@ class Timeline:
         if self._open == data["tool_call_id"] and self.console.is_terminal:
             self._open = None
             self.console.control(_REWRITE_LINE)  # the result takes the progress line's place
-        self._close_line()
+        self.end_line()
         params = self._params.pop(data["tool_call_id"], None)
         took = format_duration(data.get("duration_ms"))
         if error := data.get("error"):
