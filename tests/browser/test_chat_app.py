@@ -36,6 +36,7 @@ SCRIPTED_SERVER = """
     constructor(url, protocols) {
       Object.assign(this, {url, protocols, readyState: 0});
       server.sockets.push(this);
+      if (server.refuse) return void setTimeout(() => this.drop(1006), 5);  // a network down
       setTimeout(() => { this.readyState = 1; this.onopen?.({}); }, 5);
     }
     send(text) {
@@ -159,3 +160,18 @@ def test_a_run_accepted_twice_after_a_resend_is_one_run(page: Page, replayed_fir
     assert page.locator('.run [data-kind="agent_started"]').count() == 1
     assert page.locator(".run .outcome-text").inner_text() == "Fine."
     assert page.evaluate("window.agentwireApp.current") == "t1"
+
+
+def test_reconnecting_counts_down_to_the_next_try(page: Page) -> None:
+    page.evaluate("server.refuse = true; server.sockets[0].drop(1006)")
+    status = page.locator("#connection")
+    page.wait_for_function(
+        "/Reconnecting in [3-9] s/.test(document.getElementById('connection').textContent)",
+        timeout=20_000,
+    )
+    first = int(status.inner_text().split()[2])
+    page.wait_for_timeout(1_050)
+    assert status.inner_text() == f"Reconnecting in {first - 1} s…"
+    page.evaluate("server.refuse = false")
+    page.wait_for_selector('#connection[data-state="open"]', timeout=20_000)
+    assert status.inner_text() == "Live"

@@ -215,3 +215,16 @@ def test_server_text_is_never_parsed_as_markup(page: Page) -> None:
         """,
     )
     assert result == [0, "<img src=x onerror=alert(1)>"]
+
+
+def test_thread_times_read_as_how_long_ago(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const {formatAgo} = await import("/timeline.js");
+        const now = Date.UTC(2026, 11, 7, 12, 0, 0);
+        const ago = (s) => formatAgo(now / 1000 - s, now);
+        return [ago(5), ago(61), ago(5 * 60 + 30), ago(3 * 3600), ago(30 * 3600), ago(4 * 86400)];
+        """,
+    )
+    assert result == ["just now", "1 min ago", "5 min ago", "3 h ago", "yesterday", "4 days ago"]
