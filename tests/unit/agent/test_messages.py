@@ -161,3 +161,40 @@ async def test_a_completed_run_announces_the_answer_by_its_message_id() -> None:
     assert stream.text_of(completed.data.message_id) == completed.data.result
     run = ledger.runs[SPEC.run_id]
     assert run.first_seq == 1 and run.last_seq == len(stream.events)  # the fake's seqs
+
+
+async def test_a_delta_the_stream_will_not_take_fails_the_run_and_the_thought_never_completes() -> (
+    None
+):
+    stream = Stream(refuse={"message_delta"})
+
+    ending = await runner(stream, Tools(), Ledger(), tokens_per_s=0).run(
+        SPEC, RunHandle(SPEC.run_id, 60)
+    )
+
+    assert ending is not None and ending.error_code == "publish_failed"
+    assert stream.types == ["agent_started", "message_started"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="since the SDK hosting (ada0b91) agentwire_sdk.outcome.drive turns the host's "
+    "LeaseLost into agent_error instead of letting the run host leave the run to a sweeper",
+)
+async def test_a_run_whose_lease_lapses_mid_answer_publishes_nothing_more() -> None:
+    stream, tools = Stream(), Tools()
+    handle = RunHandle(SPEC.run_id, 60)
+    task = asyncio.create_task(runner(stream, tools, Ledger(), tokens_per_s=100).run(SPEC, handle))
+    answer_id = answer_message_id(SPEC.run_id)
+    for _ in range(2000):
+        if stream.text_of(answer_id):
+            break
+        await asyncio.sleep(0.005)
+
+    handle.fence()  # as when the lease may have run out: a sweeper may be ending the run
+    ending = await task
+    published = len(stream.events)
+    await asyncio.sleep(0.1)
+
+    assert ending is None  # another process announces its end
+    assert len(stream.events) == published and stream.types[-1] == "message_delta"
