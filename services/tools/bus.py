@@ -26,7 +26,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from services.tools.mcp_servers import McpServers
+from services.tools.mcp_servers import McpServers, is_mcp_tool
 from services.tools.registry import Registry, UnknownTool
 from services.tools.runner import Heartbeat, ToolRunner
 from services.tools.settings import ToolsSettings
@@ -216,6 +216,7 @@ class ToolRunnerNode:
             self._registry,
             offer=calls.offer,
             withdraw=calls.withdraw,
+            timeouts=settings.timeout_overrides,
             connect_timeout_s=settings.mcp_connect_timeout_s,
             probe_interval_s=settings.mcp_probe_interval_s,
         )
@@ -228,8 +229,13 @@ class ToolRunnerNode:
 
     def _apply_limits(self) -> None:
         settings = self._settings
+        timeouts = {  # an MCP server's tools get theirs as they are registered
+            name: seconds
+            for name, seconds in settings.timeout_overrides.items()
+            if not is_mcp_tool(name, settings.mcp_servers)
+        }
         for variable, limits in (
-            ("TOOL_TIMEOUT_OVERRIDES", {"timeouts": settings.timeout_overrides}),
+            ("TOOL_TIMEOUT_OVERRIDES", {"timeouts": timeouts}),
             ("TOOL_CONCURRENCY_OVERRIDES", {"concurrency": settings.concurrency_overrides}),
         ):
             try:

@@ -30,7 +30,7 @@ from services.tools.mcp_servers.link import (
 from services.tools.registry import Registry, Tool
 from shared.subjects import is_safe_token
 
-__all__ = ["McpServerConfig", "McpServers", "parse_mcp_servers", "tool_name"]
+__all__ = ["McpServerConfig", "McpServers", "is_mcp_tool", "parse_mcp_servers", "tool_name"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,11 @@ Offer = Callable[[str], Awaitable[None]]  # start (or stop) taking calls for a t
 
 def tool_name(server: str, tool: str) -> str:
     return f"{server}__{tool}"
+
+
+def is_mcp_tool(name: str, configs: Iterable[McpServerConfig]) -> bool:
+    """Whether ``name`` would be a tool of one of these servers (known only once it connects)."""
+    return any(name.startswith(tool_name(config.name, "")) for config in configs)
 
 
 class McpServers:
@@ -51,11 +56,15 @@ class McpServers:
         *,
         offer: Offer,
         withdraw: Offer,
+        timeouts: dict[str, float] | None = None,
         connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
         probe_interval_s: float = DEFAULT_PROBE_INTERVAL_S,
         backoff_max_s: float = DEFAULT_BACKOFF_MAX_S,
     ) -> None:
+        """``timeouts``: TOOL_TIMEOUT_OVERRIDES for these servers' tools (by registered name),
+        which beat a server's own ``timeout_s``."""
         self._registry = registry
+        self._timeouts = timeouts or {}
         self._offer = offer
         self._withdraw = withdraw
         self._connect_timeout_s = connect_timeout_s
@@ -101,7 +110,8 @@ class McpServers:
                 log.warning("MCP server %s: tool %r skipped: %s exists", link.name, tool.name, name)
                 continue
             self._registry.remove(name)
-            self._registry.add(_as_tool(link, tool, name))
+            timeout_s = self._timeouts.get(name, link.config.timeout_s)
+            self._registry.add(_as_tool(link, tool, name, timeout_s))
             kept.add(name)
             owned.add(name)
             await self._offer(name)
@@ -118,13 +128,13 @@ class McpServers:
         await self._withdraw(name)
 
 
-def _as_tool(link: McpLink, tool: McpTool, name: str) -> Tool:
+def _as_tool(link: McpLink, tool: McpTool, name: str, timeout_s: float | None) -> Tool:
     description = tool.description or tool.title or tool.name
     return Tool(
         name=name,
         description=description,
         parameters=dict(tool.input_schema or {"type": "object"}),
         run=functools.partial(link.call, tool.name),
-        timeout_s=link.config.timeout_s,
+        timeout_s=timeout_s,
         reports_progress=True,
     )

@@ -195,7 +195,10 @@ class McpLink:
     async def _down(self) -> None:
         if self._client is not None:
             self._client = None
-            await self._on_down(self)
+            try:
+                await self._on_down(self)
+            except Exception:  # NATS away: the link must live on to reconnect all the same
+                log.exception("MCP server %s: its tools were not all withdrawn", self.name)
 
     def _client_for(self, stack: contextlib.AsyncExitStack) -> Client:
         config = self.config

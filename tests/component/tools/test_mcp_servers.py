@@ -245,3 +245,25 @@ async def _has(name: str, names: Awaitable[set[str]]) -> bool:
 
 async def _lacks(name: str, names: Awaitable[set[str]]) -> bool:
     return name not in await names
+
+
+async def test_a_call_over_its_time_limit_ends_tool_timeout_and_the_server_is_told(
+    start_runner: StartRunner,
+    call: Call,
+    http_server: tuple[str, Path],
+    events: UserEvents,
+) -> None:
+    url, notes = http_server
+    await start_runner(
+        MCP_SERVERS=json.dumps({"fake": {"url": url}}),
+        TOOL_TIMEOUT_OVERRIDES="fake__wait=0.5",  # an MCP tool's limit, set like any other's
+    )
+    tag = uuid.uuid4().hex
+
+    timed_out = await failure(call("fake__wait", tag=tag))
+
+    assert timed_out.code == "tool_timeout" and "0.5s" in timed_out.message
+    await until(lambda: (notes / f"cancelled-{tag}").exists())
+    _, _executing = await events.next()
+    _, completed = await events.next()
+    assert completed["data"]["error"]["code"] == "tool_timeout"
