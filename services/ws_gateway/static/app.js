@@ -4,9 +4,11 @@
 // asks for streamed text (deltas): thoughts and answers appear as they are written, long tools
 // show their progress, and a tab opened mid-run gets each run under way as a snapshot.
 // A reload reopens the last thread (kept in localStorage) with every run whole: finished runs
-// are read back with run_events, a page at a time (see HISTORY_*).
+// are read back with run_events, a few at a time (history.js).
 
 import { connect } from "./agentwire.js";
+import { HistoryReader, lastThread, rememberThread } from "./history.js";
+import { closeDrawer, initDrawer, notice, showConnectionState } from "./layout.js";
 import {
   SESSION_KEY, endSession, forgetSession, initSignIn, loadSession, showSignIn, tokenStore,
 } from "./signin.js";
@@ -15,11 +17,6 @@ import { RunView, ThreadView, formatAgo } from "./timeline.js";
 const $ = (id) => document.getElementById(id);
 
 const THREADS_SHOWN = 200; // the newest threads listed on the left (one page, the most allowed)
-const LAST_THREAD_KEY = "agentwire.lastThread"; // {email: thread_id}: the thread a reload reopens
-// Reading finished runs back (run_events): a few at a time and spaced out, newest first, so a
-// long thread never comes near the socket's message rate (20 a second, docs/protocol.md).
-const HISTORY_AT_ONCE = 3;
-const HISTORY_SPACING_MS = 120;
 const FOLLOW_SLACK_PX = 48; // this close to the end counts as "at the end": the view follows
 
 const app = {
@@ -32,8 +29,9 @@ const app = {
   email: "",
   following: true, // the timeline sticks to its end until the person scrolls up
   autoTop: 0, // where followEnd last put the timeline's scrollTop
-  history: { queue: [], running: 0 }, // finished runs waiting to be read back whole
+  history: null, // reads finished runs back whole (history.js)
 };
+app.history = new HistoryReader(() => app.client, () => followEnd());
 window.agentwireApp = app; // for the browser tests and for poking around in devtools
 
 // Error frames the page shows where they happen, not in the notice bar: a message not stored
@@ -85,50 +83,16 @@ function startChat(session) {
     if (!SHOWN_IN_PLACE.has(e.code)) notice(`${e.code}: ${e.message}`);
   });
   const hash = new URLSearchParams(location.hash.slice(1)).get("thread");
-  select(hash || lastThread() || null);
+  select(hash || lastThread(app.email) || null);
   $("message").focus();
 }
 
-function lastThread() {
-  try { return JSON.parse(localStorage.getItem(LAST_THREAD_KEY))?.[app.email] || null; } catch { return null; }
-}
-
-function rememberThread(threadId) {
-  let all = {};
-  try { all = JSON.parse(localStorage.getItem(LAST_THREAD_KEY)) || {}; } catch { /* reset */ }
-  if (threadId) all[app.email] = threadId; else delete all[app.email];
-  localStorage.setItem(LAST_THREAD_KEY, JSON.stringify(all));
-}
-
-function showConnection({ state, delayMs }) {
-  const labels = { connecting: "Connecting…", open: "Live", closed: "Disconnected",
-    unauthorized: "Signed out", revoked: "Signed out" };
-  const box = $("connection");
-  clearInterval(showConnection.countdown);
-  box.dataset.state = state;
-  const text = box.querySelector(".connection-text");
-  if (state === "reconnecting") { // counts down to the next try, a second at a time
-    const at = Date.now() + delayMs;
-    const tick = () => {
-      text.textContent = `Reconnecting in ${Math.max(1, Math.ceil((at - Date.now()) / 1000))} s…`;
-    };
-    tick();
-    showConnection.countdown = setInterval(tick, 1000);
-  } else {
-    text.textContent = labels[state] || state;
-  }
-  if (state === "open") {
+function showConnection(detail) {
+  showConnectionState(detail);
+  if (detail.state === "open") {
     refreshThreads();
     if (app.current) loadHistory(app.current);
   }
-}
-
-function notice(text) {
-  const box = $("notice");
-  box.textContent = text;
-  box.hidden = false;
-  clearTimeout(notice.timer);
-  notice.timer = setTimeout(() => { box.hidden = true; }, 8000);
 }
 
 function thread(threadId) {
@@ -158,7 +122,9 @@ async function loadHistory(threadId) {
     runs = await app.client.listRuns(threadId);
   } catch (err) {
     // A remembered thread that is gone (or another user's, on a shared browser): start afresh.
-    if (err.code === "thread_not_found" && threadId === lastThread()) rememberThread(null);
+    if (err.code === "thread_not_found" && threadId === lastThread(app.email)) {
+      rememberThread(app.email, null);
+    }
     return;
   }
   const entry = thread(threadId);
@@ -206,27 +172,7 @@ function showRuns(entry, threadId, runs) {
       entry.view.add(view);
     }
     view.showHistory(info);
-    const finished = ["completed", "failed", "cancelled"].includes(info.status);
-    if (finished && Number.isInteger(info.first_seq) && Number.isInteger(info.last_seq)
-      && !view.seen.size && !view.historyAsked) {
-      view.historyAsked = true;
-      app.history.queue.push({ view, info });
-    }
-  }
-  readHistory();
-}
-
-/** Read finished runs back with run_events (thinking, tools, answer), a few at a time. */
-function readHistory() {
-  const history = app.history;
-  while (history.running < HISTORY_AT_ONCE && history.queue.length) {
-    const { view, info } = history.queue.shift();
-    history.running += 1;
-    app.client.runEvents(info.run_id, info.first_seq - 1, info.last_seq)
-      .then((snapshot) => { if (view.applySnapshot(snapshot)) followEnd(); })
-      .catch(() => { view.historyAsked = false; }) // its answer stays; a reconnect tries again
-      .finally(() => setTimeout(() => { history.running -= 1; readHistory(); },
-        HISTORY_SPACING_MS));
+    app.history.add(view, info); // newest first: the runs at the bottom fill in first
   }
 }
 
@@ -263,7 +209,7 @@ function select(threadId) {
   if (threadId) {
     const entry = thread(threadId);
     entry.unread = false;
-    rememberThread(threadId);
+    rememberThread(app.email, threadId);
     history.replaceState(null, "", `#thread=${encodeURIComponent(threadId)}`);
     if (app.client && app.client.state === "open") loadHistory(threadId);
   } else {
@@ -449,21 +395,6 @@ function onComposerKey(event) {
 
 const coarsePointer = () => window.matchMedia?.("(pointer: coarse)").matches;
 
-// The threads drawer (phones): opened from the top bar, closed by a choice, Escape or a tap
-// outside it.
-
-function openDrawer() {
-  $("chat-view").classList.add("drawer-open");
-  $("menu-button").setAttribute("aria-expanded", "true");
-  ($("thread-list").querySelector("[aria-current]") || $("new-thread")).focus();
-}
-
-function closeDrawer() {
-  if (!$("chat-view").classList.contains("drawer-open")) return;
-  $("chat-view").classList.remove("drawer-open");
-  $("menu-button").setAttribute("aria-expanded", "false");
-}
-
 function newThread() {
   select(null);
   closeDrawer();
@@ -475,16 +406,7 @@ function init() {
   $("logout-button").addEventListener("click", logOut);
   $("new-thread").addEventListener("click", newThread);
   $("new-thread-top").addEventListener("click", newThread);
-  $("menu-button").addEventListener("click", () => {
-    if ($("chat-view").classList.contains("drawer-open")) closeDrawer(); else openDrawer();
-  });
-  $("drawer-backdrop").addEventListener("click", closeDrawer);
-  document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && $("chat-view").classList.contains("drawer-open")) {
-      closeDrawer();
-      $("menu-button").focus();
-    }
-  });
+  initDrawer();
   $("load-earlier").addEventListener("click", loadEarlier);
   $("timeline").addEventListener("scroll", onTimelineScroll, { passive: true });
   $("composer").addEventListener("submit", onComposerSubmit);

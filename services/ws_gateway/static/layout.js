@@ -1,0 +1,61 @@
+// layout.js: the page around the timeline — the connection badge (with its countdown), the
+// notice bar, and the threads drawer of a narrow screen. DOM only; app.js decides what to show.
+
+const $ = (id) => document.getElementById(id);
+
+const CONNECTION_LABELS = { connecting: "Connecting…", open: "Live", closed: "Disconnected",
+  unauthorized: "Signed out", revoked: "Signed out" };
+let countdown = null;
+
+/** The client's state in the top bar; "reconnecting" counts down to the next try. */
+export function showConnectionState({ state, delayMs = 0 }) {
+  const box = $("connection");
+  const text = box.querySelector(".connection-text");
+  clearInterval(countdown);
+  box.dataset.state = state;
+  if (state !== "reconnecting") {
+    text.textContent = CONNECTION_LABELS[state] || state;
+    return;
+  }
+  const at = Date.now() + delayMs;
+  const tick = () => {
+    text.textContent = `Reconnecting in ${Math.max(1, Math.ceil((at - Date.now()) / 1000))} s…`;
+  };
+  tick();
+  countdown = setInterval(tick, 1000);
+}
+
+let noticeTimer = null;
+/** A line in the notice bar for 8 s. */
+export function notice(text) {
+  const box = $("notice");
+  box.textContent = text;
+  box.hidden = false;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => { box.hidden = true; }, 8000);
+}
+
+const isOpen = () => $("chat-view").classList.contains("drawer-open");
+
+export function openDrawer() {
+  $("chat-view").classList.add("drawer-open");
+  $("menu-button").setAttribute("aria-expanded", "true");
+  ($("thread-list").querySelector("[aria-current]") || $("new-thread")).focus();
+}
+
+export function closeDrawer() {
+  if (!isOpen()) return;
+  $("chat-view").classList.remove("drawer-open");
+  $("menu-button").setAttribute("aria-expanded", "false");
+}
+
+/** The drawer (phones): the menu button toggles it; Escape or a tap outside it closes it. */
+export function initDrawer() {
+  $("menu-button").addEventListener("click", () => (isOpen() ? closeDrawer() : openDrawer()));
+  $("drawer-backdrop").addEventListener("click", closeDrawer);
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || !isOpen()) return;
+    closeDrawer();
+    $("menu-button").focus();
+  });
+}
