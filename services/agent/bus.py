@@ -34,14 +34,17 @@ from shared import subjects
 from shared.bus import until_subscribed
 from shared.errors import ErrorCode
 from shared.wire.runs import (
+    AgentList,
     CancelReply,
     CancelRequest,
+    ListAgentsRequest,
     ListRunsRequest,
     ListThreadsRequest,
     RunList,
     RunRejected,
     ThreadList,
     decode_cancel_request,
+    decode_list_agents_request,
     decode_list_runs_request,
     decode_list_threads_request,
     encode,
@@ -72,6 +75,7 @@ class AgentRequests(Protocol):
     async def cancel(self, request: CancelRequest) -> CancelReply: ...
     async def list_threads(self, request: ListThreadsRequest) -> ThreadList | RunRejected: ...
     async def list_runs(self, request: ListRunsRequest) -> RunList | RunRejected: ...
+    async def list_agents(self, request: ListAgentsRequest) -> AgentList: ...
     def stop_local(self, run_id: str) -> None: ...
 
 
@@ -83,6 +87,7 @@ async def subscribe_requests(
         (subjects.run_cancel(), decode_cancel_request, service.cancel),
         (subjects.thread_list(), decode_list_threads_request, service.list_threads),
         (subjects.run_list(), decode_list_runs_request, service.list_runs),
+        (subjects.agent_list(), decode_list_agents_request, service.list_agents),
     ]
     slots = asyncio.Semaphore(max_answering)
     responders = []

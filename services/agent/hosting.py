@@ -11,6 +11,7 @@ for the run's ``steps``, what later runs of the thread are told of it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,8 +53,17 @@ class RunBook(Protocol):
     async def close_call(self, call_id: str) -> None: ...
 
 
+class _Spec(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def parameters(self) -> dict[str, Any]: ...
+
+
 class Catalog(Protocol):
-    async def tools(self) -> list[ToolSpec]: ...
+    async def tools(self) -> Sequence[_Spec]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +89,9 @@ class HostBackend:
         return await self.events.publish(self.ids.user_id, event, msg_id=msg_id)
 
     async def tools(self) -> list[ToolSpec]:
-        return [] if self.catalog is None else await self.catalog.tools()
+        if self.catalog is None:
+            return []
+        return [ToolSpec(t.name, t.description, t.parameters) for t in await self.catalog.tools()]
 
     async def call_tool(self, name: str, parameters: dict[str, Any], tool_call_id: str) -> Any:
         ids, handle = self.ids, self.handle

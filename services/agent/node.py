@@ -21,7 +21,9 @@ from nats.aio.subscription import Subscription
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.agent import migrate
+from services.agent.agents.registry import agent_list, build_agents
 from services.agent.bus import Responder, broadcaster, subscribe_control, subscribe_requests
+from services.agent.catalog import ToolCatalog
 from services.agent.closing import Closer
 from services.agent.intake import IntakeConsumer, WaitingQueue
 from services.agent.ledger import RunLedger
@@ -78,7 +80,9 @@ class AgentNode:
         await ensure_runs_stream(nc.jetstream(), settings.nats)
         queue = WaitingQueue(nc)
         self._tasks = self._run_tasks(nc, self.ledger, queue)
+        runner = self._tasks.runner
         service = AgentService(
+            agents=agent_list(dict(runner.agents), runner.default_agent),
             store=self.repository,
             ledger=self.ledger,
             tasks=self._tasks,
@@ -112,11 +116,15 @@ class AgentNode:
             timeout_s=settings.tool_call_timeout_s,
             heartbeat_timeout_s=settings.tool_heartbeat_timeout_s,
         )
+        agents, default = build_agents(settings, self._planner)
         runner = Runner(
             events=events,
             tools=tools,
             book=ledger,
-            planner=self._planner,
+            agents=agents,
+            default_agent=default,
+            catalog=ToolCatalog(nc),
+            stop_grace_s=settings.run_stop_grace_s,
             agent_name=settings.agent_name,
             think_delay_s=settings.think_delay_s,
             run_timeout_s=settings.run_timeout_s,

@@ -44,9 +44,11 @@ if TYPE_CHECKING:
     from services.agent.intake import Waiting
 from shared.wire.runs import (
     MAX_PAGE_LIMIT,
+    AgentList,
     CancelAccepted,
     CancelReply,
     CancelRequest,
+    ListAgentsRequest,
     ListRunsRequest,
     ListThreadsRequest,
     RunInfo,
@@ -119,7 +121,9 @@ class AgentService:
         queue: WaitingRuns,
         broadcast_cancel: Broadcast,
         reply_budget_bytes: int = REPLY_BUDGET_BYTES,
+        agents: AgentList | None = None,
     ) -> None:
+        self._agents = agents or AgentList(agents=[])
         self._store = store
         self._ledger = ledger
         self._tasks = tasks
@@ -169,6 +173,10 @@ class AgentService:
     def stop_local(self, run_id: str) -> None:
         """A cancel broadcast: stop the run if this process holds it."""
         self._tasks.stop(run_id, StopReason.CANCELLED)
+
+    async def list_agents(self, request: ListAgentsRequest) -> AgentList:
+        """The agents a message may name (the same in every process of a deployment)."""
+        return self._agents
 
     async def list_threads(self, request: ListThreadsRequest) -> ThreadList | RunRejected:
         """A page of the user's threads, most recently used first. The first page starts with

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from services.agent.agents.llm import DEFAULT_SYSTEM_PROMPT, LlmSettings
 from services.agent.messages import DEFAULT_TOKENS_PER_S, Typing
 from services.agent.service import DoubleTextPolicy
 from shared.settings import Env, NatsSettings, SettingsError
@@ -79,6 +80,12 @@ class AgentSettings:
     run_stop_grace_s: float = DEFAULT_RUN_STOP_GRACE_S
     stream_tokens_per_s: float = DEFAULT_STREAM_TOKENS_PER_S
     stream_flush_ms: float = DEFAULT_STREAM_FLUSH_MS
+    # More agents, as "package.module:attribute" entries naming agentwire_sdk.Agent objects.
+    agents: tuple[str, ...] = ()
+    # The agent a message without "agent" goes to; None: "llm" when an LLM endpoint is set,
+    # else the built-in analyst (AGENT_NAME).
+    default_agent: str | None = None
+    llm: LlmSettings | None = None  # an agent named "llm", when LLM_BASE_URL is set
 
     @classmethod
     def from_env(cls, env: Env) -> AgentSettings:
@@ -104,6 +111,9 @@ class AgentSettings:
             run_stop_grace_s=env.float("RUN_STOP_GRACE_S", DEFAULT_RUN_STOP_GRACE_S),
             stream_tokens_per_s=env.float("STREAM_TOKENS_PER_S", DEFAULT_STREAM_TOKENS_PER_S),
             stream_flush_ms=env.float("STREAM_FLUSH_MS", DEFAULT_STREAM_FLUSH_MS),
+            agents=tuple(a.strip() for a in env.str("AGENTS", "").split(",") if a.strip()),
+            default_agent=env.optional("DEFAULT_AGENT"),
+            llm=_llm(env),
         )
         settings._check()
         return settings
@@ -162,6 +172,34 @@ def _policy(raw: str) -> DoubleTextPolicy:
         raise SettingsError(
             f"environment variable DOUBLE_TEXT_POLICY must be one of {choices}, got {raw!r}"
         ) from None
+
+
+def _llm(env: Env) -> LlmSettings | None:
+    base_url = env.optional("LLM_BASE_URL")
+    if not base_url:
+        return None
+    if not base_url.startswith(("http://", "https://")):
+        _refuse("LLM_BASE_URL", "an http(s) URL such as http://127.0.0.1:11434/v1", base_url)
+    settings = LlmSettings(
+        base_url=base_url,
+        model=env.str("LLM_MODEL"),
+        api_key=env.optional("LLM_API_KEY"),
+        connect_timeout_s=env.float("LLM_CONNECT_TIMEOUT_S", 10.0),
+        read_timeout_s=env.float("LLM_READ_TIMEOUT_S", 300.0),
+        max_retries=env.int("LLM_MAX_RETRIES", 3),
+        max_steps=env.int("LLM_MAX_STEPS", 10),
+        system_prompt=env.str("LLM_SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT),
+    )
+    for name, value in (
+        ("LLM_CONNECT_TIMEOUT_S", settings.connect_timeout_s),
+        ("LLM_READ_TIMEOUT_S", settings.read_timeout_s),
+        ("LLM_MAX_STEPS", settings.max_steps),
+    ):
+        if not value > 0:
+            _refuse(name, "positive", value)
+    if settings.max_retries < 0:
+        _refuse("LLM_MAX_RETRIES", "zero or more", settings.max_retries)
+    return settings
 
 
 def _refuse(name: str, requirement: str, got: object) -> None:

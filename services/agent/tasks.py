@@ -30,7 +30,7 @@ from services.agent.control import RunHandle, StopReason
 from services.agent.ledger import Queued
 from services.agent.models import Ending
 from services.agent.repository import StoredRun
-from services.agent.runner import RunSpec, stopped_ending
+from services.agent.runner import Runner, RunSpec, stopped_ending
 
 __all__ = ["RunTasks", "Slots"]
 
@@ -108,6 +108,10 @@ class RunTasks:
         self._held: dict[str, RunHandle] = {}
         self._abandoned: set[asyncio.Task[None]] = set()
         self._stopping = False
+
+    @property
+    def runner(self) -> Runner:
+        return self._runner
 
     @property
     def running(self) -> int:

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 PONG = frames.encode_frame(frames.Pong())
-_ID_FIELDS = frozenset({"thread_id", "client_msg_id", "run_id"})
+_ID_FIELDS = frozenset({"thread_id", "client_msg_id", "run_id", "agent"})
 # msgspec names the failing field at the end of its message: "... - at `$.thread_id`".
 _FAILING_FIELD = re.compile(r"- at `\$\.([A-Za-z_]+)")
 

@@ -1,0 +1,56 @@
+"""Agents a test deployment registers (AGENTS=tests.integration.sample_agents:<name>,...)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from agentwire_sdk import AgentError, RunContext, ToolFailed, agent
+
+
+@agent
+async def echo(run: RunContext) -> str:
+    """Repeats your message."""
+    await run.think(f"Echoing {len(run.message)} characters")
+    return f"echo: {run.message}"
+
+
+@agent
+async def tool_user(run: RunContext) -> None:
+    """Calls a real tool, recovers from a bad call, and streams its answer."""
+    try:
+        await run.call_tool("analyze_performance", {"metric": "no_such_metric"})
+    except ToolFailed as exc:
+        await run.think(f"That failed ({exc.code}); trying latency instead")
+    result = await run.call_tool("analyze_performance", {"metric": "latency_ms", "period": "1d"})
+    async with run.answer() as answer:
+        for word in f"The worst service is {result['worst_service']}.".split(" "):
+            answer.write(word + " ")
+
+
+@agent
+async def raiser(run: RunContext) -> str:
+    """Crashes."""
+    raise RuntimeError("a bug with a secret in it: hunter2")
+
+
+@agent
+async def refuser(run: RunContext) -> str:
+    """Refuses, with its own code."""
+    raise AgentError("I only talk about cats", code="out_of_scope")
+
+
+@agent
+async def forever(run: RunContext) -> str:
+    """Never returns."""
+    await asyncio.sleep(3600)
+    return "late"
+
+
+@agent
+async def stubborn(run: RunContext) -> str:
+    """Ignores being stopped."""
+    while True:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            continue
