@@ -39,6 +39,9 @@ class ErrorCode(StrEnum):
     RUN_NOT_FOUND = "run_not_found"
     THREAD_BUSY = "thread_busy"
     UNKNOWN_AGENT = "unknown_agent"  # a message named an agent this deployment does not have
+    APPROVAL_NOT_FOUND = "approval_not_found"  # not yours, or no such approval
+    APPROVAL_DENIED = "approval_denied"  # a tool call a person denied (the agent is told)
+    APPROVAL_EXPIRED = "approval_expired"  # nobody decided within APPROVAL_TIMEOUT_S
     REPLY_TOO_LARGE = "reply_too_large"  # an answer over the bus's payload limit: ask for less
     NO_AGENT_AVAILABLE = "no_agent_available"
     INTAKE_UNAVAILABLE = "intake_unavailable"  # the message could not be stored: nothing runs

@@ -25,8 +25,11 @@ class StopReason(StrEnum):
     LEASE_LOST = "lease_lost"  # another process took the run over and announces its end
 
 
-class LeaseLost(Exception):
-    """This process can no longer be sure it holds the run: it must publish nothing more."""
+class LeaseLost(BaseException):
+    """This process can no longer be sure it holds the run: it must publish nothing more.
+
+    A BaseException, like a cancel: an agent's ``except Exception`` must not swallow it, and the
+    SDK's outcome mapping must not turn it into a failure (another process ends the run)."""
 
 
 @dataclass(slots=True)

@@ -176,11 +176,6 @@ async def test_a_delta_the_stream_will_not_take_fails_the_run_and_the_thought_ne
     assert stream.types == ["agent_started", "message_started"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="since the SDK hosting (ada0b91) agentwire_sdk.outcome.drive turns the host's "
-    "LeaseLost into agent_error instead of letting the run host leave the run to a sweeper",
-)
 async def test_a_run_whose_lease_lapses_mid_answer_publishes_nothing_more() -> None:
     stream, tools = Stream(), Tools()
     handle = RunHandle(SPEC.run_id, 60)
