@@ -65,7 +65,11 @@ def _environment(config: RunsConfig) -> dict[str, Any]:
 
 
 def _service_env(config: RunsConfig) -> dict[str, str]:
-    return {"THINK_DELAY_S": str(config.think_delay_s), "LOG_LEVEL": config.log_level}
+    return {
+        "THINK_DELAY_S": str(config.think_delay_s),
+        "STREAM_TOKENS_PER_S": "0",  # each text in one delta: the bench measures runs, not typing
+        "LOG_LEVEL": config.log_level,
+    }
 
 
 def run_series(config: RunsConfig, workdir: Path, agents: int, out: dict[str, Any]) -> None:

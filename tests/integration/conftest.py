@@ -28,7 +28,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack(
         data_dir=data_dir,
         sink=LogSink(data_dir),
-        extra_env={"THINK_DELAY_S": "0.01", "LOG_LEVEL": "INFO"},
+        # Streamed text typed at once (one delta per message): these tests are about runs.
+        extra_env={"THINK_DELAY_S": "0.01", "STREAM_TOKENS_PER_S": "0", "LOG_LEVEL": "INFO"},
     )
     try:
         running.start()

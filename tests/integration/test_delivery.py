@@ -22,7 +22,11 @@ from tests.integration.resuming import ResumingReader, assert_exactly_the_stream
 
 pytestmark = pytest.mark.integration
 
-SLOW_RUNS = {"THINK_DELAY_S": "0.3", "LOG_LEVEL": "INFO"}  # a run lasts a few seconds
+SLOW_RUNS = {
+    "THINK_DELAY_S": "0.3",
+    "STREAM_TOKENS_PER_S": "0",
+    "LOG_LEVEL": "INFO",
+}  # a run lasts a few seconds
 
 
 @pytest.fixture

@@ -82,6 +82,7 @@ def make_cluster(
         nats_url=nats_url,
         extra_env={
             "LOG_LEVEL": "INFO",
+            "STREAM_TOKENS_PER_S": "0",
             "SLOW_TASK_DIR": str(data_dir / "progress"),
             "AGENT_SHUTDOWN_GRACE_S": "1",
             **env,

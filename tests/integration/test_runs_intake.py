@@ -52,7 +52,13 @@ FAST_RECOVERY = {"INTAKE_ACK_WAIT_S": "3", "RUN_LEASE_S": "3", "AGENT_SHUTDOWN_G
 
 
 def start_stack(data_dir: Path, **env: str) -> Stack:
-    extra = {"THINK_DELAY_S": "0", "LOG_LEVEL": "INFO", **FAST_RECOVERY, **env}
+    extra = {
+        "THINK_DELAY_S": "0",
+        "STREAM_TOKENS_PER_S": "0",
+        "LOG_LEVEL": "INFO",
+        **FAST_RECOVERY,
+        **env,
+    }
     return Stack(data_dir=data_dir, sink=LogSink(data_dir), extra_env=extra).start(timeout_s=60)
 
 
