@@ -36,15 +36,19 @@ def chat_command(stack: Stack, *args: str) -> list[str]:
     ]
 
 
-async def run_chat(stack: Stack, *args: str, timeout_s: float = 30) -> tuple[int, str, str]:
+async def run_chat(
+    stack: Stack, *args: str, typed: str | None = None, timeout_s: float = 30
+) -> tuple[int, str, str]:
+    """The chat's exit status and output; ``typed`` is its input (none: end of input at once)."""
     process = await asyncio.create_subprocess_exec(
         *chat_command(stack, *args),
-        stdin=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL if typed is None else asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "COLUMNS": "160"},
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout_s)
+    stdin = None if typed is None else typed.encode()
+    stdout, stderr = await asyncio.wait_for(process.communicate(stdin), timeout_s)
     assert process.returncode is not None
     return process.returncode, stdout.decode(), stderr.decode()
 
@@ -62,10 +66,12 @@ async def test_chat_sends_a_message_and_prints_its_run_as_json_frames(stack: Sta
 
     assert code == 0, err
     frames: list[dict[str, Any]] = [json.loads(line) for line in out.splitlines()]
-    accepted = frames[0]
-    assert accepted["type"] == "run_accepted"
+    # besides the run: a streaming socket (deltas=1) may say where it stands when it joins
+    assert {f["type"] for f in frames if "seq" not in f} <= {"run_accepted", "caught_up"}
+    accepted = next(f for f in frames if f["type"] == "run_accepted")
     run = [f for f in frames if f.get("run_id") == accepted["run_id"] and "seq" in f]
     assert FIVE <= {f["type"] for f in run}
+    assert {"message_started", "message_delta"} <= {f["type"] for f in run}
     assert run[0]["type"] == "agent_started" and run[-1]["type"] == "agent_completed"
     seqs = [f["seq"] for f in run]
     assert seqs == sorted(set(seqs)), "in order, nothing doubled"
@@ -83,6 +89,50 @@ async def test_chat_prints_a_readable_timeline(stack: Stack) -> None:
     assert "⚙ analyze_performance(" in out and "✓ analyze_performance" in out
     assert " ms  → " in out, "tool results come with their duration"
     assert "answer" in out and "p99" in out
+
+
+async def test_chat_types_the_answer_out_and_says_when_it_is_whole(stack: Stack) -> None:
+    code, out, err = await run_chat(
+        stack, "--email", new_email(), "--password", PASSWORD, "--register",
+        "--message", QUESTION, "--exit-after-run",
+    )  # fmt: skip
+
+    assert code == 0, err
+    assert re.search(r"^answer$", out, re.MULTILINE), out  # the heading the text types under
+    assert re.search(r"^✓ answered · [\d.]+ (s|ms)$", out, re.MULTILINE), out
+    assert out.count("Latency for the api service, last 7 days:") == 1, "typed out, not repeated"
+    assert "⋯ analyze_performance" in out, "its progress"
+
+
+async def test_chat_with_no_stream_prints_whole_thoughts_and_the_answer_in_a_box(
+    stack: Stack,
+) -> None:
+    code, out, err = await run_chat(
+        stack, "--email", new_email(), "--password", PASSWORD, "--register",
+        "--no-stream", "--message", QUESTION, "--exit-after-run",
+    )  # fmt: skip
+
+    assert code == 0, err
+    assert "╭─ answer" in out and "✓ answered" not in out and "⋯ " not in out
+
+
+async def test_chat_help_lists_its_commands_and_quit_exits_0(stack: Stack) -> None:
+    code, _, err = await run_chat(
+        stack, "--email", new_email(), "--password", PASSWORD, "--register",
+        typed="/help\n/quit\n",
+    )  # fmt: skip
+
+    assert code == 0, err
+    for command in ("/new", "/threads", "/help", "/quit"):
+        assert command in err
+    assert "Traceback" not in err
+
+
+async def test_chat_exits_0_at_the_end_of_its_input(stack: Stack) -> None:
+    code, _, err = await run_chat(stack, "--email", new_email(), "--password", PASSWORD,
+                                  "--register", typed="")  # fmt: skip
+    assert code == 0, err
+    assert "Traceback" not in err
 
 
 async def test_chat_takes_credentials_from_the_environment(
