@@ -91,6 +91,8 @@ def test_a_phone_can_sign_up_send_stop_and_switch_threads(
     page.locator("#message").blur()
     fits(page, tmp_path / "5-answer.png")
     if os.environ.get("UPDATE_SCREENSHOT") == "1" or not SCREENSHOT.exists():
+        # From the last tool call down: a thought, a tool card and the answer on one screen.
+        page.locator(".run .tool").last.evaluate("(n) => n.scrollIntoView({block: 'start'})")
         page.screenshot(path=str(SCREENSHOT))
     assert page.locator(".run .answer").is_visible()
     assert page.locator("#threads").is_hidden(), "the threads wait in their drawer"

@@ -33,12 +33,11 @@ new MutationObserver(() => {
   const box = document.querySelector(".run:last-of-type .answer");
   if (document.querySelector(".thinking.writing")) window.thoughtWriting = true;
   if (!box) return;
-  const text = box.querySelector(".outcome-text").textContent;
+  const now = [box.querySelector(".outcome-text").textContent,
+               box.classList.contains("writing"),
+               document.querySelector(".run:last-of-type .badge").textContent];
   const last = answerSeen[answerSeen.length - 1];
-  if (!last || last[0] !== text) {
-    answerSeen.push([text, box.classList.contains("writing"),
-                     document.querySelector(".run:last-of-type .badge").textContent]);
-  }
+  if (!last || last.some((value, i) => value !== now[i])) answerSeen.push(now);
 }).observe(document, {subtree: true, childList: true, characterData: true});
 """
 
@@ -146,7 +145,7 @@ def test_a_tab_opened_mid_answer_shows_the_text_so_far_then_the_rest(
     wait_answer_done(second)
     wait_answer_done(first)
 
-    seen = [state for state in second.evaluate("window.answerSeen") if state[0]]
+    seen = [state for state in second.evaluate("window.answerSeen") if state[0]]  # text shown
     text_so_far, writing, badge = seen[0]
     final = second.locator(".answer .outcome-text").text_content()
     assert text_so_far and writing and badge == "Working", seen[0]

@@ -30,6 +30,14 @@ function el(tag, className, text) {
   return node;
 }
 
+/** The blinking caret of text being written, after its last word (inside a list's last item
+ * or a code block, not below them). Empty: it adds nothing to the text. */
+function caretAtEnd(body) {
+  let at = body.lastElementChild;
+  while (at && ["UL", "OL", "PRE"].includes(at.tagName)) at = at.lastElementChild;
+  (at || body).append(el("span", "caret"));
+}
+
 export class RunView {
   constructor({ runId = null, threadId = null, content = "", createdAt = Date.now() / 1000,
     status = "running", onStop = () => {}, onChange = () => {} }) {
@@ -228,6 +236,7 @@ export class RunView {
     const render = (text, complete) => {
       box.classList.toggle("writing", !complete);
       renderMarkdown(body, text);
+      if (!complete) caretAtEnd(body);
       this.onChange(this);
     };
     return { box, render, draw: (message) => {
