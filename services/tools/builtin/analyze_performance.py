@@ -2,7 +2,8 @@
 
 Each recommendation is derived from the numbers it quotes (a wide p99/p50 gap, a rising trend,
 low average CPU ...), so a different period or metric gives different advice. Each service
-summarized is reported as the call's progress.
+summarized is reported as the call's progress. The numbers come from the generated sample in
+:mod:`.metrics`, and the result says so (``source``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -158,10 +160,13 @@ _WORST_BY: dict[Metric, tuple[str, Callable[[SeriesStats], float]]] = {
 }
 
 
-def analyze(params: AnalyzePerformanceParams) -> dict[str, Any]:
-    services = _services(params)
+def analyze(params: AnalyzePerformanceParams, *, end: datetime | None = None) -> dict[str, Any]:
+    """The report over the period ending at ``end`` (by default the current hour)."""
+    end = end or metrics.current_hour()
     hours = metrics.period_hours(params.period)
-    stats = {svc: summarize(metrics.window(svc, params.metric, hours)) for svc in services}
+    stats = {
+        svc: summarize(metrics.window(svc, params.metric, hours, end)) for svc in _services(params)
+    }
     return _report(params, stats)
 
 
@@ -171,14 +176,14 @@ def _services(params: AnalyzePerformanceParams) -> list[Service]:
 
 def _report(params: AnalyzePerformanceParams, stats: dict[Service, SeriesStats]) -> dict[str, Any]:
     hours = metrics.period_hours(params.period)
-    services = list(stats)
     advice = [line for svc, s in stats.items() for line in _ADVICE[params.metric](svc, s)]
     worst_by, badness = _WORST_BY[params.metric]
     return {
         "metric": params.metric,
         "unit": metrics.UNITS[params.metric],
         "period": params.period,
-        "samples_per_service": len(metrics.window(services[0], params.metric, hours)),
+        "source": metrics.SOURCE,
+        "samples_per_service": min(hours, metrics.HOURS),
         "services": {svc: _rounded(s) for svc, s in stats.items()},
         "worst_service": max(stats, key=lambda svc: badness(stats[svc])),
         "worst_by": worst_by,
@@ -191,11 +196,12 @@ async def analyze_performance(
 ) -> dict[str, Any]:
     """:func:`analyze`, reporting each service as it is done. A few thousand floats each: fast
     enough for the event loop, which gets a turn between services (to publish the progress)."""
+    end = metrics.current_hour()
     hours = metrics.period_hours(params.period)
     services = _services(params)
     stats: dict[Service, SeriesStats] = {}
     for done, svc in enumerate(services, start=1):
-        stats[svc] = summarize(metrics.window(svc, params.metric, hours))
+        stats[svc] = summarize(metrics.window(svc, params.metric, hours, end))
         progress(done / len(services), f"{svc}: {done} of {len(services)} services analysed")
         await asyncio.sleep(0)
     return _report(params, stats)
@@ -204,8 +210,9 @@ async def analyze_performance(
 TOOL = Tool(
     name="analyze_performance",
     description=(
-        "Summarize one metric (avg, p50/p95/p99, min, max, trend) per service over a recent "
-        "period, name the worst service and recommend actions."
+        "Summarize one metric (avg, p50/p95/p99, min, max, trend) per sample service over a "
+        "period ending now, name the worst service and recommend actions. The metrics are a "
+        "generated sample, not a live system."
     ),
     parameters=AnalyzePerformanceParams,
     run=analyze_performance,

@@ -2,12 +2,14 @@
 
 Sizing is against peak CPU, taken as the p95 of the hourly samples so that one bad hour does not
 size the fleet, and assumes CPU load spreads evenly over instances. A negative saving means the
-service needs more instances than it runs today.
+service needs more instances than it runs today. The CPU figures come from the generated sample
+in :mod:`.metrics`, and the result says so (``source``).
 """
 
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -37,8 +39,10 @@ class EstimateSavingsParams(Parameters):
         metrics.check_period(self.period)
 
 
-def _size(service: Service, hours: int, params: EstimateSavingsParams) -> dict[str, Any]:
-    cpu = metrics.window(service, "cpu_pct", hours)
+def _size(
+    service: Service, hours: int, params: EstimateSavingsParams, end: datetime
+) -> dict[str, Any]:
+    cpu = metrics.window(service, "cpu_pct", hours, end)
     current = metrics.CURRENT_INSTANCES[service]
     peak = metrics.percentile(cpu, 95)
     needed = max(1, math.ceil(current * peak / (params.target_utilization * 100)))
@@ -65,11 +69,14 @@ def _total(services: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def estimate(params: EstimateSavingsParams) -> dict[str, Any]:
+def estimate(params: EstimateSavingsParams, *, end: datetime | None = None) -> dict[str, Any]:
+    """The sizing over the period ending at ``end`` (by default the current hour)."""
+    end = end or metrics.current_hour()
     hours = metrics.period_hours(params.period)
-    services = {svc: _size(svc, hours, params) for svc in metrics.SERVICES}
+    services = {svc: _size(svc, hours, params, end) for svc in metrics.SERVICES}
     return {
         "period": params.period,
+        "source": metrics.SOURCE,
         "target_utilization": params.target_utilization,
         "hourly_cost_per_instance": params.hourly_cost_per_instance,
         "peak": "p95 of hourly cpu_pct",
@@ -86,8 +93,9 @@ async def estimate_savings(params: EstimateSavingsParams) -> dict[str, Any]:
 TOOL = Tool(
     name="estimate_savings",
     description=(
-        "Estimate, per service and in total, the instances needed to run peak CPU (p95) at a "
-        "target utilization, and the monthly savings against today's fleet."
+        "Estimate, per sample service and in total, the instances needed to run peak CPU (p95) "
+        "at a target utilization, and the monthly savings against today's fleet. The metrics "
+        "are a generated sample, not a live system."
     ),
     parameters=EstimateSavingsParams,
     run=estimate_savings,

@@ -1,17 +1,22 @@
-"""The metrics sample every built-in tool computes from: deterministic, generated, tiny.
+"""The metrics sample every built-in tool computes from: generated, deterministic, tiny.
 
-Thirty days of hourly samples ending at :data:`EPOCH`, for four services and five metrics, drawn
-from a seeded :class:`random.Random` so every process and every test sees the same numbers (no
-network, no files, no numpy). Its shape is what makes the tools' answers worth reading:
+Thirty days of hourly samples for four services and five metrics, ending at the start of the
+current UTC hour (:func:`current_hour`), so "this week" means the seven days up to now. The
+numbers are drawn from a seeded :class:`random.Random` (per service, never per clock), so every
+process and every test that asks for the same end hour sees the same numbers (no network, no
+files, no numpy); only the hour of day each sample falls on moves with the clock. It is not live
+data, and every tool says so in its result (:data:`SOURCE`). Its shape is what makes the tools'
+answers worth reading:
 
 - daily seasonality: traffic peaks at 14:00 UTC and bottoms out at 02:00;
 - per-service baselines (:data:`BASELINES`): ``cache`` and ``worker`` run cool (over-provisioned),
   ``api`` runs warm;
 - noise, with a heavier tail on ``db`` latency (occasional slow queries);
 - a slow upward latency trend on ``api`` (+40% over the 30 days);
-- the incidents in :data:`INCIDENTS`, which anomaly detection should find.
+- the incidents in :data:`INCIDENTS`, dated some days before the end, which anomaly detection
+  should find.
 
-Index ``i`` of a series is the hour starting at ``EPOCH - (HOURS - i) hours``.
+Index ``i`` of a series is the hour starting at ``end - (HOURS - i) hours``.
 """
 
 from __future__ import annotations
@@ -30,19 +35,21 @@ import msgspec
 __all__ = [
     "BASELINES",
     "CURRENT_INSTANCES",
-    "EPOCH",
     "HOURS",
     "INCIDENTS",
     "MAX_PERIOD_HOURS",
     "METRICS",
     "SERVICES",
+    "SOURCE",
     "UNITS",
     "Baseline",
     "Incident",
     "Metric",
     "Period",
     "Service",
+    "build",
     "check_period",
+    "current_hour",
     "hour_of_day",
     "mean",
     "percentile",
@@ -57,9 +64,10 @@ Metric = Literal["latency_ms", "cpu_pct", "memory_pct", "error_rate", "requests_
 SERVICES: tuple[Service, ...] = get_args(Service)
 METRICS: tuple[Metric, ...] = get_args(Metric)
 
-EPOCH = datetime(2025, 9, 1, tzinfo=UTC)
 HOURS = 30 * 24
 MAX_PERIOD_HOURS = HOURS
+#: What every tool computing from this sample says its numbers are.
+SOURCE = "generated sample, not live metrics"
 
 Period = Annotated[
     str,
@@ -110,43 +118,57 @@ BASELINES: Mapping[Service, Baseline] = MappingProxyType(
 
 @dataclass(frozen=True, slots=True)
 class Incident:
-    """A stretch of hours where some metrics of one service were multiplied by a factor."""
+    """A stretch of hours where some metrics of one service were multiplied by a factor.
+
+    Dated relative to the sample's end: ``days_ago`` days before the end's date, at ``hour``
+    o'clock UTC, so it stays the same number of days old whenever the sample is built.
+    """
 
     service: Service
-    start: datetime
+    days_ago: int
+    hour: int
     hours: int
     effects: Mapping[Metric, float]
     what: str
 
+    def start(self, end: datetime) -> datetime:
+        midnight = end.replace(hour=0, minute=0, second=0, microsecond=0)
+        return midnight - timedelta(days=self.days_ago) + timedelta(hours=self.hour)
 
+
+# The oldest is three weeks back and the newest two days, so a week and a month see different ones.
 INCIDENTS: tuple[Incident, ...] = (
     Incident(
         "cache",
-        datetime(2025, 8, 10, 11, tzinfo=UTC),
-        1,
-        {"memory_pct": 1.6, "latency_ms": 10.0},
-        "eviction storm",
+        days_ago=22,
+        hour=11,
+        hours=1,
+        effects={"memory_pct": 1.6, "latency_ms": 10.0},
+        what="eviction storm",
     ),
     Incident(
         "db",
-        datetime(2025, 8, 19, 3, tzinfo=UTC),
-        2,
-        {"cpu_pct": 1.9, "latency_ms": 9.0},
-        "lock contention during a migration",
+        days_ago=13,
+        hour=3,
+        hours=2,
+        effects={"cpu_pct": 1.9, "latency_ms": 9.0},
+        what="lock contention during a migration",
     ),
     Incident(
         "worker",
-        datetime(2025, 8, 27, 21, tzinfo=UTC),
-        4,
-        {"error_rate": 15.0, "requests_per_s": 3.0},
-        "retry storm",
+        days_ago=5,
+        hour=21,
+        hours=4,
+        effects={"error_rate": 15.0, "requests_per_s": 3.0},
+        what="retry storm",
     ),
     Incident(
         "api",
-        datetime(2025, 8, 30, 15, tzinfo=UTC),
-        3,
-        {"latency_ms": 5.0, "error_rate": 12.0},
-        "bad deploy, rolled back",
+        days_ago=2,
+        hour=15,
+        hours=3,
+        effects={"latency_ms": 5.0, "error_rate": 12.0},
+        what="bad deploy, rolled back",
     ),
 )
 
@@ -154,13 +176,20 @@ _API_LATENCY_GROWTH = 0.40  # over the whole sample
 _SLOW_QUERY_CHANCE = 0.02  # db only: the heavy tail analyze_performance should call out
 
 
-def time_of(index: int) -> datetime:
-    """The start of the hour that sample ``index`` covers."""
-    return EPOCH - timedelta(hours=HOURS - index)
+def current_hour(now: datetime | None = None) -> datetime:
+    """Where the sample ends: the start of the current hour (UTC), so its last sample is the hour
+    just finished."""
+    now = datetime.now(UTC) if now is None else now.astimezone(UTC)
+    return now.replace(minute=0, second=0, microsecond=0)
 
 
-def hour_of_day(index: int) -> int:
-    return time_of(index).hour
+def time_of(index: int, end: datetime | None = None) -> datetime:
+    """The start of the hour that sample ``index`` covers, in the sample ending at ``end``."""
+    return (end or current_hour()) - timedelta(hours=HOURS - index)
+
+
+def hour_of_day(index: int, end: datetime | None = None) -> int:
+    return time_of(index, end).hour
 
 
 def _load(hour: int, swing: float) -> float:
@@ -168,9 +197,11 @@ def _load(hour: int, swing: float) -> float:
     return 1.0 + swing * math.sin(2 * math.pi * (hour - 8) / 24)
 
 
-def _hourly_values(service: Service, index: int, rng: random.Random) -> dict[Metric, float]:
+def _hourly_values(
+    service: Service, index: int, hour: int, rng: random.Random
+) -> dict[Metric, float]:
     base = BASELINES[service]
-    load = _load(hour_of_day(index), base.daily_swing)
+    load = _load(hour, base.daily_swing)
     latency = base.latency_ms * (1 + 0.5 * (load - 1)) * rng.lognormvariate(0, 0.12)
     if service == "api":
         latency *= 1 + _API_LATENCY_GROWTH * index / HOURS
@@ -185,12 +216,12 @@ def _hourly_values(service: Service, index: int, rng: random.Random) -> dict[Met
     }
 
 
-def _apply_incidents(service: Service, index: int, values: dict[Metric, float]) -> None:
-    at = time_of(index)
+def _apply_incidents(
+    service: Service, at: datetime, end: datetime, values: dict[Metric, float]
+) -> None:
     for incident in INCIDENTS:
-        if incident.service == service and incident.start <= at < incident.start + timedelta(
-            hours=incident.hours
-        ):
+        start = incident.start(end)
+        if incident.service == service and start <= at < start + timedelta(hours=incident.hours):
             for metric, factor in incident.effects.items():
                 values[metric] *= factor
 
@@ -200,26 +231,42 @@ def _clamp(metric: Metric, value: float) -> float:
     return min(max(value, 0.0), upper)
 
 
-def _service_series(service: Service) -> Mapping[Metric, tuple[float, ...]]:
-    rng = random.Random(f"agentwire-metrics-{service}")  # str seeds are stable across runs
+def _service_series(service: Service, end: datetime) -> Mapping[Metric, tuple[float, ...]]:
+    # Seeded by the service alone (str seeds are stable across runs): the same draws whatever the
+    # end, so a property of the sample (how many slow queries db has) does not depend on the clock.
+    rng = random.Random(f"agentwire-metrics-{service}")
     columns: dict[Metric, list[float]] = {metric: [] for metric in METRICS}
     for index in range(HOURS):
-        values = _hourly_values(service, index, rng)
-        _apply_incidents(service, index, values)
+        at = time_of(index, end)
+        values = _hourly_values(service, index, at.hour, rng)
+        _apply_incidents(service, at, end, values)
         for metric in METRICS:
             columns[metric].append(_clamp(metric, values[metric]))
     return MappingProxyType({metric: tuple(column) for metric, column in columns.items()})
 
 
-@functools.cache
-def sample() -> Mapping[Service, Mapping[Metric, tuple[float, ...]]]:
-    """The whole sample, built on first use and shared (read-only) afterwards."""
-    return MappingProxyType({service: _service_series(service) for service in SERVICES})
+def build(end: datetime) -> Mapping[Service, Mapping[Metric, tuple[float, ...]]]:
+    """The whole sample ending at ``end`` (the start of an hour), built afresh."""
+    return MappingProxyType({service: _service_series(service, end) for service in SERVICES})
 
 
-def window(service: Service, metric: Metric, hours: int) -> tuple[float, ...]:
+@functools.lru_cache(maxsize=2)  # this hour's, and the last one's for a call that straddles it
+def _built(end: datetime) -> Mapping[Service, Mapping[Metric, tuple[float, ...]]]:
+    return build(end)
+
+
+def sample(end: datetime | None = None) -> Mapping[Service, Mapping[Metric, tuple[float, ...]]]:
+    """The sample ending at ``end`` (by default the current hour), built once and shared
+    read-only. A tool reads :func:`current_hour` once per call and passes it on, so one answer
+    never mixes two hours."""
+    return _built(end or current_hour())
+
+
+def window(
+    service: Service, metric: Metric, hours: int, end: datetime | None = None
+) -> tuple[float, ...]:
     """The last ``hours`` samples of one series (the whole series if ``hours`` exceeds it)."""
-    return sample()[service][metric][-hours:]
+    return sample(end)[service][metric][-hours:]
 
 
 def period_hours(period: str) -> int:
