@@ -1,11 +1,13 @@
-"""The examples, registered as the README says (``AGENTS=examples.hello_agent:hello,...``), in a
-real deployment: the agent service imports them from the repository root, lists them, and runs
-them under the real run host and tool runner. The pydantic-ai agent talks to a fake OpenAI
-server (a real HTTP process speaking the streaming wire format) through pydantic-ai's own
-OpenAI client."""
+"""The examples, registered as the README says (``AGENTS=examples.hello_agent:hello,...``,
+``MCP_SERVERS`` naming ``examples.mcp_server``), in a real deployment: the agent service imports
+the agents from the repository root, lists them, and runs them under the real run host and tool
+runner. The pydantic-ai agent talks to a fake OpenAI server (a real HTTP process speaking the
+streaming wire format) through pydantic-ai's own OpenAI client."""
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -33,6 +35,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake_openai_url: str) -> Ite
         "LLM_BASE_URL": f"{fake_openai_url}/v1",
         "LLM_MODEL": "fake-model",
         "LLM_API_KEY": "sk-test-secret",
+        "MCP_SERVERS": json.dumps(
+            {"units": {"command": [sys.executable, "-m", "examples.mcp_server"]}}
+        ),
     }
     running = Stack(data_dir=data_dir, sink=LogSink(data_dir), extra_env=extra)
     try:
@@ -97,3 +102,25 @@ async def test_the_pydantic_ai_agent_thinks_calls_a_tool_and_streams_its_answer(
     assert {"analyze_performance", "detect_anomalies", "estimate_savings"} <= offered
     [answer] = [m for m in second["messages"] if m["role"] == "tool"]
     assert answer["tool_call_id"] == "call_perf" and "worst_service" in answer["content"]
+
+
+async def test_the_example_mcp_servers_tool_is_offered_and_called_through_the_tool_runner(
+    stack: Stack,
+    fake_openai: FakeOpenAI,  # noqa: F811
+) -> None:
+    arguments = {"value": 1500, "from_unit": "ms", "to_unit": "s"}
+    await fake_openai.script(
+        reply(tool_call("call_units", "units__convert", arguments)),
+        reply(text("That is 1.5 seconds.")),
+    )
+    async with User(stack) as user:
+        events = await user.run("How many seconds is 1500 ms?", agent="assistant")
+
+    assert terminal(events)["data"]["result"] == "That is 1.5 seconds."
+    [tool] = [f["data"] for f in events if f["type"] == "tool_completed"]
+    assert (tool["tool_name"], tool["result"]) == ("units__convert", {"value": 1.5, "unit": "s"})
+    first, second = await fake_openai.bodies()
+    [offered] = [t for t in first["tools"] if t["function"]["name"] == "units__convert"]
+    assert "duration" in offered["function"]["description"]
+    [answer] = [m for m in second["messages"] if m["role"] == "tool"]
+    assert answer["tool_call_id"] == "call_units" and "1.5" in answer["content"]
