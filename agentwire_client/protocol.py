@@ -46,6 +46,8 @@ EVENT_TYPES = frozenset(
         "message_started",
         "message_delta",
         "tool_progress",
+        "approval_requested",
+        "approval_resolved",
     }
 )
 TERMINAL_TYPES = frozenset({"agent_completed", "agent_failed", "agent_cancelled"})

@@ -118,9 +118,15 @@ class RunBackend(Protocol):
         """Store the event for the user; its seq."""
         ...
 
-    async def call_tool(self, name: str, parameters: dict[str, Any], tool_call_id: str) -> Any:
-        """Run a tool through the tool runner (which publishes the call's two events); its
-        result, or :class:`ToolFailed`."""
+    async def call_tool(
+        self, name: str, parameters: dict[str, Any], tool_call_id: str, reason: str = ""
+    ) -> Any:
+        """Run a tool through the tool runner (which publishes the call's two events), first
+        asking the user when the tool requires approval; its result, or :class:`ToolFailed`."""
+        ...
+
+    async def ask(self, question: str, reason: str = "") -> bool:
+        """A yes/no question to the user (an approval); True only if they approved it."""
         ...
 
     async def tools(self) -> list[ToolSpec]:
@@ -214,9 +220,19 @@ class RunContext:
         """The tools :meth:`call_tool` can call."""
         return await self._backend.tools()
 
-    async def call_tool(self, name: str, parameters: dict[str, Any] | None = None) -> Any:
-        """Call a tool of the tool runner; the user sees it run. Raises :class:`ToolFailed`."""
-        return await self._backend.call_tool(name, parameters or {}, uuid.uuid4().hex)
+    async def call_tool(
+        self, name: str, parameters: dict[str, Any] | None = None, *, reason: str = ""
+    ) -> Any:
+        """Call a tool of the tool runner; the user sees it run. A tool that requires approval
+        waits for the user first (``reason``: why the agent wants it, shown to them); denied or
+        expired, it does not run and :class:`ToolFailed` says so (``approval_denied``,
+        ``approval_expired``). Raises :class:`ToolFailed`."""
+        return await self._backend.call_tool(name, parameters or {}, uuid.uuid4().hex, reason)
+
+    async def ask(self, question: str, *, reason: str = "") -> bool:
+        """Ask the user a yes/no question and wait for the answer (as an approval: every tab
+        sees it, it expires); True only if they approved."""
+        return await self._backend.ask(question, reason)
 
     def tool(self, name: str, parameters: dict[str, Any] | None = None) -> ToolSpan:
         """Report a tool the agent runs itself: ``tool_executing`` on entry, ``tool_completed``

@@ -59,6 +59,7 @@ class Recording:
     events: list[AnyEvent] = field(default_factory=list)
     outcome: Outcome | None = None
     cancelled: bool = False
+    asked: list[str] = field(default_factory=list)  # approvals the run asked for, in order
 
     @property
     def types(self) -> list[str]:
@@ -82,9 +83,21 @@ class Recording:
 
 
 class _LocalBackend:
-    def __init__(self, recording: Recording, tools: Mapping[str, LocalTool]) -> None:
+    def __init__(
+        self,
+        recording: Recording,
+        tools: Mapping[str, LocalTool],
+        gated: frozenset[str] = frozenset(),
+        approve: bool = True,
+    ) -> None:
         self._recording = recording
         self._tools = dict(tools)
+        self._gated = gated
+        self._approve = approve
+
+    async def ask(self, question: str, reason: str = "") -> bool:
+        self._recording.asked.append(question)
+        return self._approve
 
     async def publish(self, event: AnyEvent) -> int:
         self._recording.events.append(event)
@@ -96,7 +109,13 @@ class _LocalBackend:
             for name, fn in self._tools.items()
         ]
 
-    async def call_tool(self, name: str, parameters: dict[str, Any], tool_call_id: str) -> Any:
+    async def call_tool(
+        self, name: str, parameters: dict[str, Any], tool_call_id: str, reason: str = ""
+    ) -> Any:
+        if name in self._gated:
+            self._recording.asked.append(f"{name} {parameters}")
+            if not self._approve:
+                raise ToolFailed(name, "approval_denied", "the user denied this call")
         ids = {"run_id": RUN_ID, "thread_id": THREAD_ID}
         call = {"tool_call_id": tool_call_id, "tool_name": name}
         await self.publish(
@@ -134,10 +153,15 @@ async def run_agent(
     tools: Mapping[str, LocalTool] | None = None,
     timeout_s: float = 60.0,
     cancel_after_s: float | None = None,
+    gated: frozenset[str] = frozenset(),
+    approve: bool = True,
 ) -> Recording:
-    """Run ``agent`` once on ``message``; every event it would have shown, and how it ended."""
+    """Run ``agent`` once on ``message``; every event it would have shown, and how it ended.
+
+    ``gated``: tools that require approval; ``approve``: how the user answers every approval
+    (and every ``run.ask``)."""
     recording = Recording()
-    backend = _LocalBackend(recording, tools or {})
+    backend = _LocalBackend(recording, tools or {}, gated, approve)
     run = RunContext(
         backend,
         run_id=RUN_ID,

@@ -71,6 +71,7 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "tools.catalog",  # which tools there are (services/agent/catalog.py)
             "tools.control.cancel.*",
             "agent.control.cancel.*",
+            "agent.control.approval.*",  # a decision recorded: the waiting run's owner wakes
             *_RUNS_SETUP,  # the intake: the agents' consumer, pulls, acks, cancels of waiting runs
             "$JS.API.CONSUMER.CREATE.RUNS.agents",
             "$JS.API.CONSUMER.CREATE.RUNS.agents.>",
@@ -86,7 +87,9 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "agent.threads.list",
             "agent.runs.list",
             "agent.agents.list",
+            "agent.approvals.decide",
             "agent.control.cancel.*",
+            "agent.control.approval.*",
             "tools.heartbeat.*",
             *_discovery("agentwire-agent"),
             "_INBOX.>",
@@ -111,6 +114,7 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "agent.threads.list",
             "agent.runs.list",
             "agent.agents.list",
+            "agent.approvals.decide",
             "auth.jwks",
             *_STREAM_SETUP,
             *_READ_STREAM,

@@ -46,6 +46,9 @@ __all__ = [
     "SAFE_TOKEN_PATTERN",
     "TOOLS_QUEUE",
     "agent_list",
+    "approval_decide",
+    "approval_decided",
+    "approval_decided_wildcard",
     "auth_jwks",
     "auth_jwks_changed",
     "auth_revoked",
@@ -173,6 +176,19 @@ def run_list() -> str:
 
 def agent_list() -> str:
     return "agent.agents.list"
+
+
+def approval_decide() -> str:
+    return "agent.approvals.decide"
+
+
+def approval_decided(run_id: str) -> str:
+    """Told to every agent process: a decision on one of ``run_id``'s approvals was recorded."""
+    return f"agent.control.approval.{check_token(run_id, 'run_id')}"
+
+
+def approval_decided_wildcard() -> str:
+    return "agent.control.approval.*"
 
 
 def tool_call(tool_name: str) -> str:

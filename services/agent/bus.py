@@ -37,6 +37,8 @@ from shared.wire.runs import (
     AgentList,
     CancelReply,
     CancelRequest,
+    Decided,
+    DecideRequest,
     ListAgentsRequest,
     ListRunsRequest,
     ListThreadsRequest,
@@ -44,6 +46,7 @@ from shared.wire.runs import (
     RunRejected,
     ThreadList,
     decode_cancel_request,
+    decode_decide_request,
     decode_list_agents_request,
     decode_list_runs_request,
     decode_list_threads_request,
@@ -76,6 +79,7 @@ class AgentRequests(Protocol):
     async def list_threads(self, request: ListThreadsRequest) -> ThreadList | RunRejected: ...
     async def list_runs(self, request: ListRunsRequest) -> RunList | RunRejected: ...
     async def list_agents(self, request: ListAgentsRequest) -> AgentList: ...
+    async def decide(self, request: DecideRequest) -> Decided | RunRejected: ...
     def stop_local(self, run_id: str) -> None: ...
 
 
@@ -88,6 +92,7 @@ async def subscribe_requests(
         (subjects.thread_list(), decode_list_threads_request, service.list_threads),
         (subjects.run_list(), decode_list_runs_request, service.list_runs),
         (subjects.agent_list(), decode_list_agents_request, service.list_agents),
+        (subjects.approval_decide(), decode_decide_request, service.decide),
     ]
     slots = asyncio.Semaphore(max_answering)
     responders = []
@@ -106,6 +111,15 @@ async def subscribe_control(nc: NATS, service: AgentRequests) -> Subscription:
         service.stop_local(msg.subject.rsplit(".", 1)[-1])
 
     return await nc.subscribe(subjects.run_control_cancel_wildcard(), cb=on_cancel)
+
+
+def approval_broadcaster(nc: NATS) -> Callable[[str, str], Awaitable[None]]:
+    """Tell every agent process that one of ``run_id``'s approvals was decided."""
+
+    async def broadcast_decided(run_id: str, approval_id: str) -> None:
+        await nc.publish(subjects.approval_decided(run_id), approval_id.encode())
+
+    return broadcast_decided
 
 
 def broadcaster(nc: NATS) -> Callable[[str], Awaitable[None]]:

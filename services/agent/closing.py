@@ -26,9 +26,11 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+from services.agent.approval_store import ApprovalStore
+from services.agent.approvals import resolved_event
 from services.agent.ledger import Queued, StoredCall
 from services.agent.messages import answer_message_id
-from services.agent.models import CANCEL_REASON, CallStage, Ending, RunStatus
+from services.agent.models import CANCEL_REASON, ApprovalStatus, CallStage, Ending, RunStatus
 from services.agent.repository import StoredRun
 from shared.errors import ErrorCode, EventTooLarge
 from shared.wire.events import (
@@ -47,6 +49,7 @@ from shared.wire.events import (
     ToolError,
     ToolExecuting,
     ToolExecutingData,
+    approval_resolved_msg_id,
     started_msg_id,
     terminal_msg_id,
     tool_completed_msg_id,
@@ -102,8 +105,15 @@ class EndingLedger(Protocol):
 
 class Closer:
     def __init__(
-        self, *, ledger: EndingLedger, events: EventSink, tools: ToolStopper, agent_name: str
+        self,
+        *,
+        ledger: EndingLedger,
+        events: EventSink,
+        tools: ToolStopper,
+        agent_name: str,
+        approvals: ApprovalStore | None = None,
     ) -> None:
+        self._approvals = approvals
         self._ledger = ledger
         self._events = events
         self._tools = tools
@@ -168,6 +178,7 @@ class Closer:
         if open_calls:
             for call in await self._ledger.open_calls(run.id):
                 await self._settle(run, call)
+        await self._close_approvals(run)
         if run.started_at is None:
             # Published again if its owner stored it but died before recording it: the stream
             # keeps the first copy, and answers its seq.
@@ -191,6 +202,20 @@ class Closer:
             return await self._ledger.announce_and_next(run.id, run.thread_id, last_seq=last_seq)
         await self._ledger.mark_announced(run.id, last_seq=last_seq)
         return None
+
+    async def _close_approvals(self, run: StoredRun) -> None:
+        """An approval still pending (its run stopped, or its agent died) is cancelled, and the
+        user told, before the run's end."""
+        if self._approvals is None:
+            return
+        ids = {**_ids(run), "user_id": run.user_id}
+        for approval in await self._approvals.pending(run.id):
+            closed = await self._approvals.decide(
+                approval.id, ApprovalStatus.CANCELLED, decided_by="stop"
+            )
+            if closed is not None:
+                event = resolved_event(closed[0], ids)
+                await self._publish(run, event, approval_resolved_msg_id(approval.id))
 
     async def _settle(self, run: StoredRun, call: StoredCall) -> None:
         """Stop the call where it is. A runner that held it ends it and answers; if none did, a

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -45,6 +46,10 @@ class RunHandle:
     first_seq: int | None = None  # ... at this seq (recorded with its first call or its ending)
     slot: bool = False  # holds one of the process's run slots (services.agent.tasks.Slots)
     started_recorded: bool = False  # ... and the database knows it
+    # Set by whoever holds the run's slot: give it back while the run waits for a person, and
+    # take one again (waiting for it) before the run goes on.
+    give_slot: Callable[[], None] | None = None
+    regain_slot: Callable[[], Awaitable[None]] | None = None
     valid_until: float = field(init=False)
 
     def __post_init__(self) -> None:

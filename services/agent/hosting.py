@@ -18,13 +18,23 @@ from typing import Any, Protocol
 import msgspec
 
 from agentwire_sdk import ToolCallRecord, ToolFailed, ToolSpec
+from services.agent.approval_store import StoredApproval
+from services.agent.approvals import ApprovalGate, Waiting
 from services.agent.control import RunHandle
-from services.agent.models import CallStage
+from services.agent.models import ApprovalStatus, CallStage
 from services.agent.toolclient import ToolCallError
+from shared.errors import ErrorCode
 from shared.wire.events import AnyEvent
 from shared.wire.tools import ToolCallRequest, ToolCallSucceeded
 
-__all__ = ["Catalog", "HostBackend", "RunIds", "decode_steps", "encode_steps"]
+__all__ = [
+    "ApprovalPolicy",
+    "Catalog",
+    "HostBackend",
+    "RunIds",
+    "decode_steps",
+    "encode_steps",
+]
 
 # A step's result as later runs are told of it: enough to go on, never a whole data dump.
 STEP_RESULT_CHARS = 4_000
@@ -60,6 +70,8 @@ class _Spec(Protocol):
     def description(self) -> str: ...
     @property
     def parameters(self) -> dict[str, Any]: ...
+    @property
+    def requires_approval(self) -> bool: ...
 
 
 class Catalog(Protocol):
@@ -73,6 +85,16 @@ class RunIds:
     user_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class ApprovalPolicy:
+    """Which tools a person must approve: what each tool declares, overridden per deployment
+    (``APPROVAL_TOOLS`` always, ``NO_APPROVAL_TOOLS`` never)."""
+
+    gate: ApprovalGate
+    always: frozenset[str] = frozenset()
+    never: frozenset[str] = frozenset()
+
+
 @dataclass(eq=False)
 class HostBackend:
     ids: RunIds
@@ -81,6 +103,8 @@ class HostBackend:
     tool_caller: ToolCaller
     book: RunBook
     catalog: Catalog | None = None
+    approvals: ApprovalPolicy | None = None
+    waiting: Waiting | None = None
     steps: list[ToolCallRecord] = field(default_factory=list)
     fenced: bool = False  # the agent ignored a stop: nothing it does may reach the user
 
@@ -93,7 +117,61 @@ class HostBackend:
             return []
         return [ToolSpec(t.name, t.description, t.parameters) for t in await self.catalog.tools()]
 
-    async def call_tool(self, name: str, parameters: dict[str, Any], tool_call_id: str) -> Any:
+    async def ask(self, question: str, reason: str = "") -> bool:
+        if self.approvals is None:
+            raise ToolFailed("question", ErrorCode.APPROVAL_NOT_FOUND, "approvals are off here")
+        decided = await self._approval("", {}, uuid.uuid4().hex, reason, question)
+        return decided.status is ApprovalStatus.APPROVED
+
+    async def call_tool(
+        self, name: str, parameters: dict[str, Any], tool_call_id: str, reason: str = ""
+    ) -> Any:
+        tool_call_id = tool_call_id or uuid.uuid4().hex
+        if await self._requires_approval(name):
+            decided = await self._approval(name, parameters, tool_call_id, reason, None)
+            if decided.status is not ApprovalStatus.APPROVED:
+                code, message = _refusal(decided)
+                self.steps.append(ToolCallRecord(name, parameters, error=f"{code}: {message}"))
+                raise ToolFailed(name, code, message)
+        return await self._call(name, parameters, tool_call_id)
+
+    async def _requires_approval(self, name: str) -> bool:
+        policy = self.approvals
+        if policy is None or name in policy.never:
+            return False
+        if name in policy.always:
+            return True
+        if self.catalog is None:
+            return False
+        return any(t.name == name and t.requires_approval for t in await self.catalog.tools())
+
+    async def _approval(
+        self,
+        name: str,
+        parameters: dict[str, Any],
+        tool_call_id: str,
+        reason: str,
+        question: str | None,
+    ) -> StoredApproval:
+        assert self.approvals is not None and self.waiting is not None
+        ids = {
+            "run_id": self.ids.run_id,
+            "thread_id": self.ids.thread_id,
+            "user_id": self.ids.user_id,
+        }
+        why = reason or ("The agent asks you" if question else f"The agent wants to run {name}")
+        return await self.approvals.gate.ask(
+            self.publish,
+            self.waiting,
+            ids=ids,
+            tool_call_id=tool_call_id,
+            tool_name=name,
+            parameters=parameters,
+            reason=why,
+            question=question,
+        )
+
+    async def _call(self, name: str, parameters: dict[str, Any], tool_call_id: str) -> Any:
         ids, handle = self.ids, self.handle
         request = ToolCallRequest(
             user_id=ids.user_id,
@@ -138,6 +216,16 @@ class HostBackend:
         if self.fenced:
             self.handle.fence()
         self.handle.check_lease()
+
+
+def _refusal(decided: StoredApproval) -> tuple[str, str]:
+    match decided.status:
+        case ApprovalStatus.DENIED:
+            said = f": {decided.decision_reason}" if decided.decision_reason else ""
+            return ErrorCode.APPROVAL_DENIED, f"the user denied this call{said}"
+        case ApprovalStatus.EXPIRED:
+            return ErrorCode.APPROVAL_EXPIRED, "nobody approved this call in time"
+    return ErrorCode.CANCELLED, "the run was stopped while waiting for approval"
 
 
 def _for_history(result: Any) -> Any:

@@ -59,6 +59,7 @@ WRITE_BEHIND_S = 0.25  # how late a call's stage and end may reach the database
 class RunLedger:
     def __init__(self, engine: AsyncEngine, *, owner: str, lease_s: float) -> None:
         self._db = Database(engine)
+        self.database = self._db  # shared with the approval store: one connection on SQLite
         self.owner = owner
         self.lease_s = lease_s
         self._lease = Lease(owner, lease_s)

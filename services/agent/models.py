@@ -194,6 +194,40 @@ class RunRecord(Base):
     answer_message_id: Mapped[str | None] = mapped_column(String(128), default=None)
 
 
+class ApprovalStatus(StrEnum):
+    """An approval's lifecycle: pending, then exactly one decision (the first one written)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class ApprovalRecord(Base):
+    """A person's approval a run waits for (a gated tool call, or an agent's question).
+
+    The decision is one guarded UPDATE (``WHERE status = 'pending'``): whichever of the user's
+    tabs, the expiry timer or a stop writes first wins, and every other sees what won."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_run_status", "run_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
+    user_id: Mapped[str] = mapped_column(String(64))
+    tool_call_id: Mapped[str] = mapped_column(String(64))
+    tool_name: Mapped[str] = mapped_column(String(64))
+    parameters: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    reason: Mapped[str] = mapped_column(Text, default="")
+    question: Mapped[str | None] = mapped_column(Text, default=None)
+    status: Mapped[str] = mapped_column(String(16), default=ApprovalStatus.PENDING.value)
+    decision_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    decided_by: Mapped[str | None] = mapped_column(String(16), default=None)
+    expires_at: Mapped[float] = mapped_column(Float)  # Unix seconds
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
 class OpenToolCall(Base):
     """A tool call whose reply the run has not had yet.
 

@@ -22,9 +22,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.agent import migrate
 from services.agent.agents.registry import agent_list, build_agents
-from services.agent.bus import Responder, broadcaster, subscribe_control, subscribe_requests
+from services.agent.approval_store import ApprovalStore
+from services.agent.approvals import ApprovalGate
+from services.agent.bus import (
+    Responder,
+    approval_broadcaster,
+    broadcaster,
+    subscribe_control,
+    subscribe_requests,
+)
 from services.agent.catalog import ToolCatalog
 from services.agent.closing import Closer
+from services.agent.hosting import ApprovalPolicy
 from services.agent.intake import IntakeConsumer, WaitingQueue
 from services.agent.ledger import RunLedger
 from services.agent.planner import InfraAnalystPlanner, Planner
@@ -58,6 +67,7 @@ class AgentNode:
         self._nc: NATS | None = None
         self._subscriptions: list[Subscription | Responder] = []  # each drained on stop
         self._tasks: RunTasks | None = None
+        self._gate: ApprovalGate | None = None
         self._intake: IntakeConsumer | None = None
         self._supervisor: Supervisor | None = None
         self.repository: AgentRepository | None = None
@@ -79,6 +89,12 @@ class AgentNode:
         await ensure_events_stream(nc.jetstream(), settings.nats)
         await ensure_runs_stream(nc.jetstream(), settings.nats)
         queue = WaitingQueue(nc)
+        self._gate = ApprovalGate(
+            ApprovalStore(self.ledger.database),
+            timeout_s=settings.approval_timeout_s,
+            broadcast=approval_broadcaster(nc),
+        )
+        self._subscriptions.append(await self._gate.subscribe(nc))
         self._tasks = self._run_tasks(nc, self.ledger, queue)
         runner = self._tasks.runner
         service = AgentService(
@@ -88,6 +104,7 @@ class AgentNode:
             tasks=self._tasks,
             queue=queue,
             broadcast_cancel=broadcaster(nc),
+            approvals=self._gate,
         )
         self._subscriptions.append(await subscribe_control(nc, service))
         self._supervisor = Supervisor(
@@ -117,6 +134,8 @@ class AgentNode:
             heartbeat_timeout_s=settings.tool_heartbeat_timeout_s,
         )
         agents, default = build_agents(settings, self._planner)
+        gate = self._gate
+        assert gate is not None  # made in start(), before the tasks
         runner = Runner(
             events=events,
             tools=tools,
@@ -124,6 +143,7 @@ class AgentNode:
             agents=agents,
             default_agent=default,
             catalog=ToolCatalog(nc),
+            approvals=ApprovalPolicy(gate, settings.approval_tools, settings.no_approval_tools),
             stop_grace_s=settings.run_stop_grace_s,
             agent_name=settings.agent_name,
             think_delay_s=settings.think_delay_s,
@@ -131,7 +151,11 @@ class AgentNode:
             typing=settings.typing,
         )
         self._closer = Closer(
-            ledger=ledger, events=events, tools=tools, agent_name=settings.agent_name
+            ledger=ledger,
+            events=events,
+            tools=tools,
+            agent_name=settings.agent_name,
+            approvals=gate.store,
         )
         return RunTasks(
             runner=runner,

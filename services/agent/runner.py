@@ -36,6 +36,7 @@ from services.agent.agents.analyst import DEFAULT_MAX_STEPS, analyst
 from services.agent.closing import CANCEL_REASON, agent_id
 from services.agent.control import LeaseLost, RunHandle, StopReason
 from services.agent.hosting import (
+    ApprovalPolicy,
     Catalog,
     EventSink,
     HostBackend,
@@ -93,6 +94,7 @@ class Runner:
         default_agent: str | None = None,
         planner: Planner | None = None,
         catalog: Catalog | None = None,
+        approvals: ApprovalPolicy | None = None,
         think_delay_s: float = 0.0,
         max_steps: int = DEFAULT_MAX_STEPS,
         run_timeout_s: float = DEFAULT_RUN_TIMEOUT_S,
@@ -106,6 +108,7 @@ class Runner:
         self._tools = tools
         self._book = book
         self._catalog = catalog
+        self._approvals = approvals
         self._typing = typing or Typing(tokens_per_s=0)
         if agents is None:
             built_in = analyst(
@@ -142,7 +145,9 @@ class Runner:
             message = f"there is no agent named {name!r} here; the agents are: {known}"
             return Ending.failed(ErrorCode.UNKNOWN_AGENT, message)
         ids = RunIds(spec.run_id, spec.thread_id, spec.user_id)
-        backend = HostBackend(ids, handle, self._events, self._tools, self._book, self._catalog)
+        backend = HostBackend(
+            ids, handle, self._events, self._tools, self._book, self._catalog, self._approvals
+        )
         context = RunContext(
             backend,
             run_id=spec.run_id,
@@ -191,7 +196,8 @@ class Runner:
         once the agent's task has ended or been let go."""
         task = asyncio.create_task(drive(agent, context), name=f"agent-{context.run_id}")
         try:
-            async with asyncio.timeout(self._run_timeout_s):
+            async with asyncio.timeout(self._run_timeout_s) as budget:
+                backend.waiting = _Parking(backend.handle, budget, context)
                 return await asyncio.shield(task)
         except TimeoutError:
             await self._halt(task, context, backend)
@@ -215,6 +221,32 @@ class Runner:
             )
             backend.fenced = True
             task.add_done_callback(_quietly)
+
+
+class _Parking:
+    """A run waiting for a person: its slot given back, its budget's clock stopped."""
+
+    def __init__(self, handle: RunHandle, budget: asyncio.Timeout, context: RunContext) -> None:
+        self._handle = handle
+        self._budget = budget
+        self._context = context
+        self._left: float | None = None
+
+    def park(self) -> None:
+        when = self._budget.when()
+        if when is not None and self._left is None:
+            self._left = when - asyncio.get_running_loop().time()
+            self._budget.reschedule(None)
+        if self._handle.give_slot is not None:
+            self._handle.give_slot()
+
+    async def unpark(self) -> None:
+        if self._handle.regain_slot is not None:
+            await self._handle.regain_slot()
+        if self._left is not None:
+            left, self._left = self._left, None
+            self._budget.reschedule(asyncio.get_running_loop().time() + left)
+            self._context.deadline = time.monotonic() + left
 
 
 def _timed_out(budget_s: float) -> Outcome:

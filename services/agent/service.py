@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import nats.errors
 
+from services.agent.approval_store import StoredApproval
 from services.agent.control import StopReason
 from services.agent.models import RunStatus
 from services.agent.paging import (
@@ -48,6 +49,8 @@ from shared.wire.runs import (
     CancelAccepted,
     CancelReply,
     CancelRequest,
+    Decided,
+    DecideRequest,
     ListAgentsRequest,
     ListRunsRequest,
     ListThreadsRequest,
@@ -65,6 +68,15 @@ log = logging.getLogger(__name__)
 
 NO_SUCH_RUN = RunRejected(code=ErrorCode.RUN_NOT_FOUND, message="no such run")
 NO_SUCH_THREAD = RunRejected(code=ErrorCode.THREAD_NOT_FOUND, message="no such thread")
+NO_SUCH_APPROVAL = RunRejected(code=ErrorCode.APPROVAL_NOT_FOUND, message="no such approval")
+
+
+class Decider(Protocol):
+    async def decide(
+        self, user_id: str, approval_id: str, approved: bool, reason: str | None = None
+    ) -> tuple[StoredApproval, bool] | None: ...
+
+
 _Listed = TypeVar("_Listed", ThreadInfo, RunInfo)
 
 # Half of NATS's default max payload (1 MiB): a page of lists is cut to this many bytes of items.
@@ -122,8 +134,10 @@ class AgentService:
         broadcast_cancel: Broadcast,
         reply_budget_bytes: int = REPLY_BUDGET_BYTES,
         agents: AgentList | None = None,
+        approvals: Decider | None = None,
     ) -> None:
         self._agents = agents or AgentList(agents=[])
+        self._approvals = approvals
         self._store = store
         self._ledger = ledger
         self._tasks = tasks
@@ -173,6 +187,23 @@ class AgentService:
     def stop_local(self, run_id: str) -> None:
         """A cancel broadcast: stop the run if this process holds it."""
         self._tasks.stop(run_id, StopReason.CANCELLED)
+
+    async def decide(self, request: DecideRequest) -> Decided | RunRejected:
+        """A person's ``approve`` / ``deny``: the first decision wins; a later one is told the
+        decision made (not an error); someone else's approval, or none, is approval_not_found."""
+        try:
+            _check_ids(request.user_id, request.approval_id)
+        except InvalidId as exc:
+            return RunRejected(code=exc.code, message=exc.message)
+        if request.decision not in ("approved", "denied") or self._approvals is None:
+            return NO_SUCH_APPROVAL
+        decided = await self._approvals.decide(
+            request.user_id, request.approval_id, request.decision == "approved", request.reason
+        )
+        if decided is None:
+            return NO_SUCH_APPROVAL
+        approval, first = decided
+        return Decided(approval_id=approval.id, decision=approval.status.value, first=first)
 
     async def list_agents(self, request: ListAgentsRequest) -> AgentList:
         """The agents a message may name (the same in every process of a deployment)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from services.agent.agents.llm import DEFAULT_SYSTEM_PROMPT, LlmSettings
+from services.agent.approvals import DEFAULT_APPROVAL_TIMEOUT_S
 from services.agent.messages import DEFAULT_TOKENS_PER_S, Typing
 from services.agent.service import DoubleTextPolicy
 from shared.settings import Env, NatsSettings, SettingsError
@@ -86,6 +87,11 @@ class AgentSettings:
     # else the built-in analyst (AGENT_NAME).
     default_agent: str | None = None
     llm: LlmSettings | None = None  # an agent named "llm", when LLM_BASE_URL is set
+    # How long a run waits for a person's approval; tools that always / never need one,
+    # whatever the tool declares.
+    approval_timeout_s: float = DEFAULT_APPROVAL_TIMEOUT_S
+    approval_tools: frozenset[str] = frozenset()
+    no_approval_tools: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, env: Env) -> AgentSettings:
@@ -114,6 +120,9 @@ class AgentSettings:
             agents=tuple(a.strip() for a in env.str("AGENTS", "").split(",") if a.strip()),
             default_agent=env.optional("DEFAULT_AGENT"),
             llm=_llm(env),
+            approval_timeout_s=env.float("APPROVAL_TIMEOUT_S", DEFAULT_APPROVAL_TIMEOUT_S),
+            approval_tools=_names(env.str("APPROVAL_TOOLS", "")),
+            no_approval_tools=_names(env.str("NO_APPROVAL_TOOLS", "")),
         )
         settings._check()
         return settings
@@ -144,6 +153,7 @@ class AgentSettings:
             ("RUN_TIMEOUT_S", self.run_timeout_s),
             ("INTAKE_ACK_WAIT_S", self.intake_ack_wait_s),
             ("RUN_STOP_GRACE_S", self.run_stop_grace_s),
+            ("APPROVAL_TIMEOUT_S", self.approval_timeout_s),
         ):
             if not value > 0:
                 _refuse(name, "positive", value)
@@ -172,6 +182,10 @@ def _policy(raw: str) -> DoubleTextPolicy:
         raise SettingsError(
             f"environment variable DOUBLE_TEXT_POLICY must be one of {choices}, got {raw!r}"
         ) from None
+
+
+def _names(raw: str) -> frozenset[str]:
+    return frozenset(name.strip() for name in raw.split(",") if name.strip())
 
 
 def _llm(env: Env) -> LlmSettings | None:

@@ -184,6 +184,8 @@ class RunTasks:
         self, run_id: str, work: Callable[[RunHandle], Awaitable[None]], *, slot: bool = False
     ) -> RunHandle:
         handle = RunHandle(run_id, self._lease_s, slot=slot)
+        handle.give_slot = lambda: self._give_slot(handle)
+        handle.regain_slot = lambda: self._regain_slot(handle)
         handle.task = asyncio.create_task(self._guarded(run_id, work(handle)), name=f"run-{run_id}")
         self._held[run_id] = handle
         handle.task.add_done_callback(lambda _: self._release(run_id, handle))
@@ -198,6 +200,13 @@ class RunTasks:
         if handle.slot:
             handle.slot = False
             self.slots.give()
+
+    async def _regain_slot(self, handle: RunHandle) -> None:
+        """A run that gave its slot back while it waited goes on only with one again."""
+        while not handle.slot:
+            await self.slots.wait_free()
+            if self.slots.take():
+                handle.slot = True
 
     async def _guarded(self, run_id: str, work: Awaitable[None]) -> None:
         try:

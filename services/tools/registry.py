@@ -93,6 +93,7 @@ class Tool:
     timeout_s: float | None = None  # None: the runner's TOOL_TIMEOUT_S
     concurrency: int | None = None  # None: only the runner's TOOL_CONCURRENCY applies
     reports_progress: bool = False  # ``run`` takes a ``progress=`` keyword (a Progress)
+    requires_approval: bool = False  # a person approves each call first (the run host asks)
 
     def validate(self, raw: dict[str, Any]) -> Parameters | dict[str, Any]:
         """The call's parameters as this tool's Struct, defaults filled in (or, for a tool
@@ -172,7 +173,12 @@ class Registry:
     def specs(self) -> list[ToolSpec]:
         """Every tool as the catalog hands it out (``tools.catalog``)."""
         return [
-            ToolSpec(name=tool.name, description=tool.description, parameters=tool.schema())
+            ToolSpec(
+                name=tool.name,
+                description=tool.description,
+                parameters=tool.schema(),
+                requires_approval=tool.requires_approval,
+            )
             for tool in sorted(self._tools.values(), key=lambda tool: tool.name)
         ]
 

@@ -46,6 +46,7 @@ _ROUTES: dict[RequestKind, tuple[Callable[[], str], Callable[[bytes], AgentReply
     RequestKind.LIST_THREADS: (subjects.thread_list, runs.decode_thread_list_reply),
     RequestKind.LIST_RUNS: (subjects.run_list, runs.decode_run_list_reply),
     RequestKind.LIST_AGENTS: (subjects.agent_list, runs.decode_agent_list_reply),
+    RequestKind.DECIDE: (subjects.approval_decide, runs.decode_decide_reply),
 }
 
 

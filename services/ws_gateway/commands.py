@@ -24,6 +24,7 @@ from enum import Enum
 from shared.errors import CloseCode
 from shared.wire.runs import (
     CancelRequest,
+    DecideRequest,
     ListAgentsRequest,
     ListRunsRequest,
     ListThreadsRequest,
@@ -43,7 +44,9 @@ __all__ = [
     "Submit",
 ]
 
-AgentQuery = CancelRequest | ListThreadsRequest | ListRunsRequest | ListAgentsRequest
+AgentQuery = (
+    CancelRequest | ListThreadsRequest | ListRunsRequest | ListAgentsRequest | DecideRequest
+)
 
 
 class RequestKind(Enum):
@@ -53,6 +56,7 @@ class RequestKind(Enum):
     LIST_THREADS = "list_threads"
     LIST_RUNS = "list_runs"
     LIST_AGENTS = "list_agents"
+    DECIDE = "decide"  # approve / deny
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,14 +28,19 @@ __all__ = [
 ]
 
 PONG = frames.encode_frame(frames.Pong())
-_ID_FIELDS = frozenset({"thread_id", "client_msg_id", "run_id", "agent"})
+_ID_FIELDS = frozenset({"thread_id", "client_msg_id", "run_id", "agent", "approval_id"})
 # msgspec names the failing field at the end of its message: "... - at `$.thread_id`".
 _FAILING_FIELD = re.compile(r"- at `\$\.([A-Za-z_]+)")
 
 _TOO_DEEP = "JSON nested too deeply"
 
 AgentReply = (
-    runs.CancelAccepted | runs.ThreadList | runs.RunList | runs.AgentList | runs.RunRejected
+    runs.CancelAccepted
+    | runs.ThreadList
+    | runs.RunList
+    | runs.AgentList
+    | runs.Decided
+    | runs.RunRejected
 )
 
 
@@ -98,6 +103,11 @@ def agent_reply_frame(reply: AgentReply) -> bytes:
                 thread_id=thread_id, runs=run_list, cursor=cursor, next_cursor=after
             )
             return frames.encode_frame(runs_frame)
+        case runs.Decided(approval_id=approval_id, decision=decision, first=first):
+            decided = frames.ApprovalDecided(
+                approval_id=approval_id, decision=decision, first=first
+            )
+            return frames.encode_frame(decided)
         case runs.AgentList(agents=agents):
             return frames.encode_frame(frames.Agents(agents=agents))
         case runs.RunRejected(code=code, message=message):

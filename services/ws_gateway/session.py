@@ -56,9 +56,11 @@ from services.ws_gateway.outbox import BacklogFull, Limits, Outbox
 from shared.errors import CloseCode, ErrorCode
 from shared.tokens import AccessClaims
 from shared.wire.frames import (
+    Approve,
     Auth,
     AuthOk,
     Cancel,
+    Deny,
     ListAgents,
     ListRuns,
     ListThreads,
@@ -72,6 +74,7 @@ from shared.wire.frames import (
 from shared.wire.revocation import Revocation
 from shared.wire.runs import (
     CancelRequest,
+    DecideRequest,
     ListAgentsRequest,
     ListRunsRequest,
     ListThreadsRequest,
@@ -227,6 +230,16 @@ class Session:
                     message = "after_seq and upto_seq must be below 2**63"
                     return self._out.send(error_frame(ErrorCode.INVALID_FRAME, message))
                 return [LoadRun(run_id, after_seq, upto_seq)]
+            case Approve(approval_id=approval_id):
+                decision = DecideRequest(
+                    user_id=user_id, approval_id=approval_id, decision="approved"
+                )
+                return [Request(RequestKind.DECIDE, decision)]
+            case Deny(approval_id=approval_id, reason=reason):
+                decision = DecideRequest(
+                    user_id=user_id, approval_id=approval_id, decision="denied", reason=reason
+                )
+                return [Request(RequestKind.DECIDE, decision)]
             case ListAgents():
                 return [Request(RequestKind.LIST_AGENTS, ListAgentsRequest(user_id=user_id))]
             case Auth(token=token):

@@ -37,6 +37,11 @@ __all__ = [
     "AgentThinking",
     "AgentThinkingData",
     "AnyEvent",
+    "ApprovalDecision",
+    "ApprovalRequested",
+    "ApprovalRequestedData",
+    "ApprovalResolved",
+    "ApprovalResolvedData",
     "Event",
     "MessageDelta",
     "MessageDeltaData",
@@ -51,6 +56,8 @@ __all__ = [
     "ToolExecutingData",
     "ToolProgress",
     "ToolProgressData",
+    "approval_requested_msg_id",
+    "approval_resolved_msg_id",
     "decode_event",
     "encode_event",
     "now",
@@ -150,6 +157,28 @@ class AgentCancelledData(EventData):
     usage: TokenUsage | None = None
 
 
+class ApprovalRequestedData(EventData):
+    """The run waits for a person: approve or deny ``approval_id`` before ``expires_at``."""
+
+    approval_id: str
+    tool_call_id: str
+    tool_name: str  # "" for a free-form question (``question`` says what)
+    parameters: dict[str, Any]
+    reason: str  # why the agent wants it
+    expires_at: float  # Unix seconds
+    question: str | None = None
+
+
+ApprovalDecision = Literal["approved", "denied", "expired", "cancelled"]
+
+
+class ApprovalResolvedData(EventData):
+    approval_id: str
+    decision: ApprovalDecision
+    reason: str | None = None  # a denial's reason, as the person gave it
+    decided_by: str = "user"  # user | timeout | stop (the run was stopped or ended)
+
+
 class Event(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
     run_id: str
     thread_id: str
@@ -188,6 +217,14 @@ class ToolProgress(Event, tag="tool_progress"):
     data: ToolProgressData
 
 
+class ApprovalRequested(Event, tag="approval_requested"):
+    data: ApprovalRequestedData
+
+
+class ApprovalResolved(Event, tag="approval_resolved"):
+    data: ApprovalResolvedData
+
+
 class AgentFailed(Event, tag="agent_failed"):
     data: AgentFailedData
 
@@ -207,6 +244,8 @@ AnyEvent = (
     | MessageStarted
     | MessageDelta
     | ToolProgress
+    | ApprovalRequested
+    | ApprovalResolved
 )
 
 # Every event's "type" tag, read from the union above: one list to keep up to date, not two.
@@ -235,6 +274,14 @@ def tool_executing_msg_id(tool_call_id: str) -> str:
 
 def tool_completed_msg_id(tool_call_id: str) -> str:
     return f"tool_completed:{tool_call_id}"
+
+
+def approval_requested_msg_id(approval_id: str) -> str:
+    return f"approval_requested:{approval_id}"
+
+
+def approval_resolved_msg_id(approval_id: str) -> str:
+    return f"approval_resolved:{approval_id}"
 
 
 encode_event = msgspec.json.Encoder().encode

@@ -28,12 +28,15 @@ __all__ = [
     "MAX_CONTENT_CHARS",
     "Agents",
     "AnyClientFrame",
+    "ApprovalDecided",
+    "Approve",
     "Auth",
     "AuthOk",
     "Cancel",
     "CancelAccepted",
     "CaughtUp",
     "ClientFrame",
+    "Deny",
     "ErrorData",
     "ErrorFrame",
     "FrameHead",
@@ -123,6 +126,15 @@ class ListAgents(ClientFrame, tag="list_agents"):
     """The agents a message may name, with a line about each."""
 
 
+class Approve(ClientFrame, tag="approve"):
+    approval_id: SafeId
+
+
+class Deny(ClientFrame, tag="deny"):
+    approval_id: SafeId
+    reason: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+
+
 class Auth(ClientFrame, tag="auth"):
     """A fresh access token for this socket, before the one it opened with expires."""
 
@@ -133,7 +145,17 @@ class Auth(ClientFrame, tag="auth"):
 
 
 AnyClientFrame = (
-    SendMessage | Ping | Resume | Cancel | ListThreads | ListRuns | RunEvents | ListAgents | Auth
+    SendMessage
+    | Ping
+    | Resume
+    | Cancel
+    | ListThreads
+    | ListRuns
+    | RunEvents
+    | ListAgents
+    | Approve
+    | Deny
+    | Auth
 )
 CLIENT_FRAME_TYPES = frozenset(
     {
@@ -145,6 +167,8 @@ CLIENT_FRAME_TYPES = frozenset(
         "list_runs",
         "run_events",
         "list_agents",
+        "approve",
+        "deny",
         "auth",
     }
 )
@@ -249,6 +273,15 @@ class RunSnapshot(ServerFrame, tag="run_snapshot"):
     thread_id: str
     upto_seq: int
     events: list[msgspec.Raw]
+
+
+class ApprovalDecided(ServerFrame, tag="approval_decided"):
+    """The answer to ``approve`` / ``deny``: the approval's decision, and whether this frame's
+    was the one taken (``first``: false when another tab or device decided before)."""
+
+    approval_id: str
+    decision: str
+    first: bool
 
 
 class Agents(ServerFrame, tag="agents"):

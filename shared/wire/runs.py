@@ -30,6 +30,8 @@ __all__ = [
     "CancelAccepted",
     "CancelReply",
     "CancelRequest",
+    "DecideRequest",
+    "Decided",
     "ListAgentsRequest",
     "ListRunsRequest",
     "ListThreadsRequest",
@@ -46,6 +48,8 @@ __all__ = [
     "decode_agent_list_reply",
     "decode_cancel_reply",
     "decode_cancel_request",
+    "decode_decide_reply",
+    "decode_decide_request",
     "decode_list_agents_request",
     "decode_list_runs_request",
     "decode_list_threads_request",
@@ -150,6 +154,21 @@ class AgentList(msgspec.Struct, tag_field="status", tag="ok", kw_only=True):
     agents: list[AgentInfo]
 
 
+class DecideRequest(msgspec.Struct, kw_only=True):
+    """A person's decision on an approval (gateway -> agents, ``agent.approvals.decide``)."""
+
+    user_id: str
+    approval_id: str
+    decision: str  # approved | denied
+    reason: str | None = None
+
+
+class Decided(msgspec.Struct, tag_field="status", tag="ok", kw_only=True):
+    approval_id: str
+    decision: str  # the approval's decision now: this request's, or the one made before
+    first: bool
+
+
 class ListThreadsRequest(msgspec.Struct, kw_only=True):
     user_id: str
     limit: PageLimit = DEFAULT_PAGE_LIMIT
@@ -190,4 +209,6 @@ decode_thread_list_reply = msgspec.json.Decoder(ThreadList | RunRejected).decode
 decode_list_runs_request = msgspec.json.Decoder(ListRunsRequest).decode
 decode_run_list_reply = msgspec.json.Decoder(RunList | RunRejected).decode
 decode_list_agents_request = msgspec.json.Decoder(ListAgentsRequest).decode
+decode_decide_request = msgspec.json.Decoder(DecideRequest).decode
+decode_decide_reply = msgspec.json.Decoder(Decided | RunRejected).decode
 decode_agent_list_reply = msgspec.json.Decoder(AgentList | RunRejected).decode

@@ -56,6 +56,7 @@ class ToolSpec(msgspec.Struct, kw_only=True, frozen=True):
     name: str
     description: str
     parameters: dict[str, Any]  # JSON Schema of the call's parameters
+    requires_approval: bool = False  # a person must approve each call (see docs/protocol.md)
 
 
 class ToolCatalog(msgspec.Struct, kw_only=True):

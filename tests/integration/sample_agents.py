@@ -54,3 +54,22 @@ async def stubborn(run: RunContext) -> str:
             await asyncio.sleep(3600)
         except asyncio.CancelledError:
             continue
+
+
+@agent
+async def gated_user(run: RunContext) -> str:
+    """Asks to estimate savings (a tool this deployment gates) and says what came of it."""
+    try:
+        result = await run.call_tool(
+            "estimate_savings", {}, reason="To put a monthly figure on right-sizing"
+        )
+    except ToolFailed as exc:
+        return f"not run: {exc.code}"
+    return f"saved {result['total']['monthly_savings']}"
+
+
+@agent
+async def asker(run: RunContext) -> str:
+    """Asks a yes/no question."""
+    yes = await run.ask("Shall I go on?", reason="It takes a while")
+    return "going on" if yes else "stopping here"

