@@ -33,6 +33,10 @@ __all__ = [
 _MAX_VALUE_CHARS = 40
 _REWRITE_LINE = Control((ControlType.CARRIAGE_RETURN,), (ControlType.ERASE_IN_LINE, 2))
 _TEXT_STYLE = {"thinking": "dim italic", "answer": ""}
+# Frames whose handler decides whether the line left open goes on (the rest end it first).
+_KEEP_LINE_OPEN = frozenset(
+    {"message_delta", "tool_progress", "tool_completed", "agent_thinking", "agent_completed"}
+)
 
 # agent_failed codes in plain words (docs/protocol.md, error codes), with what to do when the
 # user can do something; any other code is "failed" with the server's message.
@@ -130,6 +134,8 @@ class Timeline:
         self._started: dict[str, float] = {}  # run_id -> agent_started timestamp
         self._params: dict[str, dict[str, Any]] = {}  # tool_call_id -> parameters
         self._kinds: dict[str, str] = {}  # message_id -> kind, for messages streamed so far
+        self._typed: dict[str, str] = {}  # message_id -> its text printed so far
+        self._run_of: dict[str, str] = {}  # message_id -> run_id, to forget a run's messages
         self._open: str | None = None  # the message_id or tool_call_id whose line is open
         self._progress_shown: dict[str, tuple[int, str | None]] = {}  # off a terminal
 
@@ -139,7 +145,7 @@ class Timeline:
         handler = getattr(self, f"_on_{kind}", None)
         if handler is None:
             return
-        if kind not in ("message_delta", "tool_progress", "tool_completed"):
+        if kind not in _KEEP_LINE_OPEN:
             self.end_line()
         handler(frame, data)
 
@@ -159,25 +165,45 @@ class Timeline:
         for event in frame.get("events") or []:
             self.frame({"run_id": frame["run_id"], "thread_id": frame.get("thread_id"), **event})
 
-    def _on_message_started(self, _: dict[str, Any], data: dict[str, Any]) -> None:
+    def _on_message_started(self, frame: dict[str, Any], data: dict[str, Any]) -> None:
+        self._run_of[data["message_id"]] = frame.get("run_id", "")
         self._kinds[data["message_id"]] = data.get("kind", "answer")
         if data.get("kind") == "answer":
             self._line(("answer", "bold green"))
 
-    def _on_message_delta(self, _: dict[str, Any], data: dict[str, Any]) -> None:
+    def _on_message_delta(self, frame: dict[str, Any], data: dict[str, Any]) -> None:
         message_id = data["message_id"]
+        self._run_of.setdefault(message_id, frame.get("run_id", ""))
         kind = self._kinds.setdefault(message_id, "answer")  # a replay that began mid-message
+        self._type(message_id, kind, data.get("delta", ""))
+
+    def _type(self, message_id: str, kind: str, text: str) -> None:
         if self._open != message_id:
             self.end_line()
             self._open = message_id
             if kind == "thinking":
                 self.console.print(Text("  … ", "dim"), end="")
-        self.console.print(Text(data.get("delta", ""), _TEXT_STYLE.get(kind, "")), end="",
-                           soft_wrap=True, highlight=False)  # fmt: skip
+        self._typed[message_id] = self._typed.get(message_id, "") + text
+        self.console.print(Text(text, _TEXT_STYLE.get(kind, "")), end="", soft_wrap=True,
+                           highlight=False)  # fmt: skip
 
-    def _streamed(self, data: dict[str, Any]) -> bool:
-        """The message this completing event completes was typed out already."""
-        return self._kinds.pop(data.get("message_id") or "", None) is not None
+    def _streamed(self, data: dict[str, Any], whole: str) -> bool:
+        """The message this completing event completes was being typed out: type what is still
+        missing of ``whole`` (a resume skips a completed message's deltas), end its line."""
+        message_id = data.get("message_id") or ""
+        kind, typed = self._kinds.pop(message_id, None), self._typed.pop(message_id, "")
+        self._run_of.pop(message_id, None)
+        if kind is not None and whole != typed:
+            self._type(message_id, kind, whole[len(typed) :] if whole.startswith(typed) else whole)
+        self.end_line()
+        return kind is not None
+
+    def _forget(self, run_id: str) -> None:
+        """The run ended: its messages still open stay as far as they got."""
+        for message_id in [m for m, run in self._run_of.items() if run == run_id]:
+            del self._run_of[message_id]
+            self._kinds.pop(message_id, None)
+            self._typed.pop(message_id, None)
 
     def _on_tool_progress(self, _: dict[str, Any], data: dict[str, Any]) -> None:
         call_id, progress, message = data["tool_call_id"], data.get("progress"), data.get("message")
@@ -218,7 +244,7 @@ class Timeline:
         )
 
     def _on_agent_thinking(self, _: dict[str, Any], data: dict[str, Any]) -> None:
-        if not self._streamed(data):
+        if not self._streamed(data, data.get("thought", "")):
             self._line(("  … ", "dim"), (data.get("thought", ""), "dim italic"))
 
     def _on_tool_executing(self, _: dict[str, Any], data: dict[str, Any]) -> None:
@@ -263,7 +289,7 @@ class Timeline:
 
     def _on_agent_completed(self, frame: dict[str, Any], data: dict[str, Any]) -> None:
         elapsed = self._elapsed(frame, data)
-        if self._streamed(data):  # typed out already: only say that it is whole
+        if self._streamed(data, data.get("result", "")):  # typed out: only say it is whole
             self._line(("✓ answered", "green"), (f" · {elapsed}" if elapsed else "", "dim"))
             return
         title = Text.assemble(("answer", "bold green"), (f" · {elapsed}" if elapsed else "", "dim"))
@@ -271,6 +297,7 @@ class Timeline:
         self.console.print(panel, style="", highlight=False)
 
     def _on_agent_failed(self, frame: dict[str, Any], data: dict[str, Any]) -> None:
+        self._forget(frame["run_id"])
         elapsed = self._elapsed(frame, data)
         code = data.get("code", "?")
         what, hint = describe_failure(code)
@@ -286,6 +313,7 @@ class Timeline:
             self._line(("  ", ""), (hint, "italic"))
 
     def _on_agent_cancelled(self, frame: dict[str, Any], data: dict[str, Any]) -> None:
+        self._forget(frame["run_id"])
         elapsed = self._elapsed(frame, data)
         reason = data.get("reason", "cancelled")
         self._line(("■ cancelled ", "bold yellow"), (reason, "yellow"), (f"  {elapsed}", "dim"))

@@ -216,3 +216,16 @@ def test_a_snapshot_shows_the_run_so_far() -> None:
     snapshot = {"type": "run_snapshot", "run_id": "run12345678", "upto_seq": 9, "events": events}
     text = render(snapshot, ev("message_delta", 10, message_id="m2", delta=", more"))
     assert text == "  … Looked.\nanswer\nSo far, more", "the answer's line is still open"
+
+
+def test_a_resume_that_skipped_the_rest_of_a_message_types_the_missing_end() -> None:
+    """Compact replay: a message completed while away comes as its completing event alone."""
+    text = render(
+        ev("message_started", 1, message_id="m1", kind="thinking", agent_id="a"),
+        ev("message_delta", 2, message_id="m1", delta="Looking at "),
+        ev("agent_thinking", 9, agent_id="a", thought="Looking at the api.", message_id="m1"),
+        ev("message_started", 10, message_id="m2", kind="answer", agent_id="a"),
+        ev("message_delta", 11, message_id="m2", delta="The api "),
+        ev("agent_completed", 20, agent_id="a", result="The api is slow.", message_id="m2"),
+    )
+    assert text == "  … Looking at the api.\nanswer\nThe api is slow.\n✓ answered\n"
