@@ -28,6 +28,8 @@ Events at or below the newest seq already folded into a run are skipped, so live
 snapshot of the same run may overlap. A ``run_snapshot`` that holds a message's ``message_started``
 holds its whole text so far in one delta, which replaces what was known. Fold a snapshot of part
 of a run (``run_events`` with a later ``after_seq``) only onto a run folded up to that point.
+After a ``resume_gap`` (events lost), read the runs you show again with ``run_events`` into a new
+Transcript.
 """
 
 from __future__ import annotations
