@@ -65,6 +65,8 @@ MAX_MODEL_REQUESTS = 10
 def endpoint_model() -> Model:
     """The model at ``LLM_BASE_URL`` named ``LLM_MODEL`` (key: ``LLM_API_KEY``), the settings of
     the built-in ``llm`` agent; a model that says what to set when there is none."""
+    # The agent service's settings object is the host's and does not reach agents: an agent
+    # reads its own configuration, here the same variables so that one set-up serves both.
     base_url = os.environ.get("LLM_BASE_URL")
     if not base_url:
         return FunctionModel(stream_function=_not_configured)

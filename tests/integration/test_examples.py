@@ -14,7 +14,7 @@ import pytest
 
 from devstack.stack import Stack
 from tests.fakes.openai_fixture import FakeOpenAI, fake_openai, fake_openai_url  # noqa: F401
-from tests.fakes.openai_script import reasoning, reply, text, tool_call
+from tests.fakes.openai_script import http_error, reasoning, reply, text, tool_call
 from tests.integration.client import send
 from tests.integration.conftest import LogSink
 from tests.integration.test_agents import User, streamed, terminal
@@ -124,3 +124,15 @@ async def test_the_example_mcp_servers_tool_is_offered_and_called_through_the_to
     assert "duration" in offered["function"]["description"]
     [answer] = [m for m in second["messages"] if m["role"] == "tool"]
     assert answer["tool_call_id"] == "call_units" and "1.5" in answer["content"]
+
+
+async def test_the_pydantic_ai_agent_names_a_refused_key_without_showing_it(
+    stack: Stack,
+    fake_openai: FakeOpenAI,  # noqa: F811
+) -> None:
+    await fake_openai.script(http_error(401, "bad key"))
+    async with User(stack) as user:
+        end = terminal(await user.run("hi", agent="assistant"))
+
+    assert (end["type"], end["data"]["code"]) == ("agent_failed", "llm_unauthorized")
+    assert "sk-test-secret" not in json.dumps(end)
