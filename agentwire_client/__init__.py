@@ -22,6 +22,8 @@ from agentwire_client.errors import (
 from agentwire_client.protocol import EVENT_TYPES, STREAM_TYPES, TERMINAL_TYPES, Page
 from agentwire_client.session import Session
 from agentwire_client.transcript import (
+    Approval,
+    ApprovalUpdate,
     Message,
     MessageStatus,
     MessageUpdate,
@@ -40,6 +42,8 @@ __all__ = [
     "STREAM_TYPES",
     "TERMINAL_TYPES",
     "AgentwireError",
+    "Approval",
+    "ApprovalUpdate",
     "AuthError",
     "Client",
     "ConnectionLost",

@@ -9,8 +9,9 @@
 
 Defaults come from AGENTWIRE_AUTH_URL, AGENTWIRE_WS_URL, AGENTWIRE_EMAIL and AGENTWIRE_PASSWORD.
 Thoughts and the answer type out as the agent writes them, and a long tool shows its progress
-(the socket asks for ``deltas=1``). While a run is going, Ctrl-C stops it (a second Ctrl-C
-quits). At the prompt: /help lists the commands (:data:`COMMANDS`).
+(the socket asks for ``deltas=1``). A tool that needs your approval asks ``approve?``: ``y``
+lets it run, ``n`` (and a reason, if you like) refuses. While a run is going, Ctrl-C stops it (a
+second Ctrl-C quits). At the prompt: /help lists the commands (:data:`COMMANDS`).
 
 Exit status: 0 when left with /quit, Ctrl-D or Ctrl-C at the prompt. With --exit-after-run: 0 when
 the run completed, 1 when it failed or was cancelled. 2 when logging in or connecting failed.
@@ -94,7 +95,10 @@ class Chat:
         self.active_run: str | None = None
         self.ended: dict[str, asyncio.Future[str]] = {}
         self.lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self.reading = False  # stdin is being read
         self.quit = asyncio.Event()
+        self.approvals: asyncio.Queue[dict[str, Any]] = asyncio.Queue()  # the active run's asks
+        self.resolved: dict[str, asyncio.Future[str]] = {}  # approval_id -> its decision
 
     @staticmethod
     def _future() -> asyncio.Future[str]:
@@ -105,10 +109,18 @@ class Chat:
             print(raw(frame), flush=True)
         else:
             self.timeline.frame(frame)
-        if frame.get("type") in TERMINAL_TYPES:
-            ended = self.ended.setdefault(frame["run_id"], self._future())
-            if not ended.done():
-                ended.set_result(frame["type"])
+        kind, data = frame.get("type"), frame.get("data") or {}
+        if kind in TERMINAL_TYPES:
+            self._settle(self.ended, frame["run_id"], str(kind))
+        elif kind == "approval_requested" and frame.get("run_id") == self.active_run:
+            self.approvals.put_nowait(frame)
+        elif kind == "approval_resolved":
+            self._settle(self.resolved, data.get("approval_id", ""), data.get("decision", ""))
+
+    def _settle(self, futures: dict[str, asyncio.Future[str]], key: str, result: str) -> None:
+        future = futures.setdefault(key, self._future())
+        if not future.done():
+            future.set_result(result)
 
     async def pump(self) -> None:
         """Print frames until the client ends."""
@@ -132,9 +144,40 @@ class Chat:
         self.active_run = accepted["run_id"]
         ended = self.ended.setdefault(accepted["run_id"], self._future())
         try:
-            return await ended
+            while True:  # until the run ends, answering the approvals it asks for
+                asking = asyncio.ensure_future(self.approvals.get())
+                await asyncio.wait({ended, asking}, return_when=asyncio.FIRST_COMPLETED)
+                if ended.done():
+                    asking.cancel()
+                    return ended.result()
+                await self.decide(asking.result(), ended)
         finally:
             self.active_run = None
+
+    async def decide(self, request: dict[str, Any], ended: asyncio.Future[str]) -> None:
+        """Ask at the prompt whether the run may go on; a decision taken elsewhere (another tab)
+        or the run ending first withdraws the question."""
+        approval_id = request["data"]["approval_id"]
+        resolved = self.resolved.setdefault(approval_id, self._future())
+        self.start_reading_stdin()
+        self.timeline.end_line()
+        self.err.print("[bold yellow]approve?[/] y: yes, n: no (a reason may follow) > ", end="")
+        line = asyncio.ensure_future(self.lines.get())
+        await asyncio.wait({line, resolved, ended}, return_when=asyncio.FIRST_COMPLETED)
+        if not line.done():
+            line.cancel()
+            self.err.print()
+            return
+        if (answer := line.result()) is None:
+            self.lines.put_nowait(None)  # the end of input, for the prompt too
+            self.err.print("[dim]no answer here: decide in the chat UI, or it expires[/]")
+            return
+        approve, reason = decision(answer)
+        with contextlib.suppress(AgentwireError):  # the pump prints why, if it was refused
+            if approve:
+                await self.client.approve(approval_id)
+            else:
+                await self.client.deny(approval_id, reason)
 
     def interrupt(self) -> None:
         """Ctrl-C: stop the run in progress, or quit."""
@@ -148,6 +191,9 @@ class Chat:
 
     def start_reading_stdin(self) -> None:
         # A daemon thread, not asyncio.to_thread: a pending input() must not keep us from exiting.
+        if self.reading:
+            return
+        self.reading = True
         loop = asyncio.get_running_loop()
 
         def read() -> None:
@@ -199,6 +245,17 @@ class Chat:
             self.err.print(f"[yellow]no command {escape(text)}[/]: /help lists them")
         elif text:
             await self.run_message(text)
+
+
+def decision(answer: str) -> tuple[bool, str | None]:
+    """An answer to ``approve?``: ``y``/``yes`` approves; anything else denies (Enter alone
+    too: nothing runs unless you say so), with what follows ``n``/``no`` as the reason."""
+    words = answer.strip()
+    if words.lower() in ("y", "yes", "/approve"):
+        return True, None
+    head, _, rest = words.partition(" ")
+    reason = rest.strip() if head.lower().rstrip(",:") in ("n", "no", "/deny") else words
+    return False, reason or None
 
 
 def _ignore_result(future: asyncio.Future[Any]) -> None:

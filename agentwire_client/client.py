@@ -251,6 +251,21 @@ class Client:
         reply = await self._request(frame, "runs", page_key(thread_id, cursor))
         return Page(reply["runs"], reply.get("next_cursor"))
 
+    async def approve(self, approval_id: str) -> Frame:
+        """Let the tool call that waits for a person (``approval_requested``) run. Returns
+        ``approval_decided``: ``first`` False when another tab decided first (``decision`` is
+        then theirs). ServerError ``approval_not_found`` for one that is not yours."""
+        frame: Frame = {"type": "approve", "approval_id": approval_id}
+        return await self._request(frame, "approval_decided", approval_id)
+
+    async def deny(self, approval_id: str, reason: str | None = None) -> Frame:
+        """Refuse it: the tool does not run, the agent is told ``reason``; answered as
+        :meth:`approve`."""
+        frame: Frame = {"type": "deny", "approval_id": approval_id}
+        if reason:
+            frame["reason"] = reason
+        return await self._request(frame, "approval_decided", approval_id)
+
     async def run_events(self, run_id: str, *, after_seq: int, upto_seq: int) -> Frame:
         """One run's events stored after ``after_seq`` up to ``upto_seq``, compacted, as its
         ``run_snapshot`` (``{run_id, thread_id, upto_seq, events}``). With a finished run's

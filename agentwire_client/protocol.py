@@ -61,6 +61,7 @@ ERROR_ANSWERS: dict[str, frozenset[str]] = {
     "run_not_found": frozenset({"cancel_accepted"}),
     "no_agent_available": frozenset({"cancel_accepted", "threads", "runs"}),  # never a message's
     "reply_too_large": frozenset({"threads", "runs"}),  # a page with a run too big to send
+    "approval_not_found": frozenset({"approval_decided"}),
 }
 
 
@@ -218,6 +219,7 @@ class Requests:
             "threads": page_key(None, frame.get("cursor")),
             "runs": page_key(frame.get("thread_id"), frame.get("cursor")),
             "run_snapshot": frame.get("run_id"),
+            "approval_decided": frame.get("approval_id"),
         }.get(str(kind))
         for request in self.pending:
             if request.reply_type == kind and (request.key is None or request.key == key):

@@ -60,6 +60,8 @@ _FAILURES: dict[str, tuple[str, str]] = {
     "result_too_large": ("a tool's result was too large", ""),
     "event_too_large": ("an update was too large to deliver", ""),
     "publish_failed": ("the run's progress could not be saved", ""),
+    "approval_denied": ("a tool call was refused", ""),
+    "approval_expired": ("nobody approved a tool call in time", ""),
 }
 
 
@@ -317,6 +319,25 @@ class Timeline:
         elapsed = self._elapsed(frame, data)
         reason = data.get("reason", "cancelled")
         self._line(("■ cancelled ", "bold yellow"), (reason, "yellow"), (f"  {elapsed}", "dim"))
+
+    def _on_approval_requested(self, _: dict[str, Any], data: dict[str, Any]) -> None:
+        if question := data.get("question"):
+            asked: list[tuple[str, str]] = [(question, "bold")]
+        else:
+            params = format_params(data.get("parameters"))
+            asked = [(data.get("tool_name", "tool"), "bold"), (f"({params})", "yellow")]
+            asked.append((" needs your approval", ""))
+        reason = data.get("reason")
+        self._line(("  ? ", "bold yellow"), *asked, (f": {reason}" if reason else "", "dim"))
+
+    def _on_approval_resolved(self, _: dict[str, Any], data: dict[str, Any]) -> None:
+        decision, reason = data.get("decision", "?"), data.get("reason")
+        style = {"approved": "green", "denied": "red", "expired": "red"}.get(decision, "yellow")
+        by = {"timeout": "nobody decided in time", "stop": "the run was stopped"}.get(
+            data.get("decided_by", ""), ""
+        )
+        why = f": {reason}" if reason else (f" ({by})" if by else "")
+        self._line(("  ", ""), (decision, f"bold {style}"), (why, style))
 
     def _on_error(self, _: dict[str, Any], data: dict[str, Any]) -> None:
         if data.get("code") == "intake_unavailable":  # the message was not stored

@@ -40,6 +40,8 @@ from enum import Enum
 from typing import Any, Literal
 
 __all__ = [
+    "Approval",
+    "ApprovalUpdate",
     "Message",
     "MessageStatus",
     "MessageUpdate",
@@ -125,6 +127,22 @@ class ToolCall:
 
 
 @dataclass
+class Approval:
+    """A tool call (or a yes/no ``question``) waiting for a person: ``decision`` is None until
+    ``approval_resolved`` (then ``approved``, ``denied``, ``expired`` or ``cancelled``). Answer
+    with :meth:`Client.approve` / :meth:`Client.deny`."""
+
+    approval_id: str
+    tool_name: str  # "" for a question
+    parameters: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""  # why the agent asks
+    question: str | None = None
+    expires_at: float | None = None
+    decision: str | None = None
+    decided_by: str | None = None  # user, timeout or stop
+
+
+@dataclass
 class RunState:
     """One run as folded so far. ``messages`` and ``tools`` keep the order they started in."""
 
@@ -133,6 +151,7 @@ class RunState:
     status: RunStatus = RunStatus.RUNNING
     messages: dict[str, Message] = field(default_factory=dict)
     tools: dict[str, ToolCall] = field(default_factory=dict)
+    approvals: dict[str, Approval] = field(default_factory=dict)
     result: str | None = None  # the answer, once completed
     error_code: str | None = None  # agent_failed's code
     error_message: str | None = None  # agent_failed's message, or agent_cancelled's reason
@@ -147,6 +166,11 @@ class RunState:
         """The answer so far (the last answer message), if one has started."""
         answers = [m for m in self.messages.values() if m.kind == "answer"]
         return answers[-1] if answers else None
+
+    @property
+    def waiting_for(self) -> list[Approval]:
+        """Approvals not decided yet: the run waits for a person."""
+        return [a for a in self.approvals.values() if a.decision is None]
 
     def message(self, message_id: str) -> Message:
         return self.messages.setdefault(message_id, Message(message_id))
@@ -178,13 +202,21 @@ class ToolUpdate:
 
 
 @dataclass(frozen=True)
+class ApprovalUpdate:
+    """An approval was requested, or resolved (``approval.decision``)."""
+
+    run: RunState
+    approval: Approval
+
+
+@dataclass(frozen=True)
 class RunUpdate:
     """A run was accepted, started, or ended (``run.ended``; its outcome in ``run.status``)."""
 
     run: RunState
 
 
-Update = MessageUpdate | ToolUpdate | RunUpdate
+Update = MessageUpdate | ToolUpdate | ApprovalUpdate | RunUpdate
 
 
 class Transcript:
@@ -265,9 +297,25 @@ class Transcript:
                 return [MessageUpdate(run, message)]
             case "tool_executing" | "tool_progress" | "tool_completed":
                 return [ToolUpdate(run, self._tool(run, kind, data))]
+            case "approval_requested" | "approval_resolved":
+                return [ApprovalUpdate(run, self._approval(run, kind, data))]
             case "agent_completed" | "agent_failed" | "agent_cancelled":
                 return self._ended(run, kind, data, seq)
         return []
+
+    @staticmethod
+    def _approval(run: RunState, kind: str, data: dict[str, Any]) -> Approval:
+        approval_id = data["approval_id"]
+        approval = run.approvals.setdefault(
+            approval_id, Approval(approval_id, data.get("tool_name", ""))
+        )
+        if kind == "approval_requested":
+            approval.parameters = data.get("parameters") or {}
+            approval.reason, approval.question = data.get("reason", ""), data.get("question")
+            approval.expires_at = data.get("expires_at")
+        else:
+            approval.decision, approval.decided_by = data.get("decision"), data.get("decided_by")
+        return approval
 
     @staticmethod
     def _tool(run: RunState, kind: str, data: dict[str, Any]) -> ToolCall:

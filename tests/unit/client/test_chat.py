@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agentwire_client.cli import Chat, parse_args
+from agentwire_client.cli import Chat, decision, parse_args
 from agentwire_client.errors import ServerError
 
 NOT_STORED = "your message could not be stored, so it will not run; send it again shortly"
@@ -124,3 +124,60 @@ async def test_a_streamed_answer_types_out_in_the_chat(capsys: pytest.CaptureFix
     ])  # fmt: skip
     assert await chat_once(client) == "agent_completed"
     assert "answer\nfine\n✓ answered" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("answer", "decided"),
+    [
+        ("y", (True, None)),
+        ("Yes", (True, None)),
+        ("n", (False, None)),
+        ("", (False, None)),
+        ("no, not on a Friday", (False, "not on a Friday")),
+        ("too risky", (False, "too risky")),
+    ],
+)
+def test_an_answer_to_approve_is_yes_only_when_it_says_so(
+    answer: str, decided: tuple[bool, str | None]
+) -> None:
+    assert decision(answer) == decided
+
+
+class ApprovingClient(ScriptedClient):
+    """Also takes approve/deny, answering as the gateway does and resolving the approval."""
+
+    def __init__(self, *replies: dict[str, Any], then: list[dict[str, Any]] = ()) -> None:
+        super().__init__(*replies, then=then)
+        self.decisions: list[tuple[str, str, str | None]] = []
+
+    async def approve(self, approval_id: str) -> dict[str, Any]:
+        self.decisions.append(("approve", approval_id, None))
+        return self._decided(approval_id, "approved")
+
+    async def deny(self, approval_id: str, reason: str | None = None) -> dict[str, Any]:
+        self.decisions.append(("deny", approval_id, reason))
+        return self._decided(approval_id, "denied")
+
+    def _decided(self, approval_id: str, decision: str) -> dict[str, Any]:
+        run = {"run_id": "r" * 12, "thread_id": "t" * 12}
+        data = {"approval_id": approval_id, "decision": decision, "decided_by": "user"}
+        self.frames.put_nowait({"seq": 3, "type": "approval_resolved", **run, "data": data})
+        self.frames.put_nowait({"seq": 4, "type": "agent_completed", **run,
+                                "data": {"agent_id": "a", "result": "ok"}})  # fmt: skip
+        self.frames.put_nowait(None)
+        return {"type": "approval_decided", "approval_id": approval_id, "decision": decision}
+
+
+async def test_a_run_that_asks_for_approval_gets_the_answer_typed_at_the_prompt() -> None:
+    run = {"run_id": "r" * 12, "thread_id": "t" * 12}
+    asked = {"seq": 2, "type": "approval_requested", **run,
+             "data": {"approval_id": "a1", "tool_call_id": "c1", "tool_name": "slow_task",
+                      "parameters": {}, "reason": "slow", "expires_at": 9.0}}  # fmt: skip
+    client = ApprovingClient({"type": "run_accepted", **run}, then=[asked])
+    chat = Chat(client, parse_args(["-m", "hi"], {}))  # type: ignore[arg-type]
+    chat.start_reading_stdin = lambda: None  # type: ignore[method-assign]
+    chat.lines.put_nowait("n not now")
+    pump = asyncio.create_task(chat.pump())
+    assert await asyncio.wait_for(chat.run_message("hi"), 5) == "agent_completed"
+    await asyncio.wait_for(pump, 5)
+    assert client.decisions == [("deny", "a1", "not now")]

@@ -229,3 +229,15 @@ def test_a_resume_that_skipped_the_rest_of_a_message_types_the_missing_end() -> 
         ev("agent_completed", 20, agent_id="a", result="The api is slow.", message_id="m2"),
     )
     assert text == "  … Looking at the api.\nanswer\nThe api is slow.\n✓ answered\n"
+
+
+def test_an_approval_reads_as_a_question_then_its_decision() -> None:
+    text = render(
+        ev("approval_requested", 1, approval_id="a1", tool_call_id="c1", tool_name="slow_task",
+           parameters={"seconds": 60}, reason="it takes a minute", expires_at=99.0),
+        ev("approval_resolved", 2, approval_id="a1", decision="denied", reason="not now",
+           decided_by="user"),
+        ev("approval_resolved", 3, approval_id="a2", decision="expired", decided_by="timeout"),
+    )  # fmt: skip
+    assert "  ? slow_task(seconds=60) needs your approval: it takes a minute" in text
+    assert "  denied: not now" in text and "  expired (nobody decided in time)" in text

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from agentwire_client import (
+    ApprovalUpdate,
     MessageStatus,
     MessageUpdate,
     RunStatus,
@@ -246,3 +247,17 @@ async def test_follow_yields_the_text_so_far_of_each_message_as_frames_come() ->
         if isinstance(update, MessageUpdate)
     ]
     assert so_far == ["", "Hel", "Hello", "Hello"]
+
+
+def test_an_approval_waits_until_it_is_resolved() -> None:
+    asked = {"approval_id": "a1", "tool_call_id": "c1", "tool_name": "slow_task"}
+    asked |= {"parameters": {"seconds": 60}, "reason": "it takes a minute", "expires_at": 99.0}
+    transcript = fold(event(1, "approval_requested", **asked))
+    run = transcript.runs[RUN]
+    assert [a.approval_id for a in run.waiting_for] == ["a1"]
+    assert run.approvals["a1"].reason == "it takes a minute"
+    updates = transcript.apply(
+        event(2, "approval_resolved", approval_id="a1", decision="denied", decided_by="user")
+    )
+    assert isinstance(updates[0], ApprovalUpdate) and updates[0].approval.decision == "denied"
+    assert run.waiting_for == []
