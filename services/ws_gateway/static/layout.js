@@ -36,8 +36,17 @@ export function notice(text) {
 }
 
 const isOpen = () => $("chat-view").classList.contains("drawer-open");
+let moving = null;
+
+/** Let the drawer slide for this one opening or closing (style.css, .drawer-moving). */
+function slide() {
+  $("chat-view").classList.add("drawer-moving");
+  clearTimeout(moving);
+  moving = setTimeout(() => $("chat-view").classList.remove("drawer-moving"), 250);
+}
 
 export function openDrawer() {
+  slide();
   $("chat-view").classList.add("drawer-open");
   $("menu-button").setAttribute("aria-expanded", "true");
   ($("thread-list").querySelector("[aria-current]") || $("new-thread")).focus();
@@ -45,6 +54,7 @@ export function openDrawer() {
 
 export function closeDrawer() {
   if (!isOpen()) return;
+  slide();
   $("chat-view").classList.remove("drawer-open");
   $("menu-button").setAttribute("aria-expanded", "false");
 }
