@@ -64,6 +64,12 @@ class ErrorCode(StrEnum):
     LLM_UNAVAILABLE = "llm_unavailable"  # 429, 5xx, connect errors, timeouts, after retries
     LLM_REJECTED = "llm_rejected"  # any other 4xx: unknown model, context too long
     LLM_PROTOCOL_ERROR = "llm_protocol_error"  # a malformed or cut stream
+    # AG-UI agents (agent_failed of an agent that is an AG-UI server: AGUI_AGENTS)
+    AGUI_UNAUTHORIZED = "agui_unauthorized"  # HTTP 401/403
+    AGUI_UNAVAILABLE = "agui_unavailable"  # 429, 5xx, connect errors, silence, after retries
+    AGUI_REJECTED = "agui_rejected"  # any other 4xx: the server refused the run's input
+    AGUI_PROTOCOL_ERROR = "agui_protocol_error"  # not AG-UI: cut before RUN_FINISHED, malformed
+    AGUI_ERROR = "agui_error"  # the server's RUN_ERROR, with its message
     # Delivery
     PUBLISH_FAILED = "publish_failed"
     EVENT_TOO_LARGE = "event_too_large"  # an event over the log's size limit: the run fails
