@@ -72,14 +72,14 @@ class StreamPublisher:
     ) -> _Answer:
         """``agent_started`` and ``message_started``: the run is under way, no token yet."""
         ids = run_ids(user)
-        holder: list[_Answer] = []
+        stored: list[tuple[str, int, int]] = []
 
         async def publish(event: AnyEvent) -> int:
             seq = await bus.publish(user, event)
-            self.published[event.__struct_config__.tag] += 1  # type: ignore[index]
+            kind = str(event.__struct_config__.tag)
+            self.published[kind] += 1
             if keep:  # the frame the gateway makes of it: the payload with "seq":N, spliced in
-                size = len(encode_event(event)) + len(f'"seq":{seq},')
-                holder[0].stored.append((str(event.__struct_config__.tag), seq, size))
+                stored.append((kind, seq, len(encode_event(event)) + len(f'"seq":{seq},')))
             return seq
 
         writer = MessageWriter(
@@ -90,8 +90,7 @@ class StreamPublisher:
             kind="answer",
             message_id=ids["message_id"],
         )
-        answer = _Answer(user, start, writer, publish)
-        holder.append(answer)
+        answer = _Answer(user, start, writer, publish, stored=stored)
         started = AgentStartedData(agent_id=_AGENT, message="stream an answer")
         await publish(AgentStarted(run_id=ids["run_id"], thread_id=ids["thread_id"], data=started))
         await writer.start()
