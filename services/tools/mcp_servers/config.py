@@ -11,8 +11,9 @@ A JSON object naming each server; a server is a stdio command *or* a streamable-
 ``command`` is the program and its arguments (a list, no shell); ``env`` adds variables to the
 few the SDK passes on (``HOME``, ``PATH``, ...: the runner's own secrets stay out); ``cwd`` is
 its working directory. ``headers`` go with every HTTP request. ``timeout_s`` is how long one
-call to this server's tools may run (default ``TOOL_TIMEOUT_S``). A server's name is the first
-part of its tools' names, ``<server>__<tool>``: letters, digits, ``_`` and ``-``.
+call to this server's tools may run (default ``TOOL_TIMEOUT_S``; ``TOOL_TIMEOUT_OVERRIDES``
+naming ``<server>__<tool>`` beats both). A server's name is the first part of its tools' names,
+``<server>__<tool>``: letters, digits, ``_`` and ``-``, no ``__``.
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_PROBE_INTERVAL_S = 5.0
 DEFAULT_BACKOFF_MAX_S = 30.0
 _BACKOFF_START_S = 0.5
+_STOP_WAIT_S = 15.0  # the SDK's own process shutdown is bounded well inside this
 _MAX_PAGES = 100  # a server whose tool list never ends cannot hold the link up
 
 # What a transport raises under a call when the server has gone.
@@ -85,6 +86,7 @@ class McpLink:
         self._tried = asyncio.Event()  # the first attempt ended, up or not
         self._task: asyncio.Task[None] | None = None
         self._was_up = False
+        self._stopping = False
         self.last_error = "not connected yet"
 
     @property
@@ -105,11 +107,20 @@ class McpLink:
                 await self._tried.wait()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            task, self._task = self._task, None
+        if self._task is None:
+            return
+        task, self._task = self._task, None
+        # The flag as well as the cancel: a cancel landing while the SDK's task group is failing
+        # (the server refusing a connection) can be swallowed into the group's error, and the
+        # loop must still end. One cancel only while the SDK closes the server's process under
+        # a shield (terminate, wait, kill: seconds at most); another one would cut that short.
+        self._stopping = True
+        task.cancel()
+        while not task.done():
+            await asyncio.wait({task}, timeout=_STOP_WAIT_S)
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        with contextlib.suppress(asyncio.CancelledError):
+            task.result()
 
     async def call(self, tool: str, arguments: dict[str, Any], *, progress: Progress) -> Any:
         """Call ``tool`` on the server; its result, or ToolFailed with the code it earned."""
@@ -145,7 +156,7 @@ class McpLink:
 
     async def _keep_connected(self) -> None:
         delay = _BACKOFF_START_S
-        while True:
+        while not self._stopping:
             self._was_up = False
             try:
                 await self._session()
@@ -154,6 +165,8 @@ class McpLink:
                     self.last_error = _reason(exc)
             await self._down()  # if the transport failed before _session could say so
             self._tried.set()
+            if self._stopping:
+                return
             if self._was_up:
                 delay = _BACKOFF_START_S
             log.warning(

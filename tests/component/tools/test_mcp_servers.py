@@ -38,23 +38,29 @@ both_transports = pytest.mark.parametrize("transport", ["stdio", "http"])
 def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """One streamable-HTTP MCP server for the module: its URL and its notes directory."""
     notes = tmp_path_factory.mktemp("mcp-http")
-    process = subprocess.Popen(
-        [*SERVER, "http"],
-        cwd=REPO,
-        env={**os.environ, "MCP_FAKE_DIR": str(notes)},
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    process, url = start_http_server(notes)
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()  # "port N" once it listens
-        assert line.startswith("port "), line
-        yield f"http://127.0.0.1:{int(line.split()[1])}/mcp", notes
+        yield url, notes
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
+        stop_http_server(process)
+
+
+def start_http_server(notes: Path, port: int = 0) -> tuple[subprocess.Popen[str], str]:
+    """A streamable-HTTP MCP server process, once it listens, and its URL."""
+    args = [*SERVER, "http", *(["--port", str(port)] if port else [])]
+    env = {**os.environ, "MCP_FAKE_DIR": str(notes)}
+    process = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()  # "port N" once it listens
+    assert line.startswith("port "), line
+    return process, f"http://127.0.0.1:{int(line.split()[1])}/mcp"
+
+
+def stop_http_server(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    process.wait(timeout=10)
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 @pytest.fixture
@@ -267,3 +273,27 @@ async def test_a_call_over_its_time_limit_ends_tool_timeout_and_the_server_is_to
     _, _executing = await events.next()
     _, completed = await events.next()
     assert completed["data"]["error"]["code"] == "tool_timeout"
+
+
+async def test_an_http_server_that_stops_loses_its_tools_until_it_is_back(
+    start_runner: StartRunner, call: Call, nc: Client, tmp_path: Path
+) -> None:
+    process, url = start_http_server(tmp_path)
+    try:
+        await start_runner(
+            MCP_SERVERS=json.dumps({"web": {"url": url}}), MCP_PROBE_INTERVAL_S="0.2"
+        )
+        assert await call("web__add", a=1, b=2) == {"sum": 3}
+
+        stop_http_server(process)
+
+        async def names() -> set[str]:
+            return {spec.name for spec in await gather_tools(nc)}
+
+        await until(lambda: _lacks("web__add", names()), timeout_s=5)  # the probe noticed
+        process, _ = start_http_server(tmp_path, port=int(url.split(":")[2].split("/")[0]))
+        await until(lambda: _has("web__add", names()), timeout_s=15)
+        assert await call("web__add", a=2, b=2) == {"sum": 4}
+    finally:
+        if process.poll() is None:
+            stop_http_server(process)
