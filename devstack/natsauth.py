@@ -96,7 +96,16 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
         ],
     },
     "tools": {
-        "publish": [*_EVENT_PRODUCER, "tools.heartbeat.*"],
+        "publish": [
+            *_EVENT_PRODUCER,
+            "tools.heartbeat.*",
+            # The users' changes to the generated infrastructure (services/tools/infra.py).
+            "$JS.API.STREAM.INFO.KV_INFRA",
+            "$JS.API.STREAM.CREATE.KV_INFRA",
+            "$KV.INFRA.>",
+            "$JS.API.DIRECT.GET.KV_INFRA.>",
+            "$JS.API.STREAM.MSG.GET.KV_INFRA",
+        ],
         "subscribe": [
             "tools.call.*",
             "tools.catalog",

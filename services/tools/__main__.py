@@ -15,6 +15,7 @@ from collections.abc import Awaitable
 
 from services.tools.builtin import builtin_registry, metrics
 from services.tools.bus import ToolRunnerNode
+from services.tools.infra import DeferredInfra
 from services.tools.registry import Registry
 from services.tools.settings import ToolsSettings
 from shared.logging import configure
@@ -30,7 +31,10 @@ async def serve(
 ) -> None:
     """Take tool calls until ``stop`` is set, then finish the calls in flight and return."""
     metrics.sample()  # build the sample now rather than during the first call
-    node = ToolRunnerNode(settings, registry or builtin_registry(settings.slow_task_dir))
+    infra = DeferredInfra()  # the users' changes, in NATS once the node has connected
+    node = ToolRunnerNode(
+        settings, registry or builtin_registry(settings.slow_task_dir, infra), infra
+    )
     if not await _unless_stopped(node.start(), stop):
         return
     try:

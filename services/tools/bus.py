@@ -26,6 +26,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from services.tools.infra import DeferredInfra, KvInfra
 from services.tools.mcp_servers import McpServers, is_mcp_tool
 from services.tools.registry import Registry, UnknownTool
 from services.tools.runner import Heartbeat, ToolRunner
@@ -172,9 +173,12 @@ class ToolCallSubscription:
 class ToolRunnerNode:
     """One tool runner process's NATS life: connect, ensure the stream, take calls, stop."""
 
-    def __init__(self, settings: ToolsSettings, registry: Registry) -> None:
+    def __init__(
+        self, settings: ToolsSettings, registry: Registry, infra: DeferredInfra | None = None
+    ) -> None:
         self._settings = settings
         self._registry = registry
+        self._infra = infra
         self._nc: NATS | None = None
         self._calls: ToolCallSubscription | None = None
         self._mcp: McpServers | None = None
@@ -185,6 +189,9 @@ class ToolRunnerNode:
         try:
             js = nc.jetstream()
             await ensure_events_stream(js, self._settings.nats)
+            if self._infra is not None:  # before any call can arrive
+                replicas = self._settings.nats.events_replicas
+                self._infra.bind(await KvInfra.open(js, replicas=replicas))
             runner = ToolRunner(
                 self._registry,
                 EventPublisher(js, max_payload=nc.max_payload),

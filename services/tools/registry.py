@@ -94,6 +94,7 @@ class Tool:
     concurrency: int | None = None  # None: only the runner's TOOL_CONCURRENCY applies
     reports_progress: bool = False  # ``run`` takes a ``progress=`` keyword (a Progress)
     requires_approval: bool = False  # a person approves each call first (the run host asks)
+    knows_caller: bool = False  # ``run`` takes a ``caller=`` keyword: the user's id
 
     def validate(self, raw: dict[str, Any]) -> Parameters | dict[str, Any]:
         """The call's parameters as this tool's Struct, defaults filled in (or, for a tool

@@ -196,7 +196,7 @@ class ToolRunner:
         progress = self._reporter(request, tool)
         try:
             try:
-                outcome = await self._run(tool, params, call, progress)
+                outcome = await self._run(tool, params, call, progress, request.user_id)
             finally:  # before tool_completed, whatever happened: no progress after the end
                 await progress.close()
         except asyncio.CancelledError:
@@ -226,16 +226,18 @@ class ToolRunner:
         params: Parameters | dict[str, Any],
         call: InFlightCall,
         progress: ProgressReporter,
+        user_id: str,
     ) -> Outcome:
         limit = tool.timeout_s or self._timeout_s
         started = time.perf_counter()
         if call.cancel_requested:  # cancelled while tool_executing was being stored
             return _cancelled(tool.name)
-        running = (
-            tool.run(params, progress=progress.report)
-            if tool.reports_progress
-            else tool.run(params)
-        )
+        extra: dict[str, Any] = {}
+        if tool.reports_progress:
+            extra["progress"] = progress.report
+        if tool.knows_caller:
+            extra["caller"] = user_id  # from the run, which took it from a verified token
+        running = tool.run(params, **extra)
         call.work = work = asyncio.ensure_future(running)
         deadline = asyncio.timeout(limit)
         try:

@@ -73,3 +73,19 @@ async def asker(run: RunContext) -> str:
     """Asks a yes/no question."""
     yes = await run.ask("Shall I go on?", reason="It takes a while")
     return "going on" if yes else "stopping here"
+
+
+@agent
+async def applier(run: RunContext) -> str:
+    """Enables the api's cache (a change a person approves), then measures again."""
+    before = await run.call_tool("analyze_performance", {"metric": "latency_ms", "service": "api"})
+    try:
+        await run.call_tool(
+            "apply_recommendation",
+            {"service": "api", "change": "enable_cache"},
+            reason="A cache takes load off the api",
+        )
+    except ToolFailed as exc:
+        return f"did not apply: {exc.code}"
+    after = await run.call_tool("analyze_performance", {"metric": "latency_ms", "service": "api"})
+    return f"p99 {before['services']['api']['p99']} -> {after['services']['api']['p99']}"

@@ -46,7 +46,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "THINK_DELAY_S": "0",
         "STREAM_TOKENS_PER_S": "0",
         "LOG_LEVEL": "INFO",
-        "AGENTS": f"{SAMPLES}:gated_user,{SAMPLES}:asker",
+        "AGENTS": f"{SAMPLES}:gated_user,{SAMPLES}:asker,{SAMPLES}:applier",
         "APPROVAL_TOOLS": "estimate_savings",
         "APPROVAL_TIMEOUT_S": "20",
         "AGENT_MAX_CONCURRENT_RUNS": str(SLOTS),
@@ -150,6 +150,24 @@ async def test_two_tabs_one_approves_both_see_it_and_the_tool_runs_once(stack: S
     assert kinds.index("approval_resolved") < kinds.index("tool_executing")
     await first.close()
     await second.close()
+
+
+async def test_an_approved_change_is_applied_and_the_next_analysis_shows_it(
+    stack: Stack,
+) -> None:
+    tab = await Tab(stack, user(stack)).open()
+    run_id, asked = await tab.start(agent="applier")
+    assert asked["data"]["tool_name"] == "apply_recommendation"  # the tool itself asks for it
+    assert asked["data"]["parameters"] == {"service": "api", "change": "enable_cache"}
+    await tab.send({"type": "approve", "approval_id": asked["data"]["approval_id"]})
+    end = await tab.until(lambda f: ended(f, run_id))
+    before, after = (float(p) for p in end["data"]["result"].removeprefix("p99 ").split(" -> "))
+    assert after == pytest.approx(before * 0.6, rel=0.02)
+    again, asked_again = await tab.start(agent="applier")  # already applied: refused, said so
+    await tab.send({"type": "approve", "approval_id": asked_again["data"]["approval_id"]})
+    refused = await tab.until(lambda f: ended(f, again))
+    assert refused["data"]["result"] == "did not apply: tool_failed"
+    await tab.close()
 
 
 async def test_a_denied_call_does_not_run_and_the_agent_is_told(stack: Stack) -> None:

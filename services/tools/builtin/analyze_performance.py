@@ -18,15 +18,16 @@ import msgspec
 
 from services.tools.builtin import metrics
 from services.tools.builtin.metrics import Metric, Period, Service
+from services.tools.infra import Infra
 from services.tools.registry import NO_PROGRESS, Parameters, Progress, Tool
 
 __all__ = [
-    "TOOL",
     "AnalyzePerformanceParams",
     "SeriesStats",
     "analyze",
     "analyze_performance",
     "summarize",
+    "tool",
 ]
 
 
@@ -192,29 +193,56 @@ def _report(params: AnalyzePerformanceParams, stats: dict[Service, SeriesStats])
 
 
 async def analyze_performance(
-    params: AnalyzePerformanceParams, *, progress: Progress = NO_PROGRESS
+    params: AnalyzePerformanceParams,
+    *,
+    progress: Progress = NO_PROGRESS,
+    infra: Infra | None = None,
+    caller: str | None = None,
 ) -> dict[str, Any]:
     """:func:`analyze`, reporting each service as it is done. A few thousand floats each: fast
-    enough for the event loop, which gets a turn between services (to publish the progress)."""
+    enough for the event loop, which gets a turn between services (to publish the progress).
+    Latency reflects the changes the caller applied (``apply_recommendation``)."""
     end = metrics.current_hour()
     hours = metrics.period_hours(params.period)
     services = _services(params)
     stats: dict[Service, SeriesStats] = {}
+    applied: dict[str, list[str]] = {}
     for done, svc in enumerate(services, start=1):
-        stats[svc] = summarize(metrics.window(svc, params.metric, hours, end))
+        values = metrics.window(svc, params.metric, hours, end)
+        if infra is not None and caller is not None:
+            changes = await infra.changes(caller, svc)
+            if changes.applied:
+                applied[svc] = list(changes.applied)
+                if params.metric == "latency_ms":
+                    factor = changes.latency_factor()
+                    values = tuple(value * factor for value in values)
+        stats[svc] = summarize(values)
         progress(done / len(services), f"{svc}: {done} of {len(services)} services analysed")
         await asyncio.sleep(0)
-    return _report(params, stats)
+    report = _report(params, stats)
+    if applied:
+        report["applied_changes"] = applied
+    return report
 
 
-TOOL = Tool(
-    name="analyze_performance",
-    description=(
-        "Summarize one metric (avg, p50/p95/p99, min, max, trend) per sample service over a "
-        "period ending now, name the worst service and recommend actions. The metrics are a "
-        "generated sample, not a live system."
-    ),
-    parameters=AnalyzePerformanceParams,
-    run=analyze_performance,
-    reports_progress=True,
-)
+def tool(infra: Infra) -> Tool:
+    """The tool, over the users' changes kept in ``infra``."""
+
+    async def run(
+        params: AnalyzePerformanceParams, *, progress: Progress = NO_PROGRESS, caller: str
+    ) -> dict[str, Any]:
+        return await analyze_performance(params, progress=progress, infra=infra, caller=caller)
+
+    return Tool(
+        name="analyze_performance",
+        description=(
+            "Summarize one metric (avg, p50/p95/p99, min, max, trend) per sample service over a "
+            "period ending now, name the worst service and recommend actions. The metrics are a "
+            "generated sample, not a live system; changes applied with apply_recommendation "
+            "show in it."
+        ),
+        parameters=AnalyzePerformanceParams,
+        run=run,
+        reports_progress=True,
+        knows_caller=True,
+    )

@@ -77,9 +77,8 @@ def test_unknown_tool_is_refused_listing_the_known_ones() -> None:
         builtin_registry().get("summon_dragons")
     assert caught.value.code == ErrorCode.UNKNOWN_TOOL
     assert "'summon_dragons'" in caught.value.message
-    assert "analyze_performance, detect_anomalies, estimate_savings, slow_task" in (
-        caught.value.message
-    )
+    known = "analyze_performance, apply_recommendation, detect_anomalies, estimate_savings"
+    assert known + ", slow_task" in caught.value.message
 
 
 async def _noop(params: Parameters) -> None:
@@ -108,6 +107,7 @@ def test_describe_gives_a_planner_each_tool_and_its_schema() -> None:
     described = {tool["name"]: tool for tool in builtin_registry().describe()}
     assert list(described) == [
         "analyze_performance",
+        "apply_recommendation",
         "detect_anomalies",
         "estimate_savings",
         "slow_task",
