@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from services.agent.agents.agui import AguiSettings
 from services.agent.agents.llm import DEFAULT_SYSTEM_PROMPT, LlmSettings
 from services.agent.approvals import DEFAULT_APPROVAL_TIMEOUT_S
 from services.agent.messages import DEFAULT_TOKENS_PER_S, Typing
@@ -87,6 +88,8 @@ class AgentSettings:
     # else the built-in analyst (AGENT_NAME).
     default_agent: str | None = None
     llm: LlmSettings | None = None  # an agent named "llm", when LLM_BASE_URL is set
+    # Agents that are AG-UI servers: AGUI_AGENTS="name=http://host:port/path,...".
+    agui_agents: tuple[AguiSettings, ...] = ()
     # How long a run waits for a person's approval; tools that always / never need one,
     # whatever the tool declares.
     approval_timeout_s: float = DEFAULT_APPROVAL_TIMEOUT_S
@@ -120,6 +123,7 @@ class AgentSettings:
             agents=tuple(a.strip() for a in env.str("AGENTS", "").split(",") if a.strip()),
             default_agent=env.optional("DEFAULT_AGENT"),
             llm=_llm(env),
+            agui_agents=_agui_agents(env),
             approval_timeout_s=env.float("APPROVAL_TIMEOUT_S", DEFAULT_APPROVAL_TIMEOUT_S),
             approval_tools=_names(env.str("APPROVAL_TOOLS", "")),
             no_approval_tools=_names(env.str("NO_APPROVAL_TOOLS", "")),
@@ -214,6 +218,44 @@ def _llm(env: Env) -> LlmSettings | None:
     if settings.max_retries < 0:
         _refuse("LLM_MAX_RETRIES", "zero or more", settings.max_retries)
     return settings
+
+
+def _agui_agents(env: Env) -> tuple[AguiSettings, ...]:
+    entries = [e.strip() for e in env.str("AGUI_AGENTS", "").split(",") if e.strip()]
+    if not entries:
+        return ()
+    connect_timeout_s = env.float("AGUI_CONNECT_TIMEOUT_S", 10.0)
+    read_timeout_s = env.float("AGUI_READ_TIMEOUT_S", 300.0)
+    max_retries = env.int("AGUI_MAX_RETRIES", 2)
+    max_steps = env.int("AGUI_MAX_STEPS", 10)
+    for name, value in (
+        ("AGUI_CONNECT_TIMEOUT_S", connect_timeout_s),
+        ("AGUI_READ_TIMEOUT_S", read_timeout_s),
+        ("AGUI_MAX_STEPS", max_steps),
+    ):
+        if not value > 0:
+            _refuse(name, "positive", value)
+    if max_retries < 0:
+        _refuse("AGUI_MAX_RETRIES", "zero or more", max_retries)
+    api_key = env.optional("AGUI_API_KEY")
+    return tuple(
+        AguiSettings(
+            *_agui_entry(entry),
+            api_key=api_key,
+            connect_timeout_s=connect_timeout_s,
+            read_timeout_s=read_timeout_s,
+            max_retries=max_retries,
+            max_steps=max_steps,
+        )
+        for entry in entries
+    )
+
+
+def _agui_entry(entry: str) -> tuple[str, str]:
+    name, _, url = (part.strip() for part in entry.partition("="))
+    if not is_safe_token(name) or not url.startswith(("http://", "https://")):
+        _refuse("AGUI_AGENTS", "name=http(s)://host:port/path entries, comma-separated", entry)
+    return name, url
 
 
 def _refuse(name: str, requirement: str, got: object) -> None:

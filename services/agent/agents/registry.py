@@ -2,13 +2,15 @@
 
 The built-in analyst is always there (named ``AGENT_NAME``); ``llm`` joins it when an LLM
 endpoint is set (and becomes the default); ``AGENTS`` adds any agent written with the SDK, as
-``package.module:attribute`` entries. A name used twice, or a ``DEFAULT_AGENT`` none of them
-has, stops the service at start with the setting named.
+``package.module:attribute`` entries; ``AGUI_AGENTS`` adds AG-UI servers, as ``name=url``
+entries. A name used twice, or a ``DEFAULT_AGENT`` none of them has, stops the service at start
+with the setting named.
 """
 
 from __future__ import annotations
 
 from agentwire_sdk import Agent, load
+from services.agent.agents.agui import agui_agent
 from services.agent.agents.analyst import analyst
 from services.agent.agents.llm import llm_agent
 from services.agent.planner import InfraAnalystPlanner, Planner
@@ -40,6 +42,8 @@ def build_agents(
         except (ImportError, ValueError) as exc:
             raise SettingsError(f"environment variable AGENTS: {exc}") from None
         _add(agents, found, "AGENTS")
+    for server in settings.agui_agents:
+        _add(agents, agui_agent(server), "AGUI_AGENTS")
     default = settings.default_agent or (
         LLM_AGENT if settings.llm is not None else settings.agent_name
     )
