@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Container, Mapping
 from typing import Protocol
 
 from shared import tracing
@@ -37,7 +37,7 @@ class Caller(Protocol):
 class ToolMetrics:
     def __init__(self) -> None:
         self.registry = r = Registry()
-        self.known: Collection[str] = ()
+        self.known: Container[str] = ()  # the registry: asked at each call
         self.calls = r.counter(
             "agentwire_tool_calls_total",
             "Tool calls answered, by tool and outcome (ok, or the error code)",

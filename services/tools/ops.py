@@ -7,6 +7,7 @@ the runner connects, so a probe hears "not ready" while NATS is away.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Protocol
 
 from nats.aio.client import Client as NATS
@@ -37,10 +38,13 @@ async def nats_ready(nc: NATS | None) -> str | None:
 
 
 class ToolsOps:
-    def __init__(self, node: Observed, settings: ObservabilitySettings, tools: list[str]) -> None:
+    def __init__(
+        self, node: Observed, settings: ObservabilitySettings, tools: Container[str]
+    ) -> None:
+        """``tools``: the registry (asked at each call: MCP servers' tools come and go)."""
         self._node = node
         self._settings = settings
-        TOOLS.known = frozenset(tools)
+        TOOLS.known = tools
         self._http = OpsServer(TOOLS.registry if settings.metrics else None, self._ready)
         self._discovery: Service | None = None
 
