@@ -143,15 +143,17 @@ class Chat:
         self.thread_id = accepted["thread_id"]
         self.active_run = accepted["run_id"]
         ended = self.ended.setdefault(accepted["run_id"], self._future())
+        quitting = asyncio.ensure_future(self.quit.wait())
         try:
-            while True:  # until the run ends, answering the approvals it asks for
+            while True:  # until the run ends (or we quit), answering the approvals it asks for
                 asking = asyncio.ensure_future(self.approvals.get())
-                await asyncio.wait({ended, asking}, return_when=asyncio.FIRST_COMPLETED)
-                if ended.done():
-                    asking.cancel()
-                    return ended.result()
+                await asyncio.wait({ended, asking, quitting}, return_when=asyncio.FIRST_COMPLETED)
+                if ended.done() or quitting.done():
+                    asking.cancel()  # an approval the run no longer waits for is dropped
+                    return ended.result() if ended.done() else "quit"
                 await self.decide(asking.result(), ended)
         finally:
+            quitting.cancel()
             self.active_run = None
 
     async def decide(self, request: dict[str, Any], ended: asyncio.Future[str]) -> None:
