@@ -29,6 +29,8 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from agentwire_sdk import Agent, AgentError, RunContext, TextStream, ToolFailed, ToolSpan
 from services.agent.agents import agui_wire as wire
 from services.agent.agents.agui_client import AguiClient
@@ -59,8 +61,11 @@ class AguiSettings:
     max_steps: int = 10  # AG-UI runs per agentwire run (each answers the last one's tool calls)
 
 
-def agui_agent(settings: AguiSettings) -> Agent:
-    """The agent; its HTTP client is made on first use and shared by its runs."""
+def agui_agent(
+    settings: AguiSettings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> Agent:
+    """The agent; its HTTP client is made on first use and shared by its runs (``transport``:
+    the I/O seam, for tests)."""
     clients: list[AguiClient] = []
 
     def client() -> AguiClient:
@@ -70,7 +75,13 @@ def agui_agent(settings: AguiSettings) -> Agent:
             )
             retries = Retries(max_retries=settings.max_retries)
             clients.append(
-                AguiClient(settings.url, settings.api_key, timeouts=timeouts, retries=retries)
+                AguiClient(
+                    settings.url,
+                    settings.api_key,
+                    timeouts=timeouts,
+                    retries=retries,
+                    transport=transport,
+                )
             )
         return clients[0]
 
