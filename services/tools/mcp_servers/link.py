@@ -28,7 +28,6 @@ import httpx2
 import pydantic
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, Tool
 
@@ -52,6 +51,8 @@ DEFAULT_BACKOFF_MAX_S = 30.0
 _BACKOFF_START_S = 0.5
 _STOP_WAIT_S = 15.0  # the SDK's own process shutdown is bounded well inside this
 _MAX_PAGES = 100  # a server whose tool list never ends cannot hold the link up
+# The SDK's own HTTP client's limits: a server may hold a response stream open for long.
+_HTTP_TIMEOUT = httpx2.Timeout(30.0, read=300.0)
 
 # What a transport raises under a call when the server has gone.
 _CLOSED = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream)
@@ -215,15 +216,18 @@ class McpLink:
 
     def _client_for(self, stack: contextlib.AsyncExitStack) -> Client:
         config = self.config
-        if config.url is not None:
-            http = create_mcp_http_client(headers=config.headers or None)
-            stack.push_async_callback(http.aclose)  # ours to close, after the client is done
-            return Client(streamable_http_client(config.url, http_client=http))
-        program, *args = config.command
-        params = StdioServerParameters(
-            command=program, args=args, env=config.env or None, cwd=config.cwd
-        )
-        return Client(params)
+        if config.url is None:
+            program, *args = config.command
+            params = StdioServerParameters(
+                command=program, args=args, env=config.env or None, cwd=config.cwd
+            )
+            return Client(params)
+        if not config.headers:
+            return Client(config.url)  # the SDK makes (and closes) its own HTTP client
+        # httpx2 is the client type the SDK's transport takes (mcp depends on it).
+        http = httpx2.AsyncClient(headers=config.headers, timeout=_HTTP_TIMEOUT)
+        stack.push_async_callback(http.aclose)  # ours to close, after the client is done
+        return Client(streamable_http_client(config.url, http_client=http))
 
 
 async def _listed(client: Client) -> list[Tool]:

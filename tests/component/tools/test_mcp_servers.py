@@ -261,7 +261,8 @@ async def test_a_call_over_its_time_limit_ends_tool_timeout_and_the_server_is_to
 ) -> None:
     url, notes = http_server
     await start_runner(
-        MCP_SERVERS=json.dumps({"fake": {"url": url}}),
+        # With headers the runner brings its own HTTP client: the same server, reached the same.
+        MCP_SERVERS=json.dumps({"fake": {"url": url, "headers": {"X-Agentwire-Test": "1"}}}),
         TOOL_TIMEOUT_OVERRIDES="fake__wait=0.5",  # an MCP tool's limit, set like any other's
     )
     tag = uuid.uuid4().hex
