@@ -298,3 +298,15 @@ async def test_an_http_server_that_stops_loses_its_tools_until_it_is_back(
     finally:
         if process.poll() is None:
             stop_http_server(process)
+
+
+def test_a_malformed_mcp_servers_stops_the_process_with_exit_2_naming_it() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "services.tools"],
+        env={**os.environ, "NATS_URL": "nats://127.0.0.1:9", "MCP_SERVERS": '{"files": {}}'},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "MCP_SERVERS" in done.stderr and "'files'" in done.stderr
