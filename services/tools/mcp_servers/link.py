@@ -132,7 +132,10 @@ class McpLink:
             raise ToolFailed(message, ErrorCode.TOOL_UNAVAILABLE)
 
         async def on_progress(done: float, total: float | None, message: str | None) -> None:
-            progress(done / total if total else None, message)
+            if total:
+                progress(done / total, message)
+            else:  # MCP's progress need not have a total: say how far, in its own units
+                progress(None, message or f"{done:g} done")
 
         try:
             result = await client.call_tool(tool, arguments, progress_callback=on_progress)
