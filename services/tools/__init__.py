@@ -2,7 +2,8 @@
 
 Layout: ``bus`` (the NATS edge and the process's lifecycle), ``runner`` (one call, start to
 reply), ``registry`` (tools and their parameter schemas), ``builtin/`` (the tools agentwire
-ships), ``settings`` (the environment), ``__main__`` (``python -m services.tools``).
+ships), ``mcp_servers/`` (MCP servers' tools, ``MCP_SERVERS``), ``settings`` (the environment),
+``__main__`` (``python -m services.tools``).
 """
 
 __all__: list[str] = []
