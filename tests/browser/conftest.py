@@ -67,13 +67,23 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
-    """A fresh profile per test: its own localStorage, so its own login."""
+    """A fresh profile per test: its own localStorage, so its own login. A script error on any
+    of its pages (an uncaught exception, an unhandled rejection) fails the test."""
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
     ctx.set_default_timeout(20_000)
+    errors = watch_script_errors(ctx)
     try:
         yield ctx
     finally:
         ctx.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def watch_script_errors(ctx: BrowserContext) -> list[str]:
+    """The uncaught errors of every page the context opens, as they happen."""
+    errors: list[str] = []
+    ctx.on("page", lambda page: page.on("pageerror", lambda error: errors.append(str(error))))
+    return errors
 
 
 @pytest.fixture(scope="module")

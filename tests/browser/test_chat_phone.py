@@ -24,6 +24,7 @@ from tests.browser.chat import (
     wait_connected,
     wait_run,
 )
+from tests.browser.conftest import watch_script_errors
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -44,10 +45,12 @@ ON_SCREEN_JS = """(ids) => ids.map((id) => {
 def phone(browser: Browser) -> Iterator[BrowserContext]:
     ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     ctx.set_default_timeout(20_000)
+    errors = watch_script_errors(ctx)
     try:
         yield ctx
     finally:
         ctx.close()
+    assert not errors, f"script errors on the page: {errors}"
 
 
 def fits(page: Page, shot: Path) -> None:
