@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from services.agent.agents import agui_wire as wire
@@ -34,6 +35,7 @@ __all__ = [
     "CallAnswered",
     "CallReady",
     "CallStarted",
+    "Phase",
     "RunReader",
     "Said",
     "Seen",
@@ -91,6 +93,14 @@ class CallAnswered:
 Seen = Thought | ThoughtEnded | Said | CallStarted | CallReady | CallAnswered
 
 
+class Phase(Enum):
+    """Where a run's stream is: each event is checked against it."""
+
+    AWAITING_START = "awaiting_start"  # only RUN_STARTED (or RUN_ERROR) may come
+    RUNNING = "running"
+    FINISHED = "finished"  # RUN_FINISHED came: nothing more may
+
+
 @dataclass
 class _Draft:
     """An assistant message as it streams: its text and the tool calls it carries."""
@@ -111,7 +121,7 @@ class _Call:
 
 class RunReader:
     def __init__(self) -> None:
-        self.started = self.finished = False
+        self.phase = Phase.AWAITING_START
         self.input_tokens = self.output_tokens = 0
         self._drafts: dict[str, _Draft] = {}
         self._texts: dict[str, bool] = {}  # text messages open: shown (the assistant's)?
@@ -123,21 +133,24 @@ class RunReader:
 
     # Reading
 
+    @property
+    def finished(self) -> bool:
+        return self.phase is Phase.FINISHED
+
     def feed(self, event: wire.AguiEvent) -> list[Seen]:
-        if self.finished:
-            raise AguiProtocolError(f"{_kind(event)} after RUN_FINISHED")
-        if not self.started:
-            if isinstance(event, wire.RunError):
-                return self._take(event)
-            if not isinstance(event, wire.RunStarted):
+        match self.phase:
+            case Phase.FINISHED:
+                raise AguiProtocolError(f"{_kind(event)} after RUN_FINISHED")
+            case Phase.AWAITING_START if isinstance(event, wire.RunStarted):
+                self.phase = Phase.RUNNING
+                return []
+            case Phase.AWAITING_START if not isinstance(event, wire.RunError):
                 raise AguiProtocolError(f"{_kind(event)} before RUN_STARTED")
-            self.started = True
-            return []
         seen = self._close_chunk(event)
         return seen + self._take(event)
 
     def end_of_stream(self) -> None:
-        if not self.finished:
+        if self.phase is not Phase.FINISHED:
             raise AguiProtocolError("the stream ended before RUN_FINISHED")
 
     @property
@@ -277,7 +290,7 @@ class RunReader:
                 )
             case wire.Cancelled():
                 raise AguiRunFailed("the AG-UI agent cancelled its run")
-        self.finished = True
+        self.phase = Phase.FINISHED
 
     # Helpers
 
