@@ -175,3 +175,40 @@ def test_reconnecting_counts_down_to_the_next_try(page: Page) -> None:
     page.evaluate("server.refuse = false")
     page.wait_for_selector('#connection[data-state="open"]', timeout=20_000)
     assert status.inner_text() == "Live"
+
+
+LONG = "x" * 300
+ENDLESS_RUN = """(long) => { server.onMessage = (frame, ws) => {
+  ws.deliver({type: "run_accepted", run_id: "r1", thread_id: "t1",
+              client_msg_id: frame.client_msg_id, state: "starting"});
+  const e = server.event;
+  ws.deliver(e(1, "agent_started", {message: "On " + long}));
+  ws.deliver(e(2, "message_started", {message_id: "m1", kind: "thinking"}));
+  ws.deliver(e(3, "message_delta", {message_id: "m1", delta: "Thinking " + long}));
+  ws.deliver(e(4, "tool_executing", {tool_call_id: "c1", tool_name: "tool_" + long,
+                                     parameters: {query: long, other: long}}));
+  ws.deliver(e(5, "tool_progress", {tool_call_id: "c1", tool_name: "t", progress: 0.5,
+                                    message: "step " + long}));
+  ws.deliver(e(6, "message_started", {message_id: "m2", kind: "answer"}));
+  ws.deliver(e(7, "message_delta", {message_id: "m2", delta: "See https://example.com/" + long
+    + "\\n\\n```\\n" + long + "\\n```\\n- `" + long + "`"}));
+}; }"""
+
+
+def test_long_unbroken_text_never_widens_the_page_on_a_phone(page: Page, tmp_path: Path) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.evaluate(ENDLESS_RUN, LONG)
+    page.get_by_label("Message").fill("y" * 300)
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_selector(".answer .outcome-text a")
+    page.wait_for_selector(".tool-progress:not([hidden])")
+    page.screenshot(path=str(shots(tmp_path) / "long-text-390x844.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # What sticks out of the screen (a code block's lines scroll inside it, so they do not).
+    sticking_out = page.evaluate(
+        """[...document.querySelectorAll('.run *')]
+          .filter((n) => !n.parentElement.closest('pre'))
+          .filter((n) => n.getBoundingClientRect().right > innerWidth)
+          .map((n) => n.tagName + '.' + n.className)"""
+    )
+    assert sticking_out == []
