@@ -215,6 +215,7 @@ export class RunView {
     return { item, draw: (message) => {
       text.textContent = message.text;
       item.classList.toggle("writing", !message.complete);
+      item.setAttribute("aria-busy", String(!message.complete));
       this.onChange(this);
     } };
   }
@@ -235,6 +236,7 @@ export class RunView {
     const body = box.querySelector(".outcome-text");
     const render = (text, complete) => {
       box.classList.toggle("writing", !complete);
+      box.setAttribute("aria-busy", String(!complete)); // a screen reader reads it once, whole
       renderMarkdown(body, text);
       if (!complete) caretAtEnd(body);
       this.onChange(this);
