@@ -122,6 +122,8 @@ def test_stop_cancels_the_run(context: BrowserContext, app_url: str) -> None:
     assert page.locator('[data-kind="agent_cancelled"]').count() == 1
     assert page.locator('[data-kind="agent_completed"]').count() == 0
     assert page.locator(".run .badge").inner_text() == "Cancelled"
+    # The Stop button went away with the run: the focus is back in the message box, not lost.
+    page.wait_for_function("document.activeElement.id === 'message'")
 
 
 def test_two_tabs_show_the_same_timeline(context: BrowserContext, app_url: str) -> None:
