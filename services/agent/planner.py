@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from services.agent import narration as say
+from services.agent.applying import apply_request, apply_script
+from services.agent.applying import headline as applying_headline
 from services.agent.understanding import Request, understand
 
 __all__ = [
@@ -47,6 +49,10 @@ class Think:
 class CallTool:
     tool_name: str
     parameters: dict[str, Any]
+    # The plan goes on if the call fails (its observation is {"error": code, "message": ...})
+    # instead of the run failing with the tool's code.
+    tolerate_failure: bool = False
+    reason: str = ""  # why, for a call the user must approve
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +114,9 @@ class InfraAnalystPlanner:
         diagnostic = slow_task_parameters(message)
         if diagnostic is not None:
             return ScriptedPlan(f"Starting slow_task {diagnostic}", _slow_task(diagnostic))
+        applying = apply_request(message, history)
+        if applying is not None:
+            return ScriptedPlan(applying_headline(*applying), apply_script(*applying))
         request = understand(message, history)
         return ScriptedPlan(say.headline(request), _analyse(request))
 

@@ -302,3 +302,26 @@ async def test_the_agent_killed_while_a_run_waits_ends_it_once_and_closes_the_ap
     late = await tab.until(lambda f: f["type"] == "approval_decided")
     assert (late["decision"], late["first"]) == ("cancelled", False)
     await tab.close()
+
+
+@pytest.mark.parametrize("decision", ["approve", "deny"])
+async def test_the_built_in_analyst_asks_before_applying_and_says_what_happened(
+    stack: Stack, decision: str
+) -> None:
+    tab = await Tab(stack, user(stack)).open()
+    assert tab.ws is not None
+    await tab.send({"type": "message", "content": "Apply the top recommendation for the db"})
+    accepted = await tab.until(lambda f: f["type"] == "run_accepted")
+    asked = await tab.until(lambda f: f["type"] == "approval_requested")
+    assert asked["data"]["tool_name"] == "apply_recommendation"
+    assert asked["data"]["parameters"] == {"service": "db", "change": "add_read_replica"}
+    assert "p99" in asked["data"]["reason"]
+    await tab.send({"type": decision, "approval_id": asked["data"]["approval_id"]})
+    end = await tab.until(lambda f: ended(f, accepted["run_id"]))
+    assert end["type"] == "agent_completed"
+    if decision == "approve":
+        assert end["data"]["result"].startswith("Done: I applied add_read_replica to the db")
+    else:
+        assert end["data"]["result"].startswith("I did not apply add_read_replica")
+        assert "you denied it" in end["data"]["result"]
+    await tab.close()

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable
+from typing import Any
 
-from agentwire_sdk import Agent, AgentError, RunContext, Turn
+from agentwire_sdk import Agent, AgentError, RunContext, ToolFailed, Turn
 from services.agent.messages import Typing
 from services.agent.planner import CallTool, Finish, Planner, Step, Think, ToolObservation
 
@@ -55,7 +56,7 @@ def analyst(
                     async with run.thinking() as stream:
                         await pace.type_out(stream, thought)
                 case CallTool(tool_name=tool, parameters=parameters):
-                    result = await run.call_tool(tool, parameters)
+                    result = await _call(run, step)
                     observation = ToolObservation(tool, parameters, result)
                 case Finish(answer=answer):
                     async with run.answer() as stream:
@@ -66,6 +67,16 @@ def analyst(
         raise AgentError(f"the plan did not finish within {max_steps} steps")
 
     return Agent(name=name, description=DESCRIPTION, run=run, headline=headline)
+
+
+async def _call(run: RunContext, step: CallTool) -> Any:
+    """The tool's result; a failure ends the run, unless the plan is ready for it."""
+    try:
+        return await run.call_tool(step.tool_name, step.parameters, reason=step.reason)
+    except ToolFailed as exc:
+        if not step.tolerate_failure:
+            raise
+        return {"error": exc.code, "message": exc.message}
 
 
 def _asked(history: tuple[Turn, ...]) -> list[str]:
