@@ -11,6 +11,9 @@ the last user message, so a test chooses the behaviour by what it says:
                      worst service from the result it is handed back
     "... slow ..."   says "one two three", then waits 30 s before saying more (for Stop)
     "... fail ..."   the model raises: the adapter answers RUN_ERROR
+    "... restart ..." calls its own ``restart_service``, which requires approval: the run ends
+                     with an ``interrupt`` outcome, and the next request's ``resume`` decides
+                     (the answer says "Restarted db." or "I did not restart db.")
     anything else    "You said: <message>" (and how many messages it was sent)
 
 Control, for the tests: ``GET /_requests`` (every AG-UI request body), ``GET /_disconnects``
@@ -29,7 +32,14 @@ from typing import Any
 
 import pydantic_ai
 import uvicorn
-from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, UserPromptPart
+from pydantic_ai import DeferredToolRequests
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    RetryPromptPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
 from pydantic_ai.models.function import AgentInfo, DeltaThinkingPart, DeltaToolCall, FunctionModel
 from pydantic_ai.ui.ag_ui import AGUIAdapter
 from starlette.applications import Starlette
@@ -66,8 +76,18 @@ async def _model(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator
         yield " never"
     elif "fail" in prompt:
         raise RuntimeError("the model fell over")
+    elif "restart" in prompt and not returns_or_denials(returns):
+        args = json.dumps({"service": "db"})
+        yield {0: DeltaToolCall(name="restart_service", json_args=args)}
+    elif "restart" in prompt:
+        restarted = any(isinstance(p, ToolReturnPart) and p.content == "restarted" for p in returns)
+        yield "Restarted db." if restarted else "I did not restart db."
     else:
         yield f"You said: {prompt} ({len(messages)} messages)"
+
+
+def returns_or_denials(parts: list[Any]) -> bool:
+    return any(isinstance(p, ToolReturnPart | RetryPromptPart) for p in parts)
 
 
 def _last_prompt(messages: list[ModelMessage]) -> str:
@@ -79,7 +99,17 @@ def _last_prompt(messages: list[ModelMessage]) -> str:
     return ""
 
 
-brain = pydantic_ai.Agent(FunctionModel(stream_function=_model), instructions="Be brief.")
+brain = pydantic_ai.Agent(
+    FunctionModel(stream_function=_model),
+    instructions="Be brief.",
+    output_type=[str, DeferredToolRequests],
+)
+
+
+@brain.tool_plain(requires_approval=True)
+def restart_service(service: str) -> str:
+    """Restart a service (a person approves it first)."""
+    return "restarted"
 
 
 async def _agent(request: Request) -> Response:

@@ -6,6 +6,8 @@ FunctionModel (``tests.fakes.agui_server``, its own process), registered as an a
   the answer;
 - its reasoning as a thought, and a tool it asks for run by the real tool runner, the result sent
   back to it in a new AG-UI run, and its answer built on that result;
+- its own tool that needs a person's approval (an AG-UI ``interrupt``) asked as an agentwire
+  approval; approved, the server runs it, denied, it does not;
 - its RUN_ERROR as agent_failed ``agui_error`` with its message; a server gone silent ends the run
   ``agui_unavailable``;
 - Stop aborts the HTTP request at once: the server sees the client leave.
@@ -121,6 +123,34 @@ async def test_its_tool_call_runs_in_the_tool_runner_and_the_result_goes_back_to
     assert asked["toolCalls"][0]["function"]["name"] == "analyze_performance"
     assert answered["toolCallId"] == asked["toolCalls"][0]["id"]
     assert json.loads(answered["content"])["worst_service"] == worst
+
+
+@pytest.mark.parametrize("decision", ["approve", "deny"])
+async def test_its_interrupt_is_an_approval_and_the_decision_resumes_it(
+    stack: Stack,
+    agui_server: AguiServer,  # noqa: F811
+    decision: str,
+) -> None:
+    async with User(stack) as user:
+        assert user.ws is not None
+        accepted = await user.ask("please restart the db", agent="remote")
+        asked = await user.until(lambda f: f["type"] == "approval_requested")
+        await send(user.ws, {"type": decision, "approval_id": asked["data"]["approval_id"]})
+        await user.until(
+            lambda f: f.get("run_id") == accepted["run_id"] and f["type"] in TERMINAL_TYPES
+        )
+    events = [f for f in user.frames if f.get("run_id") == accepted["run_id"] and "seq" in f]
+
+    assert asked["data"]["question"] == 'Approve restart_service({"service":"db"})?'
+    end = terminal(events)
+    expected = "Restarted db." if decision == "approve" else "I did not restart db."
+    assert (end["type"], end["data"]["result"]) == ("agent_completed", expected)
+    [tool] = [f["data"] for f in events if f["type"] == "tool_completed"]
+    assert tool["tool_name"] == "restart_service"
+    first, second = await agui_server.bodies()
+    assert "resume" not in first
+    [entry] = second["resume"]
+    assert entry["payload"] == {"approved": decision == "approve"}
 
 
 async def test_its_run_error_fails_the_run_with_its_message(

@@ -10,6 +10,9 @@ words): it runs through the tool runner, and its result (or its error, for the s
 goes back as AG-UI says, in a new run whose messages are the old ones plus the assistant's tool
 calls and the tool messages answering them. A run that ends without asking for a tool is the
 answer; text written before tool calls becomes a thought instead (as in the ``llm`` agent).
+A run that ends with an ``interrupt`` (the server asking a person, such as approving one of its
+own tools) is asked of the user as an approval (``run.ask``), and the next run resumes it with
+the decision as AG-UI's approval payload (``resume: [{interruptId, payload: {approved}}]``).
 
 Supervised like any agent: a stop cancels the run's task, which closes the HTTP stream at once
 (the server sees the disconnect, AG-UI's abort); the run's budget bounds it; a refused, failing,
@@ -30,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import msgspec
 
 from agentwire_sdk import Agent, AgentError, RunContext, TextStream, ToolFailed, ToolSpan
 from services.agent.agents import agui_wire as wire
@@ -90,20 +94,24 @@ def agui_agent(
         tools = [wire.Tool(s.name, s.description, s.parameters) for s in specs]
         offered = frozenset(s.name for s in specs)
         messages = [*_history(run), wire.UserMessage(id=f"{run.run_id}.user", content=run.message)]
+        spans: dict[str, ToolSpan] = {}  # the server's own tool calls, shown while they run
+        resume: list[wire.ResumeEntry] | msgspec.UnsetType = msgspec.UNSET
         for step in range(1, settings.max_steps + 1):
             run_id = run.run_id if step == 1 else f"{run.run_id}.{step}"
-            run_input = wire.RunAgentInput(run.thread_id, run_id, list(messages), tools)
-            narrator = _Narrator(run, offered)
+            run_input = wire.RunAgentInput(
+                run.thread_id, run_id, list(messages), tools, resume=resume
+            )
+            narrator = _Narrator(run, offered, spans)
             reader = await _read(client(), run_input, narrator)
             run.usage.input_tokens += reader.input_tokens
             run.usage.output_tokens += reader.output_tokens
             messages += reader.messages
-            if not reader.pending:
+            if not reader.pending and not reader.interrupts:
                 await narrator.answer()
                 return
             await narrator.demote()
-            results = await asyncio.gather(*(narrator.call(call) for call in reader.pending))
-            messages += results
+            messages += await asyncio.gather(*(narrator.call(call) for call in reader.pending))
+            resume = [await _resolve(run, i) for i in reader.interrupts] or msgspec.UNSET
         raise AgentError(f"the AG-UI agent did not answer within {settings.max_steps} runs")
 
     endpoint = AguiClient.describe(settings.url)
@@ -137,12 +145,16 @@ async def _read(
 class _Narrator:
     """One AG-UI run, told to the user: its thoughts, its text, the tools the server runs."""
 
-    def __init__(self, run: RunContext, offered: frozenset[str]) -> None:
+    def __init__(
+        self, run: RunContext, offered: frozenset[str], spans: dict[str, ToolSpan]
+    ) -> None:
         self._run = run
         self._offered = offered
         self._thought: TextStream | None = None
         self._text: TextStream | None = None
-        self._spans: dict[str, ToolSpan] = {}  # calls of tools we did not offer: the server's
+        # Calls of tools we did not offer (the server's), by id; kept from run to run, since a
+        # call an approval held back gets its result in the next one.
+        self._spans = spans
 
     async def take(self, seen: Seen) -> None:
         match seen:
@@ -165,6 +177,8 @@ class _Narrator:
                 self._spans[id] = await self._run.tool(name, arguments).__aenter__()
             case CallAnswered(tool_call_id=id, name=name, arguments=arguments, result=result):
                 span = self._spans.pop(id, None)
+                if span is None and not name:
+                    return  # a call of an earlier run that was never shown
                 if span is None:  # a tool we offered, which the server ran itself after all
                     span = await self._run.tool(name, arguments).__aenter__()
                 span.result = result
@@ -186,7 +200,12 @@ class _Narrator:
         return _tool_message(call, result)
 
     async def answer(self) -> None:
-        """The run ended without tool calls: its text is the answer."""
+        """The run ended without tool calls: its text is the answer. A call of the server's
+        that never got a result ends failed."""
+        for id, span in list(self._spans.items()):
+            del self._spans[id]
+            silent = ToolFailed(span.name, "tool_failed", "the AG-UI agent sent no result")
+            await span.__aexit__(ToolFailed, silent, None)
         await self._end_thought()
         if self._text is None:
             self._text = await self._run.answer().__aenter__()
@@ -205,14 +224,24 @@ class _Narrator:
             if stream is not None:
                 await stream.__aexit__(type(exc), exc, None)
         self._thought = self._text = None
-        spans, self._spans = self._spans, {}
-        for span in spans.values():
+        spans = list(self._spans.values())
+        self._spans.clear()
+        for span in spans:
             await span.__aexit__(type(exc), exc, None)
 
     async def _end_thought(self) -> None:
         if self._thought is not None:
             stream, self._thought = self._thought, None
             await stream.__aexit__(None, None, None)
+
+
+async def _resolve(run: RunContext, interrupt: wire.Interrupt) -> wire.ResumeEntry:
+    """An interrupt (the server asking a person, such as a tool approval) asked of the user as
+    an approval: every tab sees it, it expires. The answer in AG-UI's approval payload."""
+    question = interrupt.message or f"The AG-UI agent asks: {interrupt.reason or 'continue?'}"
+    approved = await run.ask(question)
+    payload = {"approved": approved}
+    return wire.ResumeEntry(interrupt_id=interrupt.id, status="resolved", payload=payload)
 
 
 def _tool_message(call: CallReady, content: Any, error: str | None = None) -> wire.ToolMessage:

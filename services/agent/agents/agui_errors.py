@@ -10,7 +10,7 @@
         ├── AguiProtocolError  agui_protocol_error  not AG-UI: a stream cut before RUN_FINISHED,
         │                                           an event out of order or malformed
         └── AguiRunFailed      agui_error           the server said its run failed (RUN_ERROR), or
-                                                    ended it in a way agentwire cannot continue
+                                                    ended it cancelled
 
 Raised as they are, they end the run with ``agent_failed`` and ``error.code``. Messages name the
 endpoint without credentials, and what the server said, cut short.

@@ -10,13 +10,16 @@
                 case CallStarted() | CallReady() | CallAnswered(): ...
     reader.end_of_stream()                    # raises unless RUN_FINISHED came
     reader.pending                            # the calls the server left for us to answer
+    reader.interrupts                         # what it paused for (an approval), to resume
     reader.messages                           # the run as AG-UI messages, for the next input
 
 The order is AG-UI's: ``RUN_STARTED`` first; text, reasoning and tool calls by their ids;
 ``RUN_FINISHED`` or ``RUN_ERROR`` last. The ``*_CHUNK`` convenience events open and close their
 message implicitly (an event of another kind closes it). A tool call answered in the stream
 (``TOOL_CALL_RESULT``) ran on the server; one left unanswered at ``RUN_FINISHED`` is a frontend
-tool call: the client runs it and sends its result in a new run's messages. ``messages`` is what
+tool call: the client runs it and sends its result in a new run's messages, unless an interrupt
+holds it back (a tool approval: the next run's ``resume`` answers it, and the server may then
+send its result, for a call this reader never saw start). ``messages`` is what
 an AG-UI client keeps of the run (assistant text with its tool calls, the server's tool results),
 so that new run's history matches what the server said.
 """
@@ -130,6 +133,8 @@ class RunReader:
         self._order: list[wire.Message] = []  # drafts and tool results, as they came
         self._chunk: tuple[type, str] | None = None  # the open *_CHUNK message or call
         self._counter = 0
+        self._named_pending: list[str] = []  # RUN_FINISHED's pendingToolCallIds, if it named any
+        self.interrupts: list[wire.Interrupt] = []
 
     # Reading
 
@@ -155,8 +160,13 @@ class RunReader:
 
     @property
     def pending(self) -> list[CallReady]:
-        """The tool calls left for the client, in the order they were made."""
-        return [c.ready for c in self._calls.values() if c.ready and not c.answered]
+        """The tool calls left for the client, in the order they were made: those the server
+        named, or else every call without a result that no interrupt holds back."""
+        held = {i.tool_call_id for i in self.interrupts}
+        calls = [c for c in self._calls.values() if c.ready and not c.answered]
+        if self._named_pending:
+            calls = [c for c in calls if c.id in self._named_pending]
+        return [c.ready for c in calls if c.ready and c.id not in held]
 
     @property
     def messages(self) -> list[wire.Message]:
@@ -266,14 +276,17 @@ class RunReader:
 
     def _call_result(self, id: str, content: Any, message_id: str) -> list[Seen]:
         call = self._calls.get(id)
-        if call is None or call.ready is None:
+        if call is not None and call.ready is None:
             raise AguiProtocolError(f"a result for tool call {id!r}, which had not ended")
-        call.answered = True
         text = _text_of(content)
         self._order.append(
             wire.ToolMessage(id=message_id or f"{id}.result", tool_call_id=id, content=text)
         )
-        return [CallAnswered(id, call.name, call.ready.arguments, _parsed(text))]
+        if call is None:  # a call of an earlier run, which an approval held back
+            return [CallAnswered(id, "", {}, _parsed(text))]
+        call.answered = True
+        arguments = call.ready.arguments if call.ready else {}
+        return [CallAnswered(id, call.name, arguments, _parsed(text))]
 
     def _finish(self, event: wire.RunFinished) -> None:
         open_calls = [c.id for c in self._calls.values() if c.ready is None]
@@ -283,11 +296,10 @@ class RunReader:
             self.input_tokens += usage.input_tokens or 0
             self.output_tokens += usage.output_tokens or 0
         match event.outcome:
+            case wire.Success(pending_tool_call_ids=named) if named:
+                self._named_pending = named
             case wire.Interrupted(interrupts=interrupts):
-                reasons = ", ".join(i.message or i.reason for i in interrupts) or "no reason"
-                raise AguiRunFailed(
-                    f"the AG-UI agent paused for input agentwire cannot give ({reasons})"[:400]
-                )
+                self.interrupts = interrupts
             case wire.Cancelled():
                 raise AguiRunFailed("the AG-UI agent cancelled its run")
         self.phase = Phase.FINISHED

@@ -36,6 +36,7 @@ __all__ = [
     "ReasoningContent",
     "ReasoningEnd",
     "ReasoningStart",
+    "ResumeEntry",
     "RunAgentInput",
     "RunError",
     "RunFinished",
@@ -112,6 +113,14 @@ class ToolMessage(_Message, tag="tool"):
 Message = UserMessage | AssistantMessage | ToolMessage
 
 
+class ResumeEntry(_Camel, omit_defaults=True):
+    """An answer to an interrupt of the run before (AG-UI 1.0's approve-with-edits payload)."""
+
+    interrupt_id: str
+    status: Literal["resolved", "cancelled"]  # required on the wire: no default to omit
+    payload: dict[str, Any] | None = None
+
+
 class RunAgentInput(_Camel):
     thread_id: str
     run_id: str
@@ -121,6 +130,7 @@ class RunAgentInput(_Camel):
     context: list[Any] = msgspec.field(default_factory=list)
     forwarded_props: dict[str, Any] = msgspec.field(default_factory=dict)
     protocol_version: str = PROTOCOL_VERSION
+    resume: list[ResumeEntry] | msgspec.UnsetType = msgspec.UNSET  # left out unless resuming
 
 
 def encode_input(run_input: RunAgentInput) -> bytes:
@@ -158,6 +168,7 @@ class Interrupt(_Camel):
     id: str = ""
     reason: str = ""
     message: str | None = None
+    tool_call_id: str | None = None  # the call it holds back, when it is a tool approval
 
 
 class Interrupted(Outcome, tag="interrupt"):

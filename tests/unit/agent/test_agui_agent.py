@@ -217,3 +217,36 @@ async def test_a_server_that_only_ever_asks_for_tools_ends_at_its_step_limit() -
     assert recording.outcome is not None
     assert recording.outcome.code == "agent_error"  # type: ignore[union-attr]
     assert "within 3 runs" in recording.outcome.message  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("approve", [True, False], ids=["approved", "denied"])
+async def test_an_interrupt_is_asked_of_the_user_and_the_answer_resumes_the_server(
+    approve: bool,
+) -> None:
+    interrupt = {
+        "id": "int-c1",
+        "reason": "tool_call",
+        "message": 'Approve restart_service({"service":"db"})?',
+        "toolCallId": "c1",
+    }
+    paused = {"type": "RUN_FINISHED", "outcome": {"type": "interrupt", "interrupts": [interrupt]}}
+    asks = stream(*tool_call("c1", "restart_service", {"service": "db"}), paused, finish=False)
+    outcome = "restarted" if approve else "denied"
+    resumed = stream(
+        {"type": "TOOL_CALL_RESULT", "messageId": "t1", "toolCallId": "c1", "content": outcome},
+        *text("m2", f"Done: {outcome}."),
+    )
+    server = Server(asks, resumed)
+
+    recording = await run_on(server, "restart db", approve=approve)
+
+    assert recording.asked == ['Approve restart_service({"service":"db"})?']
+    assert recording.answer == f"Done: {outcome}."
+    [done] = tool_events(recording)  # the server's tool, shown from the call to its result
+    assert (done.tool_name, done.result) == ("restart_service", outcome)
+    first, second = server.bodies
+    assert "resume" not in first
+    assert second["resume"] == [
+        {"interruptId": "int-c1", "status": "resolved", "payload": {"approved": approve}}
+    ]
+    assert second["messages"][-1]["toolCalls"][0]["id"] == "c1"  # no tool message: it is held

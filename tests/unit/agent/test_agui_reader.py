@@ -158,11 +158,45 @@ def test_run_error_fails_the_run_with_the_servers_words_cut_short() -> None:
     assert failed.value.message.endswith("(busy)") and len(failed.value.message) < 400
 
 
-def test_an_interrupt_agentwire_cannot_answer_fails_the_run_naming_it() -> None:
-    interrupt = wire.Interrupt(id="i1", reason="approval", message="Delete the db?")
+def test_an_interrupt_is_kept_for_the_next_input_and_its_call_is_not_pending() -> None:
+    interrupt = wire.Interrupt(
+        id="i1", reason="tool_call", message="Restart db?", tool_call_id="c1"
+    )
+    reader = RunReader()
+    read(
+        *call("c1", "restart_service", '{"service": "db"}'),
+        *call("c2", "analyze_performance", "{}"),
+        wire.RunFinished(outcome=wire.Interrupted(interrupts=[interrupt])),
+        reader=reader,
+    )
 
-    with pytest.raises(AguiRunFailed, match="Delete the db"):
-        read(wire.RunFinished(outcome=wire.Interrupted(interrupts=[interrupt])))
+    assert reader.interrupts == [interrupt]
+    assert [c.tool_call_id for c in reader.pending] == ["c2"]
+
+
+def test_a_result_for_a_call_of_an_earlier_run_is_read_and_kept() -> None:
+    reader = RunReader()
+    seen = read(
+        wire.ToolCallResult(tool_call_id="c1", content="restarted", message_id="t1"),
+        FINISHED,
+        reader=reader,
+    )
+
+    assert seen == [CallAnswered("c1", "", {}, "restarted")]
+    assert reader.messages == [wire.ToolMessage(id="t1", tool_call_id="c1", content="restarted")]
+
+
+def test_the_calls_run_finished_names_as_pending_are_the_pending_ones() -> None:
+    reader = RunReader()
+    named = wire.RunFinished(outcome=wire.Success(pending_tool_call_ids=["c2"]))
+    read(*call("c1", "a", "{}"), *call("c2", "b", "{}"), named, reader=reader)
+
+    assert [c.tool_call_id for c in reader.pending] == ["c2"]
+
+
+def test_a_run_the_server_cancelled_fails_the_run() -> None:
+    with pytest.raises(AguiRunFailed, match="cancelled its run"):
+        read(wire.RunFinished(outcome=wire.Cancelled()))
 
 
 BROKEN: list[tuple[str, list[Any]]] = [
@@ -177,7 +211,14 @@ BROKEN: list[tuple[str, list[Any]]] = [
         [STARTED, wire.ToolCallStart(tool_call_id="c", tool_call_name="x"), FINISHED],
     ),
     ("after-finished", [STARTED, FINISHED, *text("m", "late")]),
-    ("result-for-no-call", [STARTED, wire.ToolCallResult(tool_call_id="c", content="1")]),
+    (
+        "result-for-an-open-call",
+        [
+            STARTED,
+            wire.ToolCallStart(tool_call_id="c", tool_call_name="x"),
+            wire.ToolCallResult(tool_call_id="c", content="1"),
+        ],
+    ),
 ]
 
 

@@ -119,3 +119,22 @@ def test_an_event_type_agentwire_does_not_act_on_decodes_as_nothing() -> None:
 def test_a_broken_event_is_a_wire_error(data: str) -> None:
     with pytest.raises(wire.WireError):
         wire.decode_event(data)
+
+
+def test_a_resuming_input_carries_resume_entries_the_official_sdk_reads() -> None:
+    resume = [
+        wire.ResumeEntry(interrupt_id="int-c1", status="resolved", payload={"approved": True})
+    ]
+    sent = wire.RunAgentInput(
+        "t", "r.2", [wire.UserMessage(id="u", content="go")], [], resume=resume
+    )
+
+    parsed = official.RunAgentInput.model_validate_json(wire.encode_input(sent))
+
+    assert parsed.resume is not None
+    [entry] = parsed.resume
+    assert (entry.interrupt_id, entry.status, entry.payload) == (
+        "int-c1",
+        "resolved",
+        {"approved": True},
+    )
