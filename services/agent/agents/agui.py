@@ -90,29 +90,13 @@ def agui_agent(
         return clients[0]
 
     async def run(run: RunContext) -> None:
-        specs = await run.tools()
-        tools = [wire.Tool(s.name, s.description, s.parameters) for s in specs]
-        offered = frozenset(s.name for s in specs)
-        messages = [*_history(run), wire.UserMessage(id=f"{run.run_id}.user", content=run.message)]
         spans: dict[str, ToolSpan] = {}  # the server's own tool calls, shown while they run
-        resume: list[wire.ResumeEntry] | msgspec.UnsetType = msgspec.UNSET
-        for step in range(1, settings.max_steps + 1):
-            run_id = run.run_id if step == 1 else f"{run.run_id}.{step}"
-            run_input = wire.RunAgentInput(
-                run.thread_id, run_id, list(messages), tools, resume=resume
-            )
-            narrator = _Narrator(run, offered, spans)
-            reader = await _read(client(), run_input, narrator)
-            run.usage.input_tokens += reader.input_tokens
-            run.usage.output_tokens += reader.output_tokens
-            messages += reader.messages
-            if not reader.pending and not reader.interrupts:
-                await narrator.answer()
-                return
-            await narrator.demote()
-            messages += await asyncio.gather(*(narrator.call(call) for call in reader.pending))
-            resume = [await _resolve(run, i) for i in reader.interrupts] or msgspec.UNSET
-        raise AgentError(f"the AG-UI agent did not answer within {settings.max_steps} runs")
+        try:
+            await _converse(run, client(), settings.max_steps, spans)
+        except BaseException as exc:  # every tool shown as running ends, however the run does
+            for span in spans.values():
+                await span.__aexit__(type(exc), exc, None)
+            raise
 
     endpoint = AguiClient.describe(settings.url)
     return Agent(
@@ -121,6 +105,32 @@ def agui_agent(
         run=run,
         headline=lambda run: f"Asking the AG-UI agent at {endpoint}",
     )
+
+
+async def _converse(
+    run: RunContext, client: AguiClient, max_steps: int, spans: dict[str, ToolSpan]
+) -> None:
+    """AG-UI runs until one ends without asking for tools or a person: its text is the answer."""
+    specs = await run.tools()
+    tools = [wire.Tool(s.name, s.description, s.parameters) for s in specs]
+    offered = frozenset(s.name for s in specs)
+    messages = [*_history(run), wire.UserMessage(id=f"{run.run_id}.user", content=run.message)]
+    resume: list[wire.ResumeEntry] | msgspec.UnsetType = msgspec.UNSET
+    for step in range(1, max_steps + 1):
+        run_id = run.run_id if step == 1 else f"{run.run_id}.{step}"
+        run_input = wire.RunAgentInput(run.thread_id, run_id, list(messages), tools, resume=resume)
+        narrator = _Narrator(run, offered, spans)
+        reader = await _read(client, run_input, narrator)
+        run.usage.input_tokens += reader.input_tokens
+        run.usage.output_tokens += reader.output_tokens
+        messages += reader.messages
+        if not reader.pending and not reader.interrupts:
+            await narrator.answer()
+            return
+        await narrator.demote()
+        messages += await asyncio.gather(*(narrator.call(call) for call in reader.pending))
+        resume = [await _resolve(run, i) for i in reader.interrupts] or msgspec.UNSET
+    raise AgentError(f"the AG-UI agent did not answer within {max_steps} runs")
 
 
 async def _read(
@@ -219,15 +229,12 @@ class _Narrator:
             await stream.as_thought()
 
     async def close(self, exc: BaseException) -> None:
-        """Leaving early (an error, a stop): stop what still streams, end what still runs."""
+        """Leaving early (an error, a stop): stop what still streams (the tools shown as
+        running are ended by the run, which outlives this narrator)."""
         for stream in (self._thought, self._text):
             if stream is not None:
                 await stream.__aexit__(type(exc), exc, None)
         self._thought = self._text = None
-        spans = list(self._spans.values())
-        self._spans.clear()
-        for span in spans:
-            await span.__aexit__(type(exc), exc, None)
 
     async def _end_thought(self) -> None:
         if self._thought is not None:

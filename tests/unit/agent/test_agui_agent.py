@@ -5,6 +5,7 @@ The same agent against a real AG-UI server is in tests/integration/test_agui_age
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -250,3 +251,17 @@ async def test_an_interrupt_is_asked_of_the_user_and_the_answer_resumes_the_serv
         {"interruptId": "int-c1", "status": "resolved", "payload": {"approved": approve}}
     ]
     assert second["messages"][-1]["toolCalls"][0]["id"] == "c1"  # no tool message: it is held
+
+
+async def test_a_stop_while_the_servers_own_tool_runs_ends_that_tool_cancelled() -> None:
+    async def running_long() -> AsyncIterator[bytes]:
+        yield sse(*tool_call("c1", "web_search", {"q": "x"}), finish=False)
+        await asyncio.sleep(30)
+
+    server = Server(httpx.Response(200, headers=EVENT_STREAM, content=running_long()))
+
+    recording = await run_on(server, "search", cancel_after_s=0.3)
+
+    assert recording.cancelled and recording.types[-1] == "agent_cancelled"
+    [done] = tool_events(recording)
+    assert (done.tool_name, done.error.code) == ("web_search", "cancelled")
