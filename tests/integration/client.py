@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import jwt
 import websockets
 
+from devstack.keys import ring_key_ids
+from devstack.stack import Stack
+from services.auth.keys import load_private_key
 from shared.wire.events import TERMINAL_TYPES
 
 
@@ -30,6 +35,18 @@ async def new_account(auth_url: str) -> Account:
         login = await http.post("/auth/login", json={"email": email, "password": password})
         assert login.status_code == 200, login.text
     return Account(email, registered.json()["user_id"], login.json()["access_token"])
+
+
+def ring_token(stack: Stack, user_id: str, ttl_s: int = 600) -> str:
+    """An access token for ``user_id`` signed with the stack's own key ring, as the auth service
+    signs them: hundreds of argon2 registrations would cost most of a test's time and prove
+    nothing the auth tests do not."""
+    kid = ring_key_ids(stack.key_ring_dir)[-1]
+    key = load_private_key(stack.key_ring_dir / f"{kid}.pem")
+    now = int(time.time())
+    claims = {"sub": user_id, "sid": uuid.uuid4().hex, "iss": "agentwire-auth"}
+    claims |= {"aud": "agentwire", "iat": now, "nbf": now, "exp": now + ttl_s}
+    return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid})
 
 
 def connect(ws_url: str, token: str | None, **kwargs: Any) -> websockets.asyncio.client.connect:

@@ -17,23 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import jwt
 import pytest
 import websockets
 
-from devstack.keys import ring_key_ids
 from devstack.stack import Stack
-from services.auth.keys import load_private_key
 from shared.wire.events import TERMINAL_TYPES
 from tests.fakes.openai_fixture import FakeOpenAI, fake_openai, fake_openai_url  # noqa: F401
 from tests.fakes.openai_script import http_error, malformed, pause, reasoning, reply, text
 from tests.fakes.openai_script import tool_call as model_calls
-from tests.integration.client import connect, send
+from tests.integration.client import connect, ring_token, send
 from tests.integration.conftest import LogSink
 
 pytestmark = pytest.mark.integration
@@ -67,19 +63,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake_openai_url: str) -> Ite
         running.stop()
 
 
-def token_for(stack: Stack, user_id: str) -> str:
-    kid = ring_key_ids(stack.key_ring_dir)[-1]
-    key = load_private_key(stack.key_ring_dir / f"{kid}.pem")
-    now = int(time.time())
-    claims = {"sub": user_id, "sid": uuid.uuid4().hex, "iss": "agentwire-auth"}
-    claims |= {"aud": "agentwire", "iat": now, "nbf": now, "exp": now + 600}
-    return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid})
-
-
 class User:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self.token = token_for(stack, f"a-{uuid.uuid4().hex[:12]}")
+        self.token = ring_token(stack, f"a-{uuid.uuid4().hex[:12]}")
         self.ws: websockets.ClientConnection | None = None
         self.frames: list[Frame] = []
 

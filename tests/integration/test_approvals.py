@@ -21,15 +21,12 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import jwt
 import pytest
 import websockets
 
-from devstack.keys import ring_key_ids
 from devstack.stack import Stack
-from services.auth.keys import load_private_key
 from shared.wire.events import TERMINAL_TYPES
-from tests.integration.client import connect, send
+from tests.integration.client import connect, ring_token, send
 from tests.integration.conftest import LogSink
 
 pytestmark = pytest.mark.integration
@@ -60,15 +57,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
     finally:
         running.stop()
-
-
-def token_for(stack: Stack, user_id: str) -> str:
-    kid = ring_key_ids(stack.key_ring_dir)[-1]
-    key = load_private_key(stack.key_ring_dir / f"{kid}.pem")
-    now = int(time.time())
-    claims = {"sub": user_id, "sid": uuid.uuid4().hex, "iss": "agentwire-auth"}
-    claims |= {"aud": "agentwire", "iat": now, "nbf": now, "exp": now + 600}
-    return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid})
 
 
 class Tab:
@@ -119,7 +107,7 @@ class Tab:
 
 
 def user(stack: Stack) -> str:
-    return token_for(stack, f"ap-{uuid.uuid4().hex[:12]}")
+    return ring_token(stack, f"ap-{uuid.uuid4().hex[:12]}")
 
 
 def ended(frame: Frame, run_id: str) -> bool:

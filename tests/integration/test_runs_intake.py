@@ -28,16 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 import websockets
 
-from devstack.keys import ring_key_ids
 from devstack.stack import Stack
 from services.agent.closing import NEVER_STARTED
-from services.auth.keys import load_private_key
 from shared.wire.events import EVENT_TYPES, TERMINAL_TYPES
-from tests.integration.client import connect, send
+from tests.integration.client import connect, ring_token, send
 from tests.integration.conftest import LogSink
 
 pytestmark = pytest.mark.integration
@@ -79,15 +76,6 @@ def one_slot_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
     finally:
         running.stop()
-
-
-def ring_token(stack: Stack, user_id: str) -> str:
-    kid = ring_key_ids(stack.key_ring_dir)[-1]
-    key = load_private_key(stack.key_ring_dir / f"{kid}.pem")
-    now = int(time.time())
-    claims = {"sub": user_id, "sid": uuid.uuid4().hex, "iss": "agentwire-auth"}
-    claims |= {"aud": "agentwire", "iat": now, "nbf": now, "exp": now + 600}
-    return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid})
 
 
 @dataclass

@@ -14,29 +14,17 @@ import time
 import uuid
 
 import httpx
-import jwt
 import nats
 import websockets
 
-from devstack.keys import ring_key_ids
 from devstack.stack import Stack
-from services.auth.keys import load_private_key
 from shared.bus import EventPublisher
 from shared.errors import CloseCode
 from shared.wire import events
-from tests.integration.client import connect, recv_json
+from tests.integration.client import connect, recv_json, ring_token
 
 USERS = 150
 EVENTS_PER_USER = 30
-
-
-def ring_token(stack: Stack, user_id: str) -> str:
-    kid = ring_key_ids(stack.key_ring_dir)[-1]
-    key = load_private_key(stack.key_ring_dir / f"{kid}.pem")
-    now = int(time.time())
-    claims = {"sub": user_id, "sid": uuid.uuid4().hex, "iss": "agentwire-auth"}
-    claims |= {"aud": "agentwire", "iat": now, "nbf": now, "exp": now + 300}
-    return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid})
 
 
 def event_of(user_id: str, n: int) -> events.AgentThinking:

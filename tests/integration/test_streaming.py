@@ -15,21 +15,17 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import jwt
 import pytest
 import websockets
 
-from devstack.keys import ring_key_ids
 from devstack.stack import Stack
-from services.auth.keys import load_private_key
 from shared.wire.events import TERMINAL_TYPES
-from tests.integration.client import connect, send
+from tests.integration.client import connect, ring_token, send
 from tests.integration.conftest import LogSink
 
 pytestmark = pytest.mark.integration
@@ -57,15 +53,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
     finally:
         running.stop()
-
-
-def token_for(stack: Stack, user_id: str) -> str:
-    kid = ring_key_ids(stack.key_ring_dir)[-1]
-    key = load_private_key(stack.key_ring_dir / f"{kid}.pem")
-    now = int(time.time())
-    claims = {"sub": user_id, "sid": uuid.uuid4().hex, "iss": "agentwire-auth"}
-    claims |= {"aud": "agentwire", "iat": now, "nbf": now, "exp": now + 600}
-    return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid})
 
 
 @dataclass
@@ -140,7 +127,7 @@ async def test_hundreds_of_users_watch_thoughts_and_answers_type_out_and_lose_no
     stack: Stack,
 ) -> None:
     users = [
-        Watcher(stack.ws_url, token_for(stack, f"s-{uuid.uuid4().hex[:12]}")) for _ in range(CROWD)
+        Watcher(stack.ws_url, ring_token(stack, f"s-{uuid.uuid4().hex[:12]}")) for _ in range(CROWD)
     ]
     await asyncio.gather(*(user.open() for user in users))
     droppers = set(random.Random(7).sample(range(CROWD), CROWD // 10))
@@ -163,7 +150,7 @@ async def test_hundreds_of_users_watch_thoughts_and_answers_type_out_and_lose_no
 
 
 async def test_a_socket_without_deltas_sees_the_five_events_whole(stack: Stack) -> None:
-    user = Watcher(stack.ws_url, token_for(stack, f"o-{uuid.uuid4().hex[:12]}"))
+    user = Watcher(stack.ws_url, ring_token(stack, f"o-{uuid.uuid4().hex[:12]}"))
     await user.open(query="")
     assert user.ws is not None
     await send(user.ws, {"type": "message", "content": ASK})
@@ -174,7 +161,7 @@ async def test_a_socket_without_deltas_sees_the_five_events_whole(stack: Stack) 
 
 
 async def test_a_finished_run_reads_back_whole_from_its_seqs(stack: Stack) -> None:
-    user = Watcher(stack.ws_url, token_for(stack, f"h-{uuid.uuid4().hex[:12]}"))
+    user = Watcher(stack.ws_url, ring_token(stack, f"h-{uuid.uuid4().hex[:12]}"))
     await user.open()
     assert user.ws is not None
     await send(user.ws, {"type": "message", "content": ASK})
@@ -195,7 +182,7 @@ async def test_a_finished_run_reads_back_whole_from_its_seqs(stack: Stack) -> No
 
 
 async def test_a_slow_tool_reports_progress_between_its_two_events(stack: Stack) -> None:
-    user = Watcher(stack.ws_url, token_for(stack, f"p-{uuid.uuid4().hex[:12]}"))
+    user = Watcher(stack.ws_url, ring_token(stack, f"p-{uuid.uuid4().hex[:12]}"))
     await user.open()
     assert user.ws is not None
     await send(user.ws, {"type": "message", "content": "slow_task seconds=1.5 steps=6"})
