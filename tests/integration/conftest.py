@@ -22,6 +22,21 @@ class LogSink:
             out.write(line + "\n")
 
 
+def running_stack(
+    tmp_path_factory: pytest.TempPathFactory, name: str, **env: str
+) -> Iterator[Stack]:
+    """A module's stack (yield from it in a fixture): quiet runs by default (no think delay,
+    every text in one delta), ``env`` on top; stopped whatever happens."""
+    data_dir = tmp_path_factory.mktemp(name)
+    extra = {"THINK_DELAY_S": "0", "STREAM_TOKENS_PER_S": "0", "LOG_LEVEL": "INFO", **env}
+    running = Stack(data_dir=data_dir, sink=LogSink(data_dir), extra_env=extra)
+    try:
+        running.start(timeout_s=60)
+        yield running
+    finally:
+        running.stop()
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("stack")

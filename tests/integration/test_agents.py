@@ -30,7 +30,7 @@ from tests.fakes.openai_fixture import FakeOpenAI, fake_openai, fake_openai_url 
 from tests.fakes.openai_script import http_error, malformed, pause, reasoning, reply, text
 from tests.fakes.openai_script import tool_call as model_calls
 from tests.integration.client import connect, ring_token, send
-from tests.integration.conftest import LogSink
+from tests.integration.conftest import running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -41,26 +41,18 @@ REGISTERED = ("echo", "tool_user", "raiser", "refuser", "forever", "stubborn")
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, fake_openai_url: str) -> Iterator[Stack]:  # noqa: F811
-    data_dir = tmp_path_factory.mktemp("agents")
-    extra = {
-        "THINK_DELAY_S": "0",
-        "STREAM_TOKENS_PER_S": "0",
-        "LOG_LEVEL": "INFO",
-        "AGENTS": ",".join(f"{SAMPLES}:{name}" for name in REGISTERED),
-        "DEFAULT_AGENT": "infra_analyst",
-        "LLM_BASE_URL": f"{fake_openai_url}/v1",
-        "LLM_MODEL": "fake-model",
-        "LLM_API_KEY": "sk-test-secret",
-        "LLM_MAX_RETRIES": "2",
-        "RUN_TIMEOUT_S": "4",
-        "RUN_STOP_GRACE_S": "1",
-    }
-    running = Stack(data_dir=data_dir, sink=LogSink(data_dir), extra_env=extra)
-    try:
-        running.start(timeout_s=60)
-        yield running
-    finally:
-        running.stop()
+    yield from running_stack(
+        tmp_path_factory,
+        "agents",
+        AGENTS=",".join(f"{SAMPLES}:{name}" for name in REGISTERED),
+        DEFAULT_AGENT="infra_analyst",
+        LLM_BASE_URL=f"{fake_openai_url}/v1",
+        LLM_MODEL="fake-model",
+        LLM_API_KEY="sk-test-secret",
+        LLM_MAX_RETRIES="2",
+        RUN_TIMEOUT_S="4",
+        RUN_STOP_GRACE_S="1",
+    )
 
 
 class User:

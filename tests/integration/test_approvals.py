@@ -27,7 +27,7 @@ import websockets
 from devstack.stack import Stack
 from shared.wire.events import TERMINAL_TYPES
 from tests.integration.client import connect, ring_token, send
-from tests.integration.conftest import LogSink
+from tests.integration.conftest import LogSink, running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -38,25 +38,17 @@ SLOTS = 4
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    data_dir = tmp_path_factory.mktemp("approvals")
-    extra = {
-        "THINK_DELAY_S": "0",
-        "STREAM_TOKENS_PER_S": "0",
-        "LOG_LEVEL": "INFO",
-        "AGENTS": f"{SAMPLES}:gated_user,{SAMPLES}:asker,{SAMPLES}:applier",
-        "APPROVAL_TOOLS": "estimate_savings",
-        "APPROVAL_TIMEOUT_S": "20",
-        "AGENT_MAX_CONCURRENT_RUNS": str(SLOTS),
-        "RUN_LEASE_S": "2",
-        "INTAKE_ACK_WAIT_S": "3",
-        "AGENT_SHUTDOWN_GRACE_S": "1",
-    }
-    running = Stack(data_dir=data_dir, sink=LogSink(data_dir), extra_env=extra)
-    try:
-        running.start(timeout_s=60)
-        yield running
-    finally:
-        running.stop()
+    yield from running_stack(
+        tmp_path_factory,
+        "approvals",
+        AGENTS=f"{SAMPLES}:gated_user,{SAMPLES}:asker,{SAMPLES}:applier",
+        APPROVAL_TOOLS="estimate_savings",
+        APPROVAL_TIMEOUT_S="20",
+        AGENT_MAX_CONCURRENT_RUNS=str(SLOTS),
+        RUN_LEASE_S="2",
+        INTAKE_ACK_WAIT_S="3",
+        AGENT_SHUTDOWN_GRACE_S="1",
+    )
 
 
 class Tab:

@@ -26,7 +26,7 @@ import websockets
 from devstack.stack import Stack
 from shared.wire.events import TERMINAL_TYPES
 from tests.integration.client import connect, ring_token, send
-from tests.integration.conftest import LogSink
+from tests.integration.conftest import running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -44,15 +44,8 @@ OLD_STREAM = {
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    data_dir = tmp_path_factory.mktemp("streaming")
     # Typed fast enough for a quick suite, yet slowly enough that every text takes many deltas.
-    extra = {"THINK_DELAY_S": "0", "STREAM_TOKENS_PER_S": "400", "LOG_LEVEL": "INFO"}
-    running = Stack(data_dir=data_dir, sink=LogSink(data_dir), extra_env=extra)
-    try:
-        running.start(timeout_s=60)
-        yield running
-    finally:
-        running.stop()
+    yield from running_stack(tmp_path_factory, "streaming", STREAM_TOKENS_PER_S="400")
 
 
 @dataclass
