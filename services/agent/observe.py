@@ -88,6 +88,11 @@ class AgentMetrics:
         )
         self.running = r.gauge("agentwire_runs_running", "Runs this process is working on")
         self.slots = r.gauge("agentwire_run_slots", "Run slots of this process")
+        self.tokens = r.counter(
+            "agentwire_tokens_total",
+            "Tokens models spent on ended runs (gen_ai.token.type: input, output)",
+            ("type",),
+        )
 
 
 AGENT = AgentMetrics()  # one agent node per process
@@ -196,13 +201,27 @@ def run_ended(run: StoredRun) -> None:
     if began:
         AGENT.duration.observe(max(0.0, time.time() - began), outcome)
     log.info("run %s ended: %s", run.id, outcome if run.error_code is None else run.error_code)
+    usage = _usage(run)
+    for kind, tokens in usage.items():
+        AGENT.tokens.inc(kind, amount=tokens)
     held = _spans.pop(run.id, None)
     if held is not None:
         span = held[0]
         span.set_attribute("agentwire.outcome", outcome)
+        for kind, tokens in usage.items():
+            span.set_attribute(f"gen_ai.usage.{kind}_tokens", tokens)
         if outcome != "completed" and outcome != "cancelled":
             tracing.fail(span, run.error_code or outcome)
         span.end()
+
+
+def _usage(run: StoredRun) -> dict[str, int]:
+    """The tokens a model spent on the run, as recorded with its end (none: no model)."""
+    found = {
+        "input": getattr(run, "input_tokens", None),
+        "output": getattr(run, "output_tokens", None),
+    }
+    return {kind: tokens for kind, tokens in found.items() if tokens}
 
 
 def run_refused(run_id: str, code: str) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
+from types import SimpleNamespace
 
 from services.agent import observe
 from services.agent.models import RunStatus
@@ -24,6 +26,10 @@ def _run(status: RunStatus, code: str | None = None, run_id: str = "r1") -> Stor
         started_at=now - 1,
         error_code=code,
     )
+
+
+def vars_of(run: StoredRun) -> dict[str, object]:
+    return {field.name: getattr(run, field.name) for field in dataclasses.fields(run)}
 
 
 def test_outcomes_name_how_runs_ended_in_a_closed_set() -> None:
@@ -47,6 +53,15 @@ def test_an_ended_run_is_counted_with_its_duration_and_failure_code() -> None:
     assert runs.get("lost") == before[1] + 1
     assert failures.get("agent_lost") == before[2] + 1
     assert observe.AGENT.duration.count("completed") == timed + 1
+
+
+def test_the_tokens_a_model_spent_are_counted_by_type() -> None:
+    tokens = observe.AGENT.tokens
+    before = tokens.get("input"), tokens.get("output")
+    run = SimpleNamespace(**vars_of(_run(RunStatus.COMPLETED, run_id="r4")))
+    run.input_tokens, run.output_tokens = 1200, 340  # as a model-driven run records them
+    observe.run_ended(run)  # type: ignore[arg-type]
+    assert (tokens.get("input"), tokens.get("output")) == (before[0] + 1200, before[1] + 340)
 
 
 def test_an_unknown_error_code_does_not_become_a_label() -> None:
