@@ -46,12 +46,13 @@ from shared.wire import runs
 from shared.wire.intake import RunIntake, encode_intake, mint_ids
 from shared.wire.runs import RunRejected, RunRequest, RunStarted, SubmitReply
 
-__all__ = ["NOT_STORED_MESSAGE", "Intake"]
+__all__ = ["NOT_STORED_MESSAGE", "Ids", "Intake"]
 
 log = logging.getLogger(__name__)
 
 NOT_STORED_MESSAGE = "your message could not be stored, so it will not run; send it again shortly"
 EMPTY_MESSAGE = "the message is empty"
+Ids = tuple[str, str, bool]  # run_id, thread_id, new_thread
 _LOOK_EVERY_S = 0.25
 _LOOK_WAIT_S = 0.05  # how long an answer waits for a fresh view (a local round trip: ~1 ms)
 _ACK_WAIT_S = 1.0  # one attempt's wait for the stream's acknowledgement
@@ -66,13 +67,15 @@ class Intake:
         self._queue = _QueueView(nc.jetstream())
         self._agents = _AgentNames(nc)
 
-    async def submit(self, request: RunRequest) -> SubmitReply:
+    async def submit(self, request: RunRequest, ids: Ids | None = None) -> SubmitReply:
         """Store ``request`` as a run for the agents; say which run, or that nothing was stored.
 
+        ``ids`` (``run_id, thread_id, new_thread``) are a client's own, when its protocol has it
+        pick them (AG-UI); without them they are minted (:func:`~shared.wire.intake.mint_ids`).
         The message's trace starts here (when tracing is on): its ``traceparent`` goes with the
         stored message, and ``run_accepted`` names its trace id."""
         started = time.monotonic()
-        reply = await self._submit(request)
+        reply = await self._submit(request, ids)
         outcome = "accepted" if isinstance(reply, RunStarted) else "refused"
         if isinstance(reply, RunRejected) and reply.code == ErrorCode.INTAKE_UNAVAILABLE:
             outcome = "not_stored"
@@ -80,7 +83,7 @@ class Intake:
         GATEWAY.intake_seconds.observe(time.monotonic() - started)
         return reply
 
-    async def _submit(self, request: RunRequest) -> SubmitReply:
+    async def _submit(self, request: RunRequest, ids: Ids | None) -> SubmitReply:
         if not request.content.strip():
             return RunRejected(code=ErrorCode.INVALID_REQUEST, message=EMPTY_MESSAGE)
         try:  # the session's frame parser checked them already; this is the last line
@@ -89,9 +92,15 @@ class Intake:
             return RunRejected(code=exc.code, message=exc.message)
         if request.agent is not None and (refusal := await self._agents.refuse(request.agent)):
             return refusal
-        run_id, thread_id, new_thread = mint_ids(
+        run_id, thread_id, new_thread = ids or mint_ids(
             request.user_id, request.client_msg_id, request.thread_id
         )
+        if ids is not None:
+            try:
+                subjects.check_token(run_id, "run_id")
+                subjects.check_token(thread_id, "thread_id")
+            except InvalidId as exc:
+                return RunRejected(code=exc.code, message=exc.message)
         intake = RunIntake(
             run_id=run_id,
             user_id=request.user_id,
