@@ -1,6 +1,8 @@
 """The gateway's HTTP edge: uvicorn, with Litestar for HTTP and the gateway's own WebSocket.
 
     /ws        the WebSocket (``?after_seq=N`` resumes after event N): :mod:`~.edge`
+    /events    the same protocol over SSE (GET) and POST, where WebSockets are blocked:
+               :mod:`~.eventstream`
     /healthz   liveness
     /metrics   Prometheus metrics (:mod:`~.metrics`; 404 with ``METRICS_ENABLED=false``)
     /...       the files in ``static/`` (``index.html`` at ``/``): the chat UI
@@ -20,10 +22,13 @@ from types import FrameType
 
 import uvicorn
 from litestar import Litestar, Response, get
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.static_files import create_static_files_router
 
 from services.ws_gateway.edge import WebSocketEdge
+from services.ws_gateway.eventstream import event_stream, post_frame
 from services.ws_gateway.metrics import GATEWAY
 from services.ws_gateway.node import Node
 from services.ws_gateway.settings import GatewaySettings
@@ -53,10 +58,25 @@ def create_app(settings: GatewaySettings, node: Node | None = None) -> Litestar:
 
     static = create_static_files_router(path="/", directories=[STATIC_DIR], html_mode=True)
     return Litestar(
-        route_handlers=[healthz, metrics, static],
+        route_handlers=[healthz, metrics, event_stream, post_frame, static],
+        dependencies={"node": Provide(lambda: node, sync_to_thread=False)},
+        # /events from a page on another allowed origin (with ALLOWED_ORIGINS set; the default,
+        # the gateway's own page, is same-origin and needs none)
+        cors_config=_cors(settings),
         on_startup=[node.start],
         on_shutdown=[node.stop],
         logging_config=None,  # shared.logging owns the format; Litestar must not reconfigure it
+    )
+
+
+def _cors(settings: GatewaySettings) -> CORSConfig | None:
+    if not settings.allowed_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.allowed_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        max_age=600,
     )
 
 
