@@ -76,6 +76,7 @@ class RunInput(_Camel, kw_only=True):
     thread_id: str
     run_id: str
     messages: list[_Message] = msgspec.field(default_factory=list)
+    forwarded_props: Any = None
     resume: list[ResumeEntry] | None = None
 
 

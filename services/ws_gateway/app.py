@@ -3,6 +3,8 @@
     /ws        the WebSocket (``?after_seq=N`` resumes after event N): :mod:`~.edge`
     /events    the same protocol over SSE (GET) and POST, where WebSockets are blocked:
                :mod:`~.eventstream`
+    /agui      AG-UI 1.0 (POST a RunAgentInput, get the run as AG-UI events; /agui/cancel):
+               :mod:`~.agui`
     /healthz   liveness
     /metrics   Prometheus metrics (:mod:`~.metrics`; 404 with ``METRICS_ENABLED=false``)
     /...       the files in ``static/`` (``index.html`` at ``/``): the chat UI
@@ -27,6 +29,7 @@ from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.static_files import create_static_files_router
 
+from services.ws_gateway.agui import agui_routes
 from services.ws_gateway.edge import WebSocketEdge
 from services.ws_gateway.eventstream import event_stream, post_frame
 from services.ws_gateway.metrics import GATEWAY
@@ -58,7 +61,7 @@ def create_app(settings: GatewaySettings, node: Node | None = None) -> Litestar:
 
     static = create_static_files_router(path="/", directories=[STATIC_DIR], html_mode=True)
     return Litestar(
-        route_handlers=[healthz, metrics, event_stream, post_frame, static],
+        route_handlers=[healthz, metrics, event_stream, post_frame, *agui_routes(node), static],
         dependencies={"node": Provide(lambda: node, sync_to_thread=False)},
         # /events from a page on another allowed origin (with ALLOWED_ORIGINS set; the default,
         # the gateway's own page, is same-origin and needs none)

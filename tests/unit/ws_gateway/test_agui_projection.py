@@ -40,7 +40,7 @@ def renumbered(events: list[tuple[int, Any]], start: int = 10) -> list[tuple[int
 
 
 def a_run() -> list[tuple[int, Any]]:
-    """A run with a streamed thought, a tool with progress, a whole thought and a streamed answer."""
+    """A streamed thought, a tool with progress, a whole thought, a streamed answer."""
     return [
         (10, ev(e.AgentStarted, e.AgentStartedData(agent_id="a", message="hi"))),
         (
@@ -99,8 +99,8 @@ def a_run() -> list[tuple[int, Any]]:
     ]
 
 
-def project(events: list[tuple[int, Any]], cursor: Cursor = Cursor(9)) -> list[Frame]:
-    delivery = Delivery(Projection(THREAD, RUN, RUN), cursor)
+def project(events: list[tuple[int, Any]], cursor: Cursor | None = None) -> list[Frame]:
+    delivery = Delivery(Projection(THREAD, RUN, RUN), cursor or Cursor(9))
     return [frame for seq, event in events for frame in delivery.feed(seq, event)]
 
 
