@@ -1,23 +1,29 @@
 """The built-in analyst's words: every thought and the final answer, worded from the tool results.
 
 Tool results arrive as plain JSON objects, so every number is read defensively: a field the tool
-did not send reads as "n/a" rather than ending the run.
+did not send reads as "n/a" rather than ending the run. The numbers come from a generated sample,
+and the answer says so once. A message that is not a question for the analyst gets what it can
+do instead (:func:`capabilities`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
-from services.agent.understanding import Request
+from services.agent.understanding import Correction, Request
 
 __all__ = [
+    "OUT_OF_SCOPE_HEADLINE",
     "anomalies",
     "answer",
     "approach",
+    "capabilities",
     "conclusion",
     "headline",
     "num",
+    "out_of_scope",
     "performance",
     "recommendations",
     "savings",
@@ -54,6 +60,25 @@ _DEFAULT_METRIC_NOTE = {
     "latency_ms": "No metric was named, so I start with latency, the one users feel first.",
     "cpu_pct": "No metric was named; for cost, CPU is the one to read, since sizing follows it.",
 }
+_INTENT_LABELS = {"savings": "cost", "anomalies": "anomalies"}
+_SAMPLE_NOTE = "generated sample data, not live metrics"
+
+OUT_OF_SCOPE_HEADLINE = "Replying with what the infrastructure analyst can do"
+_OPENINGS = {
+    "hello": "Hello! I am agentwire's built-in infrastructure analyst.",
+    "thanks": "You're welcome.",
+    None: "That is outside what I can do.",
+}
+_CAN_DO = (
+    "I analyse the latency, errors and cost of four sample services (api, db, cache and "
+    "worker) from a generated metrics sample, not a live system: their CPU, memory and "
+    "traffic too, the anomalies in them, and what right-sizing would save."
+)
+_EXAMPLES = (
+    "Why is the api slow this week?",
+    "Any error spikes in the worker over the last 24 hours?",
+    "Where could we save money on the fleet?",
+)
 _INTENT_NOTE = {
     "savings": "You asked about cost, so I will also estimate what right-sizing would save.",
     "anomalies": "You mentioned spikes or incidents, so I will scan for anomalies as well.",
@@ -67,9 +92,26 @@ def headline(request: Request) -> str:
     )
 
 
+def out_of_scope() -> str:
+    return (
+        "This is not a question about the sample services' latency, errors, cost or load, so "
+        "there is nothing for my tools to measure; I will say what I can do instead."
+    )
+
+
+def capabilities(request: Request) -> str:
+    """The short answer to a message outside the analyst's scope: what it can do, and examples."""
+    return "\n".join(
+        [f"{_OPENINGS[request.greeting]} {_CAN_DO}", "Try asking:", *(f"- {q}" for q in _EXAMPLES)]
+    )
+
+
 def understanding(request: Request) -> str:
+    # "I read 'wroker' as the worker service, so this is ..." says what a typo was taken for.
+    read_as = _and([_correction(c) for c in request.corrections])
+    opening = f"I read {read_as}, so this is" if read_as else "I read this as"
     said = [
-        f"I read this as a question about {_label(request)} ({request.metric}) for "
+        f"{opening} a question about {_label(request)} ({request.metric}) for "
         f"{_scope(request.services)} over the last {_period(request.period)}."
     ]
     if request.inherited:
@@ -187,7 +229,7 @@ def answer(
     label = _label(request)
     lines = [
         f"{label[0].upper()}{label[1:]} for {_scope(request.services)}, "
-        f"last {_period(request.period)}:"
+        f"last {_period(request.period)} ({_SAMPLE_NOTE}):"
     ]
     ranked = sorted(services, key=lambda svc: svc != worst)
     lines += [f"- {svc}: {_stats(request, services[svc])}" for svc in ranked]
@@ -256,11 +298,20 @@ def _anomaly(request: Request, found: dict[str, Any]) -> str:
     z = _float(found.get("z"))
     said = (
         f"{found.get('service', '?')} at {_value(request, found.get('value'))} on "
-        f"{found.get('at', '?')} (z={'n/a' if z is None else f'{z:+.1f}'}"
+        f"{_when(found.get('at'))} (z={'n/a' if z is None else f'{z:+.1f}'}"
     )
     if "expected" in found:
         said += f", where {_value(request, found.get('expected'))} is usual"
     return said + ")"
+
+
+def _when(at: Any) -> str:
+    """A tool's ISO timestamp as a person reads it: "Sat 5 Dec 15:00 UTC"."""
+    try:
+        moment = datetime.fromisoformat(str(at))
+    except ValueError:
+        return str(at) if at is not None else "?"
+    return f"{moment:%a} {moment.day} {moment:%b %H:%M} UTC"
 
 
 def _anomalies(result: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
@@ -313,12 +364,27 @@ def _scope(services: tuple[str, ...]) -> str:
 
 
 def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+    if len(items) < 2:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _period(period: str) -> str:
     amount, unit = int(period[:-1]), {"h": "hour", "d": "day"}[period[-1]]
     return f"{amount} {unit}" if amount == 1 else f"{amount} {unit}s"
+
+
+def _correction(correction: Correction) -> str:
+    match correction.meaning:
+        case "service":
+            meant = f"the {correction.name} service"
+        case "metric":
+            meant = _LABELS.get(correction.name, correction.read_as)
+        case "intent":
+            meant = f"a question about {_INTENT_LABELS.get(correction.name, correction.name)}"
+        case _:
+            meant = f"'{correction.read_as}'"
+    return f"'{correction.typed}' as {meant}"
 
 
 def _shown(request: Request, part: str) -> str:

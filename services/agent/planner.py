@@ -8,8 +8,10 @@ by implementing the same two methods; the runner, the events and the tool calls 
 :class:`InfraAnalystPlanner` is deterministic: it reads the message (and the thread's earlier
 messages) with :func:`~services.agent.understanding.understand`, calls ``analyze_performance``
 and then ``detect_anomalies`` or ``estimate_savings``, and words every thought and the answer from
-the numbers those tools returned. A message naming ``slow_task`` (``slow_task seconds=30 steps=60
-label=x``) is a diagnostic instead: one call to that tool, for watching cancel and timeouts work.
+the numbers those tools returned. A message that is not a question about the sample services
+(a greeting, "write me a haiku") gets one thought and a short answer saying what the analyst can
+do, and no tool call. A message naming ``slow_task`` (``slow_task seconds=30 steps=60 label=x``)
+is a diagnostic instead: one call to that tool, for watching cancel and timeouts work.
 """
 
 from __future__ import annotations
@@ -118,6 +120,8 @@ class InfraAnalystPlanner:
         if applying is not None:
             return ScriptedPlan(applying_headline(*applying), apply_script(*applying))
         request = understand(message, history)
+        if not request.in_scope:
+            return ScriptedPlan(say.OUT_OF_SCOPE_HEADLINE, _capabilities(request))
         return ScriptedPlan(say.headline(request), _analyse(request))
 
 
@@ -142,6 +146,11 @@ def _slow_task(parameters: dict[str, Any]) -> Script:
     yield Think(f"Running slow_task with {parameters or 'its defaults'}, as asked.")
     result = _result((yield CallTool("slow_task", parameters)), "slow_task")
     yield Finish(f"slow_task finished: {result.get('steps')} steps in {result.get('seconds')}s.")
+
+
+def _capabilities(request: Request) -> Script:
+    yield Think(say.out_of_scope())
+    yield Finish(say.capabilities(request))
 
 
 def _analyse(request: Request) -> Script:

@@ -252,3 +252,56 @@ def test_a_message_naming_slow_task_runs_just_that_tool_with_its_settings() -> N
 def test_slow_task_parameters_are_read_only_from_a_message_naming_it() -> None:
     assert slow_task_parameters("why is the api slow?") is None
     assert slow_task_parameters("slow_task") == {}
+
+
+@pytest.mark.parametrize(
+    "message", ["Write me a haiku about cats", "hello", "Test agent execution"]
+)
+def test_a_message_outside_the_analysts_scope_gets_what_it_can_do_and_no_tool_call(
+    message: str,
+) -> None:
+    plan, steps = run_plan(message, {})
+
+    assert calls(steps) == []
+    assert len(thoughts(steps)) == 1
+    reply = answer(steps)
+    assert "latency, errors and cost" in reply and "api, db, cache and worker" in reply
+    assert reply.count("\n- ") >= 2  # example questions to try
+    assert "generated" in reply
+    assert "can do" in plan.headline
+
+
+def test_a_greeting_is_greeted_back_before_the_capabilities() -> None:
+    _, steps = run_plan("hello", {})
+
+    assert answer(steps).startswith("Hello!")
+
+
+def test_a_follow_up_after_an_in_scope_question_still_runs_the_analysis() -> None:
+    _, steps = run_plan("and the database?", DEFAULT_RESULTS, ["How is api latency this week?"])
+
+    assert calls(steps)[0].parameters == {"metric": "latency_ms", "period": "7d", "service": "db"}
+
+
+def test_the_first_thought_says_how_a_typo_was_read() -> None:
+    _, steps = run_plan("Any eror spikes in the wroker?", DEFAULT_RESULTS)
+
+    first = thoughts(steps)[0]
+    assert "I read 'eror' as error rate and 'wroker' as the worker service" in first
+    assert calls(steps)[0].parameters == {
+        "metric": "error_rate",
+        "period": "7d",
+        "service": "worker",
+    }
+
+
+def test_the_answer_says_once_that_the_numbers_are_a_generated_sample() -> None:
+    _, steps = run_plan("latency please", DEFAULT_RESULTS)
+
+    assert answer(steps).count("generated sample") == 1
+
+
+def test_an_anomaly_is_dated_as_a_person_reads_it() -> None:
+    _, steps = run_plan("latency please", DEFAULT_RESULTS)
+
+    assert "Mon 1 Sep 03:00 UTC" in answer(steps)  # 2025-09-01T03:00:00Z

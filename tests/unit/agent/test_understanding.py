@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.agent.understanding import understand
+from services.agent.understanding import edit_distance, read, understand
 
 
 @pytest.mark.parametrize(
@@ -121,3 +121,127 @@ def test_follow_up_prefers_the_most_recent_earlier_message() -> None:
 
 def test_without_history_nothing_is_inherited() -> None:
     assert understand("again for the db", []).inherited == ()
+
+
+@pytest.mark.parametrize(
+    ("message", "services", "metric"),
+    [
+        ("Any eror spikes in the wroker?", ("worker",), "error_rate"),
+        ("how is the latncy of the databse?", ("db",), "latency_ms"),
+        ("memroy on the cahce this week", ("cache",), "memory_pct"),
+        ("traffc on the wrokers", ("worker",), "requests_per_s"),
+    ],
+)
+def test_service_and_metric_names_tolerate_a_typo(
+    message: str, services: tuple[str, ...], metric: str
+) -> None:
+    request = understand(message, [])
+
+    assert (request.services, request.metric) == (services, metric)
+    assert request.in_scope
+
+
+def test_each_typo_is_recorded_with_what_it_was_read_as() -> None:
+    request = understand("Any eror spikes in the wroker?", [])
+
+    assert [(c.typed, c.read_as, c.meaning, c.name) for c in request.corrections] == [
+        ("eror", "error", "metric", "error_rate"),
+        ("wroker", "worker", "service", "worker"),
+    ]
+    assert request.intent == "anomalies"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Write me a haiku about cats",
+        "Has it worked?",  # one letter from "worker", but a real word
+        "Can you handle my request?",
+        "I read it throughout the day",
+        "wrk on the apu",  # too short to guess at
+        "Test agent execution",
+    ],
+)
+def test_ordinary_words_are_never_read_as_a_service_or_metric(message: str) -> None:
+    said = read(message)
+
+    assert (said.services, said.metric, said.intent, said.corrections) == ((), None, None, ())
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "distance"),
+    [
+        ("wroker", "worker", 1),
+        ("eror", "error", 1),
+        ("latncy", "latency", 1),
+        ("kitten", "sitting", 3),
+        ("", "db", 2),
+    ],
+)
+def test_edit_distance_counts_a_swap_of_neighbours_as_one_edit(
+    a: str, b: str, distance: int
+) -> None:
+    assert edit_distance(a, b) == distance == edit_distance(b, a)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Why is the api so slow?",
+        "Any error spikes in the worker?",
+        "Where could we save money?",
+        "How is performance?",
+        "is redis ok",
+        "p99 over the last day please",
+    ],
+)
+def test_questions_about_the_sample_services_are_in_scope(message: str) -> None:
+    assert understand(message, []).in_scope
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "hello",
+        "Write me a haiku about cats",
+        "Test agent execution",
+        "What is the capital of France?",
+        "write a haiku about api latency",  # asks for another kind of writing
+        "thanks!",
+    ],
+)
+def test_messages_about_something_else_are_out_of_scope(message: str) -> None:
+    assert not understand(message, []).in_scope
+
+
+@pytest.mark.parametrize(
+    ("follow_up", "expected"),
+    [
+        ("and the database?", ("latency_ms", "7d", ("db",))),
+        ("what about last month?", ("latency_ms", "30d", ("api",))),
+        ("again", ("latency_ms", "7d", ("api",))),
+    ],
+)
+def test_follow_up_to_an_in_scope_question_stays_in_scope(
+    follow_up: str, expected: tuple[str, str, tuple[str, ...]]
+) -> None:
+    request = understand(follow_up, ["How is api latency this week?"])
+
+    assert request.in_scope
+    assert (request.metric, request.period, request.services) == expected
+
+
+def test_a_greeting_in_a_thread_about_latency_is_still_out_of_scope() -> None:
+    history = ["How is api latency this week?"]
+
+    assert not understand("hello", history).in_scope
+    assert not understand("now write me a poem", history).in_scope
+    assert not understand("what about last month?", []).in_scope
+
+
+@pytest.mark.parametrize(
+    ("message", "greeting"),
+    [("hello", "hello"), ("Hi there", "hello"), ("thanks!", "thanks"), ("history", None)],
+)
+def test_a_message_opening_with_a_greeting_is_noticed(message: str, greeting: str | None) -> None:
+    assert understand(message, []).greeting == greeting
