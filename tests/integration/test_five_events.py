@@ -73,6 +73,19 @@ async def test_user_watches_all_five_events_of_a_run_in_order(stack: Stack) -> N
     first_result = next(f for f in frames if f["type"] == "tool_completed")["data"]["result"]
     assert first_result["services"], "tool results are computed from the metrics data"
     assert any(ch.isdigit() for ch in frames[-1]["data"]["result"])
+    assert "generated sample" in frames[-1]["data"]["result"]
+
+
+async def test_a_message_outside_the_analysts_scope_is_told_what_it_can_do(stack: Stack) -> None:
+    account = await new_account(stack.auth_url)
+    async with connect(stack.ws_url, account.token) as ws:
+        await send(ws, {"type": "message", "content": "Write me a haiku about cats"})
+        accepted = await recv_json(ws)
+        frames = await read_run(ws)
+
+    assert_well_formed_run(frames, accepted["run_id"])
+    assert not {"tool_executing", "tool_completed"} & {f["type"] for f in frames}
+    assert "latency, errors and cost" in frames[-1]["data"]["result"]
 
 
 async def test_follow_up_in_a_thread_is_answered_in_that_thread(stack: Stack) -> None:
