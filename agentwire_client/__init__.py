@@ -4,6 +4,9 @@
 ``Session`` (``Session.login``) renews its token; ``login``, ``register`` and the rest of
 ``auth`` are the auth service's HTTP calls. See ``client`` for an example.
 
+A deployment may run several agents: ``await client.list_agents()`` names them (``AgentInfo``:
+``name``, ``description``, ``default``), and ``client.send(text, agent=name)`` picks one.
+
 ``Client(..., deltas=True)`` also gets thoughts and answers as they are written, and the progress
 of long tools; a ``Transcript`` folds those events into each message's text so far (see
 ``transcript``).
@@ -19,7 +22,7 @@ from agentwire_client.errors import (
     SessionRevoked,
     Unauthorized,
 )
-from agentwire_client.protocol import EVENT_TYPES, STREAM_TYPES, TERMINAL_TYPES, Page
+from agentwire_client.protocol import EVENT_TYPES, STREAM_TYPES, TERMINAL_TYPES, AgentInfo, Page
 from agentwire_client.session import Session
 from agentwire_client.transcript import (
     Approval,
@@ -41,6 +44,7 @@ __all__ = [
     "EVENT_TYPES",
     "STREAM_TYPES",
     "TERMINAL_TYPES",
+    "AgentInfo",
     "AgentwireError",
     "Approval",
     "ApprovalUpdate",

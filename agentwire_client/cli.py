@@ -5,13 +5,16 @@
     agentwire-chat --message "Why is the api slow?" --exit-after-run
     agentwire-chat --json ...                      raw frames, one JSON object a line
     agentwire-chat --no-stream ...                 thoughts and answers whole, no tool progress
+    agentwire-chat --agent echo ...                talk to this one of the deployment's agents
     agentwire-chat tail [--after-seq N]            watch everything the user's agents do
 
 Defaults come from AGENTWIRE_AUTH_URL, AGENTWIRE_WS_URL, AGENTWIRE_EMAIL and AGENTWIRE_PASSWORD.
 Thoughts and the answer type out as the agent writes them, and a long tool shows its progress
 (the socket asks for ``deltas=1``). A tool that needs your approval asks ``approve?``: ``y``
 lets it run, ``n`` (and a reason, if you like) refuses. While a run is going, Ctrl-C stops it (a
-second Ctrl-C quits). At the prompt: /help lists the commands (:data:`COMMANDS`).
+second Ctrl-C quits). At the prompt: /help lists the commands (:data:`COMMANDS`). When the
+deployment has more than one agent the chat says which one it talks to at the start; /agents
+lists them and /agent <name> switches (see ``agent_choice``).
 
 Exit status: 0 when left with /quit, Ctrl-D or Ctrl-C at the prompt. With --exit-after-run: 0 when
 the run completed, 1 when it failed or was cancelled. 2 when logging in or connecting failed.
@@ -32,11 +35,13 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
+from agentwire_client.agent_choice import AgentChoice
 from agentwire_client.auth import login_pair, register
 from agentwire_client.client import Client
 from agentwire_client.errors import AgentwireError, AuthError, ServerError
-from agentwire_client.protocol import TERMINAL_TYPES
+from agentwire_client.protocol import TERMINAL_TYPES, AgentInfo
 from agentwire_client.render import Timeline, raw
 from agentwire_client.session import Session
 
@@ -47,10 +52,17 @@ DEFAULT_WS_URL = "ws://127.0.0.1:8002/ws"
 COMMANDS = (
     ("/new", "start a new thread (the next message begins it)"),
     ("/threads", "list your threads, the 50 used last; /threads more: the next 50"),
+    ("/agents", "list the agents here, the one you talk to marked"),
+    ("/agent", "say which agent you talk to; /agent <name>: talk to that one instead"),
     ("/help", "this list"),
     ("/quit", "leave (so does Ctrl-D)"),
     ("Ctrl-C", "stop the run in progress; at the prompt, leave"),
 )
+# How long the agents' list may hold up the first prompt (with no agent process up, the answer
+# is slow to come): past it the chat starts without saying which agent it talks to.
+AGENTS_WAIT_S = 3.0
+# The start's own list_agents failing like this is not shown: the person asked for nothing.
+_QUIET_LIST_ERRORS = frozenset({"no_agent_available", "unknown_type"})
 
 
 def parse_args(argv: list[str] | None, env: Mapping[str, str]) -> argparse.Namespace:
@@ -70,6 +82,7 @@ def parse_args(argv: list[str] | None, env: Mapping[str, str]) -> argparse.Names
         help="thoughts and answers only once whole, no tool progress (a socket without deltas)",
     )
     parser.add_argument("--thread", help="continue this thread")
+    parser.add_argument("--agent", help="talk to this agent (default: the deployment's default)")
     parser.add_argument("--message", "-m", help="send this message first")
     parser.add_argument(
         "--exit-after-run", action="store_true", help="exit when the --message run ends"
@@ -92,6 +105,8 @@ class Chat:
         self.timeline = Timeline(self.out)
         self.thread_id: str | None = args.thread
         self.threads_cursor: str | None = None  # where /threads more goes on from
+        self.agents = AgentChoice(args.agent)  # which agent messages go to
+        self.hush_list_error = False  # the start's list_agents may fail quietly (see greet)
         self.active_run: str | None = None
         self.ended: dict[str, asyncio.Future[str]] = {}
         self.lines: asyncio.Queue[str | None] = asyncio.Queue()
@@ -105,11 +120,14 @@ class Chat:
         return asyncio.get_running_loop().create_future()
 
     def show(self, frame: dict[str, Any]) -> None:
+        kind, data = frame.get("type"), frame.get("data") or {}
+        if self.hush_list_error and kind == "error" and data.get("code") in _QUIET_LIST_ERRORS:
+            self.hush_list_error = False  # the oldest list waiting gets it: the start's own
+            return
         if self.args.json:
             print(raw(frame), flush=True)
         else:
             self.timeline.frame(frame)
-        kind, data = frame.get("type"), frame.get("data") or {}
         if kind in TERMINAL_TYPES:
             self._settle(self.ended, frame["run_id"], str(kind))
         elif kind == "approval_requested" and frame.get("run_id") == self.active_run:
@@ -134,7 +152,9 @@ class Chat:
     async def run_message(self, content: str) -> str:
         """Send one message and wait for its run's terminal event type."""
         try:
-            accepted = await self.client.send(content, thread_id=self.thread_id)
+            accepted = await self.client.send(
+                content, thread_id=self.thread_id, agent=self.agents.chosen
+            )
         except ServerError:  # its error frame is on the timeline: "not sent", and why
             return "error"
         except AgentwireError as exc:
@@ -222,6 +242,61 @@ class Chat:
             page = await self.client.list_threads(cursor=self.threads_cursor if more else None)
             self.threads_cursor = page.next_cursor
 
+    async def greet(self) -> bool:
+        """At the start: which agent is in use, said only when there is a choice; --agent
+        checked against the list. False: --agent names none of the agents. With no agent up the
+        chat starts all the same, silent: the gateway checks a name itself."""
+        self.hush_list_error = True
+        asking = asyncio.ensure_future(self.client.list_agents())
+        asking.add_done_callback(self._start_list_done)  # however late it comes
+        # --agent waits for the list: a typo should not become a run
+        await asyncio.wait({asking}, timeout=None if self.agents.chosen else AGENTS_WAIT_S)
+        if not asking.done() or asking.exception() is not None:
+            return True
+        self.agents.learn(asking.result())
+        if self.agents.chosen and not self.agents.is_known(self.agents.chosen):
+            refused = self.agents.refusal(self.agents.chosen)
+            self.err.print(Text.assemble(("cannot start: ", "red"), refused))
+            return False
+        if greeting := self.agents.greeting():
+            self.err.print(greeting)
+        return True
+
+    def _start_list_done(self, asking: asyncio.Future[list[AgentInfo]]) -> None:
+        """The start's list came (learnt, for /agent), or failed: its error frame stays hushed."""
+        failed = asyncio.CancelledError() if asking.cancelled() else asking.exception()
+        if failed is None:
+            self.agents.learn(asking.result())
+        if not (isinstance(failed, ServerError) and failed.code in _QUIET_LIST_ERRORS):
+            self.hush_list_error = False  # no error frame of its own is coming
+
+    async def fetch_agents(self) -> bool:
+        """Ask the agents' list again (one may have come or gone); False: no list now."""
+        try:
+            self.agents.learn(await self.client.list_agents())
+            return True
+        except ServerError:  # its error frame is on the timeline
+            return False
+        except AgentwireError as exc:
+            self.err.print(f"[yellow]the agents could not be listed:[/] {escape(str(exc))}")
+            return False
+
+    async def list_agents(self) -> None:
+        """/agents: the list (with --json, the pump has printed its frame)."""
+        if await self.fetch_agents() and not self.args.json:
+            self.timeline.end_line()
+            for line in self.agents.listing():
+                self.out.print(line, highlight=False)
+
+    async def switch_agent(self, name: str) -> None:
+        """/agent <name>: checked against a fresh list, refused in words if no agent has it."""
+        if not await self.fetch_agents():
+            cannot = Text("cannot check that name just now; ", "yellow")
+            self.err.print(Text.assemble(cannot, self.agents.status()))
+            return
+        _, said = self.agents.pick(name)
+        self.err.print(said)
+
     def help(self) -> None:
         for command, what in COMMANDS:
             self.err.print(f"  [bold]{command:<9}[/] {what}")
@@ -243,6 +318,12 @@ class Chat:
             await self.list_threads(more=text == "/threads more")
         elif text in ("/help", "/?"):
             self.help()
+        elif text == "/agents":
+            await self.list_agents()
+        elif text == "/agent":
+            self.err.print(self.agents.status())
+        elif text.startswith("/agent "):
+            await self.switch_agent(text.removeprefix("/agent ").strip())
         elif text.startswith("/") and " " not in text:
             self.err.print(f"[yellow]no command {escape(text)}[/]: /help lists them")
         elif text:
@@ -296,6 +377,8 @@ async def _session(args: argparse.Namespace) -> int:
             err.print(f"[dim]watching {args.ws_url} (Ctrl-C to stop)[/]")
             await chat.quit.wait()
             return 0
+        if (args.agent or not args.exit_after_run) and not await chat.greet():
+            return 2
         if args.message:
             outcome = await chat.run_message(args.message)
             if args.exit_after_run:

@@ -66,6 +66,7 @@ from agentwire_client.errors import (
 from agentwire_client.protocol import (
     SUBPROTOCOL,
     AfterClose,
+    AgentInfo,
     CloseCode,
     Page,
     PendingRequest,
@@ -215,17 +216,36 @@ class Client:
     # Requests
 
     async def send(
-        self, content: str, *, thread_id: str | None = None, client_msg_id: str | None = None
+        self,
+        content: str,
+        *,
+        thread_id: str | None = None,
+        client_msg_id: str | None = None,
+        agent: str | None = None,
     ) -> Frame:
         """Send a message; returns its ``run_accepted``: ``{run_id, thread_id, state, ahead?}``,
         ``state`` being ``starting``, or ``queued`` (``ahead`` runs before it) until its
-        ``agent_started``. Raises ServerError ``intake_unavailable`` when the message could not
-        be stored (nothing will run: send it again), or another code if it was refused."""
+        ``agent_started``. ``agent`` names which agent runs it (one of :meth:`list_agents`);
+        without it the deployment's default does. Raises ServerError ``intake_unavailable`` when
+        the message could not be stored (nothing will run: send it again), ``unknown_agent``
+        when no agent has that name (nothing is stored), or another code if it was refused."""
         msg_id = client_msg_id or uuid.uuid4().hex
         frame: Frame = {"type": "message", "content": content, "client_msg_id": msg_id}
         if thread_id:
             frame["thread_id"] = thread_id
+        if agent:
+            frame["agent"] = agent
         return await self._request(frame, "run_accepted", msg_id)
+
+    async def list_agents(self) -> list[AgentInfo]:
+        """The deployment's agents, the default first::
+
+            for agent in await client.list_agents():
+                print(agent.name, "(default)" if agent.default else "", agent.description)
+
+        Raises ServerError ``no_agent_available`` when no agent process answered in time."""
+        reply = await self._request({"type": "list_agents"}, "agents", None)
+        return [AgentInfo.from_wire(item) for item in reply.get("agents") or []]
 
     async def cancel(self, run_id: str) -> Frame:
         """Stop a run; returns ``cancel_accepted`` (``state``: cancelling, or how it ended)."""

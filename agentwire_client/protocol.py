@@ -20,6 +20,7 @@ __all__ = [
     "SUBPROTOCOL",
     "TERMINAL_TYPES",
     "AfterClose",
+    "AgentInfo",
     "CloseCode",
     "Page",
     "PendingRequest",
@@ -59,9 +60,12 @@ ERROR_ANSWERS: dict[str, frozenset[str]] = {
     "invalid_request": frozenset({"run_accepted"}),  # an empty message
     "thread_not_found": frozenset({"runs"}),  # a message to such a thread is accepted, then fails
     "run_not_found": frozenset({"cancel_accepted"}),
-    "no_agent_available": frozenset({"cancel_accepted", "threads", "runs"}),  # never a message's
+    # no agent answered in time; never a message's (it waits in the queue)
+    "no_agent_available": frozenset({"cancel_accepted", "threads", "runs", "agents"}),
     "reply_too_large": frozenset({"threads", "runs"}),  # a page with a run too big to send
     "approval_not_found": frozenset({"approval_decided"}),
+    "unknown_agent": frozenset({"run_accepted"}),  # a message naming no agent: not stored
+    "unknown_type": frozenset({"run_snapshot", "agents"}),  # a gateway older than these requests
 }
 
 
@@ -179,6 +183,22 @@ def page_key(thread_id: str | None, cursor: str | None) -> str:
     """What ties a ``threads`` / ``runs`` reply to its request: the thread and the cursor it
     answers, so two pages asked for at once cannot be swapped."""
     return f"{thread_id or ''}/{cursor or ''}"
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    """One of the deployment's agents, as ``list_agents`` names it: ``name`` is what a message's
+    ``agent`` takes; ``default`` marks the one a message without ``agent`` goes to."""
+
+    name: str
+    description: str = ""
+    default: bool = False
+
+    @classmethod
+    def from_wire(cls, item: dict[str, Any]) -> AgentInfo:
+        """An entry of the ``agents`` frame (fields it does not know are left out)."""
+        description = item.get("description") or ""
+        return cls(str(item["name"]), str(description), bool(item.get("default", False)))
 
 
 @dataclass(eq=False)

@@ -38,6 +38,7 @@ _KEEP_LINE_OPEN = frozenset(
     {"message_delta", "tool_progress", "tool_completed", "agent_thinking", "agent_completed"}
 )
 
+_PICK_AGENT = "/agents lists the agents; /agent <name> picks one"
 # agent_failed codes in plain words (docs/protocol.md, error codes), with what to do when the
 # user can do something; any other code is "failed" with the server's message.
 _FAILURES: dict[str, tuple[str, str]] = {
@@ -62,7 +63,10 @@ _FAILURES: dict[str, tuple[str, str]] = {
     "publish_failed": ("the run's progress could not be saved", ""),
     "approval_denied": ("a tool call was refused", ""),
     "approval_expired": ("nobody approved a tool call in time", ""),
+    "unknown_agent": ("there is no agent by that name here", _PICK_AGENT),
 }
+# error frames answering a message that was not stored (nothing runs), with what to do
+_NOT_SENT = {"intake_unavailable": "", "unknown_agent": _PICK_AGENT}
 
 
 def describe_failure(code: str) -> tuple[str, str]:
@@ -340,12 +344,14 @@ class Timeline:
         self._line(("  ", ""), (decision, f"bold {style}"), (why, style))
 
     def _on_error(self, _: dict[str, Any], data: dict[str, Any]) -> None:
-        if data.get("code") == "intake_unavailable":  # the message was not stored
+        if (code := data.get("code", "")) in _NOT_SENT:  # the message was not stored
             self._line(
                 ("✗ not sent: ", "bold red"),
                 (data.get("message", ""), "red"),
-                ("  (intake_unavailable)", "dim"),
+                (f"  ({code})", "dim"),
             )
+            if hint := _NOT_SENT[code]:
+                self._line(("  ", ""), (hint, "italic"))
             return
         self._line(
             ("! ", "bold red"),

@@ -1,4 +1,9 @@
-"""The terminal chat as a real process against the whole stack."""
+"""The terminal chat as a real process against the whole stack.
+
+The stack runs two agents, the built-in analyst (the default) and the sample ``echo``, as a
+deployment that offers a choice: the chat says so at the start, ``/agents`` lists them and
+``/agent echo`` sends the next messages there.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +14,37 @@ import re
 import signal
 import sys
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from agentwire_client import TERMINAL_TYPES, Client, login, register
 from devstack.stack import Stack
+from tests.integration.conftest import LogSink
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "correct horse battery"
 QUESTION = "Why is the api slow this week?"
 FIVE = {"agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    data_dir = tmp_path_factory.mktemp("cli-stack")
+    extra = {
+        "THINK_DELAY_S": "0",
+        "STREAM_TOKENS_PER_S": "0",  # streamed text typed at once: these tests are about runs
+        "LOG_LEVEL": "INFO",
+        "AGENTS": "tests.integration.sample_agents:echo",
+    }
+    running = Stack(data_dir=data_dir, sink=LogSink(data_dir), extra_env=extra)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
 
 
 def chat_command(stack: Stack, *args: str) -> list[str]:
@@ -100,7 +124,7 @@ async def test_chat_types_the_answer_out_and_says_when_it_is_whole(stack: Stack)
     assert code == 0, err
     assert re.search(r"^answer$", out, re.MULTILINE), out  # the heading the text types under
     assert re.search(r"^✓ answered · [\d.]+ (s|ms)$", out, re.MULTILINE), out
-    assert out.count("Latency for the api service, last 7 days:") == 1, "typed out, not repeated"
+    assert out.count("Latency for the api service, last 7 days") == 1, "typed out, not repeated"
     assert "⋯ analyze_performance" in out, "its progress"
 
 
@@ -185,3 +209,41 @@ async def test_tail_watches_runs_started_elsewhere(stack: Stack) -> None:
 
     assert FIVE <= {f["type"] for f in seen}
     assert code == 0, "Ctrl-C ends tail cleanly"
+
+
+async def test_chat_offers_the_agents_and_sends_to_the_one_picked(stack: Stack) -> None:
+    typed = "/agents\n/agent echo\n/agent\nhello there\n/agent nobody\nstill you?\n/quit\n"
+    code, out, err = await run_chat(
+        stack, "--email", new_email(), "--password", PASSWORD, "--register", typed=typed
+    )
+
+    assert code == 0, err
+    assert "talking to infra_analyst (the default), one of 2 agents: /agents lists them, " \
+        "/agent <name> switches" in err  # fmt: skip
+    assert re.search(r"▸ infra_analyst +Analyses the latency.*\(default\)$", out, re.M), out
+    assert re.search(r"^ {4}echo +Repeats your message\.$", out, re.MULTILINE), out
+    assert "now talking to echo: Repeats your message." in err
+    assert "talking to echo: Repeats your message." in err.split("now talking", 1)[1]
+    assert "echo: hello there" in out and "▶ echo" in out
+    assert "no agent here is named nobody; the agents are infra_analyst, echo. Nothing was " \
+        "sent; still talking to echo" in err  # fmt: skip
+    assert "echo: still you?" in out, "the refusal changed nothing: still echo"
+    assert len(re.findall(r"→ run \w{8} accepted", out)) == 2, "nobody's message was not sent"
+
+
+async def test_chat_with_a_single_agent_option_runs_there_or_refuses_it(stack: Stack) -> None:
+    email = new_email()
+    code, out, err = await run_chat(
+        stack, "--email", email, "--password", PASSWORD, "--register",
+        "--agent", "echo", "-m", "ping", "--exit-after-run",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "echo: ping" in out
+
+    code, out, err = await run_chat(
+        stack, "--email", email, "--password", PASSWORD,
+        "--agent", "nobody", "-m", "ping", "--exit-after-run",
+    )  # fmt: skip
+    assert code == 2
+    assert "cannot start: no agent here is named nobody" in err
+    assert "accepted" not in out

@@ -2,7 +2,8 @@
 
 This module runs its own stack with slower thinking (0.4 s a step), so that a test can act in
 the middle of a run: drop the socket, or press Stop. Its gateway warns of expiry 898 s ahead, so
-a fresh 900 s token is "expiring" after 2 s: the renewal test needs no 15-minute wait.
+a fresh 900 s token is "expiring" after 2 s: the renewal test needs no 15-minute wait. Besides
+the built-in analyst (the default) it runs the sample ``echo`` agent, for the tests that pick one.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from websockets.asyncio.client import ClientConnection
 
 from agentwire_client import (
     TERMINAL_TYPES,
+    AgentInfo,
     AuthError,
     Client,
+    ServerError,
     Session,
     Unauthorized,
     login,
@@ -46,7 +49,11 @@ def stack(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         data_dir=data_dir,
         sink=sink,
         nats_url=nats_url,
-        extra_env={"THINK_DELAY_S": "0.4", "TOKEN_EXPIRY_WARNING_S": "898"},
+        extra_env={
+            "THINK_DELAY_S": "0.4",
+            "TOKEN_EXPIRY_WARNING_S": "898",
+            "AGENTS": "tests.integration.sample_agents:echo",
+        },
     )
     try:
         running.start()
@@ -188,3 +195,35 @@ async def test_client_renews_its_token_on_the_open_socket(stack: Stack) -> None:
     assert session.refreshes >= 1 and session.pair.refresh_token != first.refresh_token
     assert client.connections == 1, "renewed in place, not by reconnecting"
     assert events[-1]["type"] == "agent_completed"
+
+
+async def test_client_lists_the_agents_and_sends_to_the_one_it_names(stack: Stack) -> None:
+    async with Client(stack.ws_url, await new_token(stack)) as client:
+        agents = await client.list_agents()
+        accepted = await client.send("hello there", agent="echo")
+        events = await events_of_run(client, accepted["run_id"])
+
+    assert agents == [
+        AgentInfo("infra_analyst", agents[0].description, default=True),
+        AgentInfo("echo", "Repeats your message."),
+    ]
+    assert agents[0].description, "every agent says what it does"
+    assert events[0]["data"]["agent_id"].startswith("echo_")
+    assert events[-1]["type"] == "agent_completed"
+    assert events[-1]["data"]["result"] == "echo: hello there"
+
+
+async def test_client_message_to_an_unknown_agent_is_refused_and_nothing_runs(
+    stack: Stack,
+) -> None:
+    async with Client(stack.ws_url, await new_token(stack)) as client:
+        with pytest.raises(ServerError) as refused:
+            await client.send("hello", agent="nobody")
+        threads = await client.list_threads()  # the client carries on
+        accepted = await client.send("hello")  # and the default agent still answers
+        events = await events_of_run(client, accepted["run_id"])
+
+    assert refused.value.code == "unknown_agent"
+    assert "nobody" in refused.value.message and "echo" in refused.value.message
+    assert threads == [], "nothing was stored"
+    assert events[0]["data"]["agent_id"].startswith("infra_analyst_")

@@ -23,7 +23,9 @@ class ScriptedClient:
         self.then = list(then)
         self.frames: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
-    async def send(self, content: str, *, thread_id: str | None = None) -> dict[str, Any]:
+    async def send(
+        self, content: str, *, thread_id: str | None = None, agent: str | None = None
+    ) -> dict[str, Any]:
         reply = self.replies.pop(0)
         self.frames.put_nowait(reply)
         for frame in self.then:

@@ -67,7 +67,7 @@ async def test_threads_more_in_the_chat_goes_on_from_the_last_page_listed() -> N
     client = ListingClient(
         {None: Page([{"thread_id": "t2"}], "c1"), "c1": Page([{"thread_id": "t1"}], None)}
     )
-    chat = Chat(client, argparse.Namespace(thread=None, json=False))  # type: ignore[arg-type]
+    chat = Chat(client, argparse.Namespace(thread=None, json=False, agent=None))  # type: ignore[arg-type]
 
     await chat.list_threads()
     await chat.list_threads(more=True)
