@@ -42,6 +42,7 @@ __all__ = ["AguiRefused", "AguiRuns", "Opened"]
 T = TypeVar("T")
 _ACTIVE = ("queued", "running")
 _LOOKUP_S = 1.0  # whether a thread exists: not worth holding a message back longer
+_NEWEST_RUNS = 20  # a request sent again (a retry) is for one of the thread's newest runs
 _ABANDONED = "the person's application abandoned the question (AG-UI resume status cancelled)"
 _STATUS: dict[str, int] = {  # an agents' refusal as an HTTP status
     ErrorCode.INTAKE_UNAVAILABLE: 503,
@@ -145,18 +146,23 @@ class AguiRuns:
         if not content or not content.strip():
             raise AguiRefused(422, ErrorCode.INVALID_REQUEST, "the last message is not the user's")
         before = await self._guarded(event_log.newest(user_id))  # every event of the run is after
-        new_thread = not await self._thread_known(user_id, run_input.thread_id)
+        known = await self._thread_runs(user_id, run_input.thread_id)
+        projection = Projection(run_input.thread_id, run_input.run_id, run_input.run_id)
+        if known is not None and run_input.run_id in known:  # sent again: the run, from its start
+            run_log, history = await self._read(user_id, run_input.run_id, after=0)
+            opened = _opened(Delivery(projection, Cursor(0)), run_log, history)
+            opened.first.insert(0, projection.started(0))
+            return opened
         request = runs.RunRequest(
             user_id=user_id,
             content=content,
             thread_id=run_input.thread_id,
             agent=_agent(run_input.forwarded_props),
         )
-        ids = (run_input.run_id, run_input.thread_id, new_thread)
+        ids = (run_input.run_id, run_input.thread_id, known is None)
         reply = await intake.submit(request, ids)
         if isinstance(reply, runs.RunRejected):
             raise AguiRefused(_status(reply.code), reply.code, reply.message)
-        projection = Projection(run_input.thread_id, run_input.run_id, run_input.run_id)
         run_log, history = await self._read(user_id, run_input.run_id, after=before)
         opened = _opened(Delivery(projection, Cursor(before)), run_log, history)
         opened.first.insert(0, projection.started(before))
@@ -203,15 +209,18 @@ class AguiRuns:
 
     # The agents
 
-    async def _thread_known(self, user_id: str, thread_id: str) -> bool:
-        """Whether the thread is the user's: a new one is made for the run, else it goes on
-        (with its history). Unanswered: made new (storing the message matters more)."""
-        request = runs.ListRunsRequest(user_id=user_id, thread_id=thread_id, limit=1)
+    async def _thread_runs(self, user_id: str, thread_id: str) -> set[str] | None:
+        """The ids of the thread's newest runs, if the thread is the user's (None: a new thread
+        is made for the run, else it goes on, with its history). Unanswered: None (storing the
+        message matters more). A run sent again is among them: it is not sent twice, and its
+        stream starts from its beginning, not from wherever the log is now."""
+        request = runs.ListRunsRequest(user_id=user_id, thread_id=thread_id, limit=_NEWEST_RUNS)
         with contextlib.suppress(AguiRefused):
             decode = runs.decode_run_list_reply
             reply = await self._ask(subjects.run_list(), request, decode, timeout_s=_LOOKUP_S)
-            return isinstance(reply, runs.RunList)
-        return False
+            if isinstance(reply, runs.RunList):
+                return {run.run_id for run in reply.runs}
+        return None
 
     async def _cancel(self, user_id: str, run_id: str) -> runs.CancelReply:
         request = runs.CancelRequest(user_id=user_id, run_id=run_id)

@@ -6,6 +6,7 @@
 //   run      one run through HttpAgent.runAgent (the client's own enforcement + verification)
 //   approve  a run that ends with an interrupt, then the resume answering it (buildResumeArray)
 //   stop     a run stopped with POST /agui/cancel once its first tool call shows
+//   thread   two runs in one thread (the second a follow-up), then the second sent again
 //   cut      the raw SSE read, cut after `cutAfter` events, re-requested with Last-Event-ID;
 //            the joined events verified by the client's enforceEvents + verifyEvents, and the
 //            whole run read again after its RUN_STARTED to compare with
@@ -85,6 +86,17 @@ async function stop() {
   return { ...result, cancel: cancel && (await cancel) };
 }
 
+async function thread() {
+  const agent = newAgent();
+  const first = await runOnce(agent, { runId: config.runId });
+  agent.addMessage({ id: `${config.secondRunId}-user`, role: "user", content: config.followUp });
+  const sent = agent.messages.filter((m) => m.role !== "activity");
+  const second = await runOnce(agent, { runId: config.secondRunId });
+  const body = { threadId: config.threadId, runId: config.secondRunId, messages: sent };
+  const resent = await readSse(body, null, null);
+  return { first, second, resent };
+}
+
 async function readSse(body, lastEventId, maxEvents) {
   const abort = new AbortController();
   const requestHeaders = { ...headers, "Content-Type": "application/json", Accept: "text/event-stream" };
@@ -149,7 +161,7 @@ async function cut() {
   return { before, after, lastId, verifyError, again };
 }
 
-const scenarios = { run, approve, stop, cut };
+const scenarios = { run, approve, stop, cut, thread };
 
 scenarios[config.scenario]()
   .then((result) => {

@@ -200,6 +200,29 @@ async def test_an_approval_is_an_interrupt_and_the_resume_continues_the_run(
         assert said.startswith("I did not apply add_read_replica")
 
 
+async def test_a_thread_goes_on_with_its_history_and_a_run_sent_again_is_not_run_twice(
+    stack: Stack, node_modules: Path
+) -> None:
+    user = a_user(stack)
+    second_run_id = str(uuid.uuid4())
+    answer = await client(
+        node_modules,
+        scenario="thread",
+        message=ASK,
+        followUp="and the db?",
+        secondRunId=second_run_id,
+        **user,
+    )
+    first, second, resent = answer["first"], answer["second"], answer["resent"]
+    assert first["error"] is None and second["error"] is None and answer["warnings"] == []
+    assert second["finished"]["outcome"] == "success"
+    [call] = [json.loads(e["delta"]) for e in second["events"] if e["type"] == "TOOL_CALL_ARGS"][:1]
+    assert call["service"] == "db" and call["period"] == "7d"  # "this week", from the history
+    again = [frame["data"] for frame in resent["frames"]]
+    assert again[0]["type"] == "RUN_STARTED" and again[0]["runId"] == second_run_id
+    assert again[1:] == [{k: v for k, v in e.items()} for e in second["events"][1:]]
+
+
 async def test_a_cut_stream_re_requested_with_last_event_id_gives_the_whole_run_once(
     stack: Stack, node_modules: Path
 ) -> None:
