@@ -469,3 +469,62 @@ def test_a_gateway_without_run_events_fails_that_request_not_another(page: Page)
         """,
     )
     assert result == ["unknown_type", 0]
+
+
+def test_approve_and_deny_are_answered_by_their_approval_decided(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const client = await start();
+        sockets[0].open();
+        const denied = client.deny("a2", "not now");
+        const approved = client.approve("a1");
+        sockets[0].deliver({type: "approval_decided", approval_id: "a1", decision: "approved",
+                            first: true});
+        sockets[0].deliver({type: "approval_decided", approval_id: "a2", decision: "approved",
+                            first: false});  // another tab approved it first
+        return [sockets[0].sent, await approved, await denied];
+        """,
+    )
+    sent, approved, denied = result
+    assert sent == [
+        {"type": "deny", "approval_id": "a2", "reason": "not now"},
+        {"type": "approve", "approval_id": "a1"},
+    ]
+    assert approved["decision"] == "approved" and approved["first"] is True
+    assert denied["decision"] == "approved" and denied["first"] is False
+
+
+def test_approval_not_found_fails_the_decision_not_an_older_request(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const client = await start();
+        sockets[0].open();
+        const threads = client.listThreads();
+        const approved = client.approve("nope").catch((e) => e.code);
+        sockets[0].deliver({type: "error", data: {code: "approval_not_found", message: "no"}});
+        sockets[0].deliver({type: "threads", threads: []});
+        return [await approved, (await threads).length];
+        """,
+    )
+    assert result == ["approval_not_found", 0]
+
+
+def test_list_agents_and_a_message_to_a_named_agent(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const client = await start();
+        sockets[0].open();
+        const agents = client.listAgents();
+        sockets[0].deliver({type: "agents", agents: [
+          {name: "analyst", description: "Analyses", default: true},
+          {name: "echo", description: "Repeats", default: false}]});
+        client.send("hi", {agent: "echo"}).catch(() => null);
+        client.send("hello").catch(() => null);
+        return [(await agents).map((a) => a.name), sockets[0].sent.slice(1)
+                .map((f) => [f.content, f.agent ?? null])];
+        """,
+    )
+    assert result == [["analyst", "echo"], [["hi", "echo"], ["hello", None]]]

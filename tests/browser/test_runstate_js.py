@@ -170,3 +170,46 @@ def test_text_that_was_not_streamed_makes_whole_messages(page: Page) -> None:
          ["thinking", "Two", True, False]],
         {"status": "failed", "text": "it broke", "code": "tool_failed", "seq": 5},
     ]  # fmt: skip
+
+
+def test_an_approval_is_pending_until_resolved_and_records_who_decided(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const {RunState} = await import("/agentwire.js");
+        const asked = [ev(1, "agent_started"),
+          ev(2, "approval_requested", {approval_id: "p1", tool_call_id: "c1",
+            tool_name: "apply_recommendation", parameters: {service: "db"},
+            reason: "it is slow", expires_at: 600})];
+        const state = RunState.from(asked, "r1");
+        const before = state.pending.map((a) => [a.id, a.state, a.toolName, a.reason,
+                                                  a.expiresAt]);
+        state.apply(ev(3, "approval_resolved", {approval_id: "p1", decision: "denied",
+                                                reason: "not now", decided_by: "user"}));
+        const a = state.approvals.get("p1");
+        // A snapshot taken while it waits folds to a pending approval too.
+        const joined = new RunState("r1");
+        joined.applySnapshot({run_id: "r1", upto_seq: 2, events: [...asked].reverse()});
+        return [before, state.pending.length, [a.state, a.decision, a.denyReason, a.decidedBy,
+                a.decidedAt], joined.pending.map((p) => p.id)];
+        """,
+    )
+    before, pending_after, decided, joined = result
+    assert before == [["p1", "pending", "apply_recommendation", "it is slow", 600]]
+    assert pending_after == 0
+    assert decided == ["decided", "denied", "not now", "user", 3]
+    assert joined == ["p1"]
+
+
+def test_a_question_is_an_approval_with_no_tool(page: Page) -> None:
+    result = run(
+        page,
+        """
+        const state = await fold([ev(1, "approval_requested", {approval_id: "q1",
+          tool_name: "", parameters: {}, question: "Restart the api?", reason: "",
+          expires_at: 60})]);
+        const q = state.approvals.get("q1");
+        return [q.question, q.toolName, q.state];
+        """,
+    )
+    assert result == ["Restart the api?", "", "pending"]

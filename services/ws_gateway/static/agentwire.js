@@ -58,7 +58,9 @@ const ERROR_ANSWERS = Object.freeze({
   run_not_found: ["cancel_accepted"],
   no_agent_available: ["cancel_accepted", "threads", "runs"], // never to a message any more
   reply_too_large: ["threads", "runs"], // a page with a run too big to send
-  unknown_type: ["run_snapshot"], // a gateway older than run_events
+  unknown_type: ["run_snapshot", "agents"], // a gateway older than run_events or list_agents
+  approval_not_found: ["approval_decided"], // not yours, or no such approval
+  unknown_agent: ["run_accepted"], // a message naming an agent the deployment does not have
 });
 const SUBPROTOCOL = "agentwire.v1";
 const ANSWERED = Symbol("answered"); // a run_snapshot that answers a runEvents request
@@ -204,11 +206,34 @@ export class AgentwireClient {
    * with AgentwireError `intake_unavailable` when the message could not be stored: nothing
    * will run, send it again. Resent as-is after a reconnect: the server answers a repeated
    * `client_msg_id` with the original run. */
-  send(content, { threadId = null, clientMsgId = null } = {}) {
+  send(content, { threadId = null, clientMsgId = null, agent = null } = {}) {
     const id = clientMsgId || newId();
     const frame = { type: "message", content, client_msg_id: id };
     if (threadId) frame.thread_id = threadId;
+    if (agent) frame.agent = agent; // one of listAgents' names; none: the default agent
     return this._request(frame, "run_accepted", id);
+  }
+
+  /** Approve a run's `approval_requested`; resolves with `approval_decided`
+   * (`{approval_id, decision, first}`: `first` false when another tab decided first, and
+   * `decision` is then theirs). Rejects with AgentwireError `approval_not_found`. The run's
+   * `approval_resolved` event comes to every tab either way. */
+  approve(approvalId) {
+    return this._request({ type: "approve", approval_id: approvalId }, "approval_decided",
+      approvalId);
+  }
+
+  /** Deny it, with an optional reason the agent is told; answered as `approve` is. */
+  deny(approvalId, reason = "") {
+    const frame = { type: "deny", approval_id: approvalId };
+    if (reason) frame.reason = reason;
+    return this._request(frame, "approval_decided", approvalId);
+  }
+
+  /** Resolves with the deployment's agents, `[{name, description, default}]`. */
+  async listAgents() {
+    const reply = await this._request({ type: "list_agents" }, "agents", null);
+    return reply.agents;
   }
 
   /** Stop a run; resolves with `cancel_accepted` (`state`: cancelling, or the run's end state). */
@@ -430,6 +455,9 @@ export class AgentwireClient {
         if (this._lastSeq === null && Number.isInteger(frame.last_seq)) this._lastSeq = frame.last_seq;
         return this._resolve("run_accepted", frame.client_msg_id, frame);
       case "cancel_accepted": return this._resolve("cancel_accepted", frame.run_id, frame);
+      case "approval_decided":
+        return this._resolve("approval_decided", frame.approval_id, frame);
+      case "agents": return this._resolve("agents", null, frame);
       // A page names the cursor it answers: two pages asked for at once cannot be swapped.
       case "threads": return this._resolve("threads", pageKey(null, frame.cursor), frame);
       case "runs": return this._resolve("runs", pageKey(frame.thread_id, frame.cursor), frame);

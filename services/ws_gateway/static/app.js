@@ -262,13 +262,27 @@ function onTimelineScroll() {
 }
 
 function newRunView(options) {
-  const view = new RunView({ ...options, onStop: stopRun, onChange: onRunChange });
+  const view = new RunView({ ...options, onStop: stopRun, onChange: onRunChange,
+    onApprove: (id) => app.client.approve(id), onDeny: (id, reason) => app.client.deny(id, reason),
+    onAsked: onApprovalAsked, onLeave: () => $("message").focus() });
   if (options.runId) app.runs.set(options.runId, view);
   return view;
 }
 
 function onRunChange(view) {
   if (view.threadId === app.current || (!view.threadId && !app.current)) followEnd();
+}
+
+/** A card waiting for a decision appeared: it takes the focus, so a keyboard is one Tab from
+ * Approve, unless the person is typing (a draft in the box, or focus in another field) or
+ * looking at another thread. */
+function onApprovalAsked(view, card) {
+  if (view.threadId !== app.current) return;
+  const active = document.activeElement;
+  const typing = active && ["INPUT", "TEXTAREA", "SELECT"].includes(active.tagName)
+    && !(active === $("message") && !$("message").value.trim());
+  if (!typing) card.el.focus({ preventScroll: true });
+  followEnd();
 }
 
 /** The view of an event's run, made when the run started elsewhere (another tab, the

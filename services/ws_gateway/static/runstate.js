@@ -7,6 +7,9 @@
 //   client.on("run_snapshot", (s) => s.run_id === run.runId && run.applySnapshot(s));
 //   run.messages  // Map message_id -> {id, kind, text, complete, cut}, in the order they began
 //   run.tools     // Map tool_call_id -> {id, name, parameters, progress, message, state, ...}
+//   run.approvals // Map approval_id -> {id, toolName, parameters, question, reason, expiresAt,
+//                 //   state: "pending" | "decided", decision, denyReason, decidedBy, decidedAt}
+//   run.pending   // the approvals still waiting for a person
 //   run.outcome   // null, or {status: "completed" | "failed" | "cancelled", text, code}
 //
 // What it folds, whichever way the events came (live, a compact replay, a snapshot):
@@ -18,6 +21,9 @@
 // - A thought or an answer that was not streamed (no `message_id`) is a complete message too.
 // - The run's terminal event ends every message still open (`cut`: it stopped where it got to)
 //   and every tool still running (`state` "abandoned").
+// - `approval_requested` opens an approval (pending); its `approval_resolved` decides it
+//   (`decision` approved / denied / expired / cancelled, by `decidedBy` user / timeout / stop),
+//   whichever order a replay brings them in. An approval pending in a snapshot stays pending.
 // Each event counts once: a seq already applied is ignored.
 
 /**
@@ -28,6 +34,12 @@
  *   error: ({code: string, message: string}|null), durationMs: (number|null)}} Tool
  * @typedef {{status: ("completed"|"failed"|"cancelled"), text: string, code: string,
  *   seq: number}} Outcome   text: the answer, the failure's message or the cancel's reason
+ * @typedef {{id: string, toolCallId: string, toolName: string, parameters: object,
+ *   question: (string|null), reason: string, expiresAt: (number|null), requestedAt: (number|null),
+ *   state: ("pending"|"decided"), decision: (string|null), denyReason: (string|null),
+ *   decidedBy: (string|null), decidedAt: (number|null), seq: number}} Approval
+ *   expiresAt, requestedAt, decidedAt: Unix seconds; decision: approved, denied, expired or
+ *   cancelled; decidedBy: user, timeout or stop
  */
 
 const TERMINAL = { agent_completed: "completed", agent_failed: "failed",
@@ -43,6 +55,8 @@ export class RunState {
     this.messages = new Map();
     /** @type {Map<string, Tool>} */
     this.tools = new Map();
+    /** @type {Map<string, Approval>} */
+    this.approvals = new Map();
     /** @type {Outcome|null} */
     this.outcome = null;
     this._seen = new Set();
@@ -64,6 +78,11 @@ export class RunState {
     return null;
   }
 
+  /** The approvals still waiting for a person's decision. */
+  get pending() {
+    return [...this.approvals.values()].filter((approval) => approval.state === "pending");
+  }
+
   /** Fold one event in. Returns false when its seq was already applied (nothing changed). */
   apply(event) {
     if (typeof event.seq === "number") {
@@ -82,6 +101,8 @@ export class RunState {
       case "tool_executing": this._tool(d); break;
       case "tool_progress": this._progress(d); break;
       case "tool_completed": this._toolDone(d); break;
+      case "approval_requested": this._requested(d, event.seq); break;
+      case "approval_resolved": this._resolved(d, event.seq); break;
       default:
         if (TERMINAL[event.type]) this._end(event, d);
     }
@@ -139,6 +160,30 @@ export class RunState {
     const tool = this._tool(d);
     Object.assign(tool, { state: d.error ? "failed" : "done", result: d.result ?? null,
       error: d.error ?? null, durationMs: d.duration_ms ?? null });
+  }
+
+  _approval(id, seq) {
+    let approval = this.approvals.get(id);
+    if (!approval) {
+      approval = { id, toolCallId: "", toolName: "", parameters: {}, question: null, reason: "",
+        expiresAt: null, requestedAt: null, state: "pending", decision: null, denyReason: null,
+        decidedBy: null, decidedAt: null, seq };
+      this.approvals.set(id, approval);
+    }
+    return approval;
+  }
+
+  _requested(d, seq) {
+    Object.assign(this._approval(d.approval_id, seq), {
+      toolCallId: d.tool_call_id ?? "", toolName: d.tool_name ?? "",
+      parameters: d.parameters ?? {}, question: d.question ?? null, reason: d.reason ?? "",
+      expiresAt: d.expires_at ?? null, requestedAt: d.timestamp ?? null, seq });
+  }
+
+  _resolved(d, seq) {
+    Object.assign(this._approval(d.approval_id, seq), {
+      state: "decided", decision: d.decision ?? null, denyReason: d.reason ?? null,
+      decidedBy: d.decided_by ?? null, decidedAt: d.timestamp ?? null });
   }
 
   _end(event, d) {

@@ -8,6 +8,7 @@
 import {
   describeFailure, describeWait, formatClock, formatDuration, formatParams, summarize,
 } from "./describe.js";
+import { ApprovalCard } from "./approval.js";
 import { renderMarkdown } from "./markdown.js";
 import { RunState } from "./runstate.js";
 
@@ -40,7 +41,8 @@ function caretAtEnd(body) {
 
 export class RunView {
   constructor({ runId = null, threadId = null, content = "", createdAt = Date.now() / 1000,
-    status = "running", onStop = () => {}, onChange = () => {} }) {
+    status = "running", onStop = () => {}, onChange = () => {}, onApprove = async () => {},
+    onDeny = async () => {}, onAsked = () => {}, onLeave = () => {} }) {
     this.runId = runId;
     this.threadId = threadId;
     this.createdAt = createdAt;
@@ -50,6 +52,11 @@ export class RunView {
     this.startedAt = null;
     this.onStop = onStop;
     this.onChange = onChange; // after anything that changes the run's height: the page follows
+    // Approvals: onApprove(id) / onDeny(id, reason) decide (promises); onAsked(view, card) when
+    // a card still waiting for a decision appears (the page decides where the focus goes).
+    // onLeave: Escape on a card (the focus goes back to the message box).
+    Object.assign(this, { onApprove, onDeny, onAsked, onLeave });
+    this.approvalCards = new Map(); // approval_id -> ApprovalCard
     this.el = el("article", "run");
     this.message = el("div", "user-msg");
     this.messageText = el("p");
@@ -94,7 +101,9 @@ export class RunView {
     if (this.final && status !== this.status) return; // a finished run stays finished
     this.status = status;
     this.el.dataset.status = status;
-    this.badge.textContent = STATUS_LABEL[status] || status;
+    const asking = status === "running" && this.state.pending.length > 0;
+    this.el.classList.toggle("asking", asking);
+    this.badge.textContent = asking ? "Needs your approval" : STATUS_LABEL[status] || status;
     this.waitNote.hidden = !WAITING.has(status);
     this.stop.hidden = !STOPPABLE.has(status) || !this.runId;
     this.stop.disabled = status === "stopping";
@@ -127,6 +136,8 @@ export class RunView {
       case "agent_completed": return this._completed(frame, d);
       case "agent_failed": return this._failed(frame, d);
       case "agent_cancelled": return this._end(frame, "cancelled", "Cancelled", d.reason);
+      case "approval_requested":
+      case "approval_resolved": return this._approval(frame, d.approval_id);
     }
     return true;
   }
@@ -257,6 +268,34 @@ export class RunView {
     } };
   }
 
+  // Approvals: a card that asks, then records who decided and when.
+
+  _approval(frame, approvalId) {
+    const approval = this.state.approvals.get(approvalId);
+    if (!approval) return true;
+    let card = this.approvalCards.get(approvalId);
+    const isNew = !card;
+    if (isNew) {
+      card = new ApprovalCard(approval, {
+        approve: () => this.onApprove(approvalId), deny: (reason) => this.onDeny(approvalId, reason),
+        leave: () => this.onLeave(),
+      });
+      this.approvalCards.set(approvalId, card);
+      this.steps.append(card.el);
+    }
+    if (frame.type === "approval_requested") {
+      card.el.dataset.seq = frame.seq;
+      card.el.dataset.kind = frame.type;
+    } else {
+      card.el.dataset.resolvedSeq = frame.seq;
+    }
+    card.draw(approval);
+    this.setStatus(this.status); // the badge says when the run waits for a person
+    this.onChange(this);
+    if (isNew && approval.state === "pending") this.onAsked(this, card);
+    return true;
+  }
+
   // Tools
 
   _toolCard(frame, d) {
@@ -351,6 +390,7 @@ export class RunView {
     if (this.startedAt) this.elapsed.textContent = formatDuration((frame.data.timestamp - this.startedAt) * 1000);
     for (const card of this.steps.querySelectorAll(".tool.running")) card.classList.add("abandoned");
     for (const bar of this.steps.querySelectorAll(".tool-progress")) bar.remove();
+    for (const card of this.approvalCards.values()) card.ended();
     this._endMessages(frame);
     return true;
   }
