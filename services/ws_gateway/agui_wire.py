@@ -7,8 +7,8 @@ so a newer client still decodes. ``timestamp`` is milliseconds since the epoch (
 
 Why msgspec Structs rather than the official ``ag-ui-protocol`` package's pydantic models: the
 gateway's hot path has no pydantic, and these shapes are agentwire's usual one-codec-per-boundary.
-The official package is a dev dependency: ``tests/unit/ws_gateway/test_agui_wire.py`` validates
-every event the projection makes against its models, so the two cannot drift apart unnoticed.
+The official package is a dev dependency: ``tests/unit/ws_gateway/test_agui_projection.py``
+validates every event the projection makes against its models, so the two cannot drift apart.
 
 The AG-UI *agent* side (agentwire consuming AG-UI servers) has its own reader in
 ``services/agent/agents/agui_wire.py``; the two directions share no code because they share no
