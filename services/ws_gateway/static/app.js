@@ -7,6 +7,7 @@
 // are read back with run_events, a few at a time (history.js).
 
 import { connect } from "./agentwire.js";
+import { chosenAgent, initAgents, loadAgents } from "./agents.js";
 import { HistoryReader, lastThread, rememberThread } from "./history.js";
 import { closeDrawer, initDrawer, notice, showConnectionState } from "./layout.js";
 import {
@@ -37,7 +38,8 @@ window.agentwireApp = app; // for the browser tests and for poking around in dev
 // Error frames the page shows where they happen, not in the notice bar: a message not stored
 // (on its card), and a thread that does not exist (yet: a new thread is recorded only once an
 // agent takes its first message in, so its history may not be there right after run_accepted).
-const SHOWN_IN_PLACE = new Set(["intake_unavailable", "thread_not_found"]);
+const SHOWN_IN_PLACE = new Set(["intake_unavailable", "thread_not_found", "unknown_agent",
+  "approval_not_found"]);
 
 function wsUrl() {
   const given = new URLSearchParams(location.search).get("ws");
@@ -90,6 +92,7 @@ function startChat(session) {
 function showConnection(detail) {
   showConnectionState(detail);
   if (detail.state === "open") {
+    loadAgents(app.client);
     refreshThreads();
     if (app.current) loadHistory(app.current);
   }
@@ -338,7 +341,7 @@ async function sendMessage(content) {
   showThread();
   app.sending += 1;
   try {
-    const accepted = await app.client.send(content, { threadId });
+    const accepted = await app.client.send(content, { threadId, agent: chosenAgent() });
     const known = app.runs.get(accepted.run_id);
     if (known) { // a resume replayed its events before the resent message was answered
       drop(target, view);
@@ -421,6 +424,7 @@ function init() {
   $("new-thread").addEventListener("click", newThread);
   $("new-thread-top").addEventListener("click", newThread);
   initDrawer();
+  initAgents();
   $("load-earlier").addEventListener("click", loadEarlier);
   $("timeline").addEventListener("scroll", onTimelineScroll, { passive: true });
   $("composer").addEventListener("submit", onComposerSubmit);
