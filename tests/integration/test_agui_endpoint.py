@@ -240,6 +240,41 @@ async def test_a_cut_stream_re_requested_with_last_event_id_gives_the_whole_run_
     assert joined[1:] == again["frames"]  # read again from the log: the same run, once
 
 
+async def sse_events(http: httpx.AsyncClient, token: str, body: dict[str, Any]) -> list[Any]:
+    """The AG-UI events of one POST /agui, read to the end of its stream."""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+    async with http.stream("POST", "/agui", json=body, headers=headers, timeout=30) as response:
+        assert response.status_code == 200, await response.aread()
+        return [
+            json.loads(line[len("data: ") :])
+            async for line in response.aiter_lines()
+            if line.startswith("data: ")
+        ]
+
+
+async def test_stop_while_an_approval_waits_ends_the_run_cancelled(stack: Stack) -> None:
+    user = a_user(stack)
+    message = {"id": "m1", "role": "user", "content": APPLY}
+    body = {"threadId": user["threadId"], "runId": user["runId"], "messages": [message]}
+    async with httpx.AsyncClient(base_url=stack.http_url) as http:
+        asked = await sse_events(http, user["token"], body)
+        [interrupt] = asked[-1]["outcome"]["interrupts"]
+        # The client knows its latest run id, not agentwire's: the thread's waiting run is stopped.
+        stop = {"runId": str(uuid.uuid4()), "threadId": user["threadId"]}
+        auth = {"Authorization": f"Bearer {user['token']}"}
+        stopped = await http.post("/agui/cancel", json=stop, headers=auth)
+        answer = {
+            "interruptId": interrupt["id"],
+            "status": "resolved",
+            "payload": {"approved": True},
+        }
+        resumed = {**body, "runId": str(uuid.uuid4()), "resume": [answer]}
+        after = await sse_events(http, user["token"], resumed)
+    assert stopped.json() == {"runId": user["runId"], "state": "cancelling"}
+    assert types(after) == ["RUN_STARTED", "RUN_FINISHED"]  # the tool never ran
+    assert after[-1]["outcome"] == {"type": "cancelled"}
+
+
 async def test_requests_without_the_users_token_or_from_a_foreign_origin_are_refused(
     stack: Stack,
 ) -> None:
