@@ -122,7 +122,7 @@ class Replayer:
         if stored is None and after > last_seq:
             return _Start(beyond=True)
         oldest = await self._retry(self._log.oldest, user_id)
-        if oldest > after:
+        if oldest > after + 1:  # the user's oldest kept event is not the very next one
             return _Start(gap_oldest=oldest)
         if oldest == 0 and await self._retry(self._log.first_seq) > after:
             return _Start(gap_oldest=last_seq + 1)  # the next event is the first one kept
@@ -182,9 +182,12 @@ class Replayer:
         session, user_id = conn.session, conn.session.user_id
         try:
             history = RunHistory()
+            # The newest first: an event stored while the window is read is then either in the
+            # fold or after ``upto`` (delivered live), never skipped as already sent.
+            newest = await self._retry(self._log.newest, user_id)
             since = self._clock() - self._snapshot_window_s
             last = await self._fold(history, user_id, since=since)
-            upto = last if last is not None else await self._retry(self._log.newest, user_id)
+            upto = max(last or 0, newest)
             frames = history.snapshots(upto)
             conn.execute(session.snapshot_done(replay.generation, frames, upto))
         except _FAILURES as exc:

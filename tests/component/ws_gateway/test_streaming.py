@@ -265,3 +265,32 @@ async def test_run_events_gives_a_finished_run_whole_and_nothing_of_other_users(
         "agent_completed",
     ]
     assert snapshot["events"][-1]["data"]["result"] == answer
+
+
+async def test_sockets_joining_while_a_run_is_stored_miss_none_of_its_events(
+    start_gateway, nc: NATS, sign: Sign, user_id: str
+) -> None:
+    gateway = await start_gateway()
+    run = Run(nc, user_id)
+
+    async def store() -> None:
+        await run.start()
+        for step in range(40):
+            data = ev.AgentThinkingData(agent_id="a", thought=f"step {step}", step=step)
+            await run.publish(ev.AgentThinking(**run.ids(), data=data))
+            await asyncio.sleep(0.005)
+
+    # Some sockets join before the run's first event, some while its events are stored.
+    joiners = [asyncio.create_task(listening(gateway, sign(user_id))) for _ in range(10)]
+    storer = asyncio.create_task(store())
+    joiners += [asyncio.create_task(listening(gateway, sign(user_id))) for _ in range(10)]
+    joined = await asyncio.gather(*joiners)
+    await storer
+    await run.complete("done")
+    for ws, opening in joined:
+        live = await recv_through(ws, lambda f: f["type"] == "agent_completed")
+        await ws.close()
+        snapshots = [f for f in opening if f["type"] == "run_snapshot"]
+        seen = {e["seq"] for s in snapshots for e in s["events"]}
+        seen |= {f["seq"] for f in live if f.get("run_id") == run.run_id}
+        assert seen == set(run.seqs)  # each event once: in the snapshot, or live after it
