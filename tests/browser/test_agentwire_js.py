@@ -528,3 +528,108 @@ def test_list_agents_and_a_message_to_a_named_agent(page: Page) -> None:
         """,
     )
     assert result == [["analyst", "echo"], [["hi", "echo"], ["hello", None]]]
+
+
+# A scripted HTTP server for the fallback: each GET /events is a stream the test writes to
+# (streams[i].write(text), .end()), each POST is answered by `answer(frame)`.
+FAKE_HTTP = """
+window.streams = [];
+window.posts = [];
+window.answer = (frame) => ({type: "pong"});
+window.fakeFetch = async (url, init = {}) => {
+  const headers = init.headers || {};
+  if ((init.method || "GET") === "POST") {
+    const frame = JSON.parse(init.body);
+    posts.push({url, frame, auth: headers.authorization});
+    return new Response(JSON.stringify(answer(frame)), {status: 200});
+  }
+  const entry = {url, headers, status: 200};
+  streams.push(entry);
+  const body = new ReadableStream({start(c) { entry.controller = c; }});
+  entry.write = (text) => entry.controller.enqueue(new TextEncoder().encode(text));
+  entry.end = () => entry.controller.close();
+  init.signal?.addEventListener("abort", () => {
+    entry.aborted = true;
+    try { entry.controller.error(new DOMException("aborted", "AbortError")); } catch {}
+  });
+  return new Response(body, {status: 200, headers: {"content-type": "text/event-stream"}});
+};
+window.frameText = (frame) => (typeof frame.seq === "number" ? `id: ${frame.seq}\\n` : "")
+  + `data: ${JSON.stringify(frame)}\\n\\n`;
+true;
+"""
+
+
+def test_a_websocket_that_never_opens_falls_back_to_http_streaming(page: Page) -> None:
+    page.evaluate(FAKE_HTTP)
+    result = run(
+        page,
+        """
+        const client = await start({fetch: fakeFetch, deltas: true});
+        const states = [];
+        client.on("state", (s) => states.push([s.state, s.transport]));
+        for (let i = 0; i < 3; i++) {  // refused every time, before ever opening
+          await sleep(40);
+          sockets[i].drop(1006);
+        }
+        await sleep(60);
+        const seen = [];
+        client.on("agent_thinking", (e) => seen.push(e.seq));
+        streams[0].write(": agentwire\\n\\n");
+        streams[0].write(frameText(ev(7)).slice(0, 9));  // an event split across two reads
+        streams[0].write(frameText(ev(7)).slice(9) + frameText(ev(8)).replaceAll("\\n", "\\r\\n"));
+        await sleep(30);
+        return {sockets: sockets.length, transport: client.transport, url: streams[0].url,
+                auth: streams[0].headers.authorization, seen, last: client.lastSeq,
+                open: states.filter(([s]) => s === "open")};
+        """,
+    )
+    assert result == {"sockets": 3, "transport": "sse", "url": "http://gw/events?deltas=1",
+                      "auth": "Bearer T", "seen": [7, 8], "last": 8,
+                      "open": [["open", "sse"]]}  # fmt: skip
+
+
+def test_over_http_frames_are_posted_and_a_broken_stream_resumes_from_the_last_seq(
+    page: Page,
+) -> None:
+    page.evaluate(FAKE_HTTP)
+    result = run(
+        page,
+        """
+        window.answer = (frame) => ({type: "threads", threads: [{thread_id: "t1"}],
+                                     next_cursor: null});
+        const client = await start({fetch: fakeFetch, transport: "sse"});
+        await sleep(20);
+        streams[0].write(frameText(ev(41)));
+        const threads = await client.listThreads();
+        streams[0].write("event: close\\ndata: " + JSON.stringify({code: 1011, reason: "x"})
+                         + "\\n\\n");  // the server ends the stream as it would close a socket
+        await sleep(100);
+        streams[1].write(frameText(ev(41)) + frameText(ev(42)));  // a replay overlapping
+        await sleep(20);
+        streams[1].write(": keep-alive\\n\\n");
+        return {posted: posts.map((p) => [p.url, p.frame.type, p.auth]),
+                threads: threads.length, resumedWith: streams[1].headers["last-event-id"],
+                last: client.lastSeq, duplicates: client.duplicates, state: client.state};
+        """,
+    )
+    assert result == {"posted": [["http://gw/events", "list_threads", "Bearer T"]],
+                      "threads": 1, "resumedWith": "41", "last": 42, "duplicates": 1,
+                      "state": "open"}  # fmt: skip
+
+
+def test_over_http_a_refused_token_is_unauthorized(page: Page) -> None:
+    page.evaluate(FAKE_HTTP)
+    result = run(
+        page,
+        """
+        const refuse = async () => new Response(JSON.stringify({type: "error",
+          data: {code: "unauthorized", message: "token expired"}}), {status: 401});
+        const client = await start({fetch: refuse, transport: "sse"});
+        const heard = [];
+        client.on("unauthorized", (e) => heard.push(e.code));
+        await sleep(100);
+        return [client.state, heard];
+        """,
+    )
+    assert result == ["unauthorized", [4401]]

@@ -174,7 +174,7 @@ def test_reconnecting_counts_down_to_the_next_try(page: Page) -> None:
     assert status.inner_text() == f"Reconnecting in {first - 1} s…"
     page.evaluate("server.refuse = false")
     page.wait_for_selector('#connection[data-state="open"]', timeout=20_000)
-    assert status.inner_text() == "Live"
+    assert status.inner_text() == "Live · WebSocket"
 
 
 LONG = "x" * 300

@@ -37,6 +37,8 @@
 //
 // Without `deltas` the socket behaves as it always did: the seven events, each text whole.
 
+import { HttpEventSocket, eventsUrl } from "./httpstream.js";
+
 export { RunState } from "./runstate.js";
 
 export const EVENT_TYPES = Object.freeze([
@@ -66,7 +68,7 @@ const SUBPROTOCOL = "agentwire.v1";
 const ANSWERED = Symbol("answered"); // a run_snapshot that answers a runEvents request
 const DEFAULTS = {
   backoffBaseMs: 500, backoffMaxMs: 15000, idleMs: 25000, deadMs: 10000, requestTimeoutMs: 15000,
-  renewAt: 0.8, renewRetryMs: 5000,
+  renewAt: 0.8, renewRetryMs: 5000, fallbackAfter: 3,
 };
 
 /** Capped exponential backoff with "equal jitter": half fixed, half random. */
@@ -138,10 +140,20 @@ export class AgentwireClient {
    * @param {object} [o.tokens]  instead of `token`: tokens to renew (see the top of this file)
    * @param {number} [o.afterSeq] resume after this seq on the first connect (default: live only)
    * @param {boolean} [o.deltas] stream text and tool progress (`/ws?deltas=1`; default off)
+   * @param {string} [o.transport] "auto" (default: a WebSocket, else HTTP), "websocket", "sse"
+   * @param {string} [o.eventsUrl] the gateway's /events URL (default: from `url`)
+   * @param {number} [o.fallbackAfter] failed opens in a row, never open, before HTTP (3)
    */
   constructor({ url, token = null, tokens = null, afterSeq = null, deltas = false,
-    WebSocket: Impl = globalThis.WebSocket, ...rest }) {
+    WebSocket: Impl = globalThis.WebSocket, transport = "auto", eventsUrl: events = null,
+    fetch: fetchImpl = null, ...rest }) {
     this.url = url;
+    this.eventsUrl = events || eventsUrl(url);
+    this._auto = transport === "auto";
+    this._transport = transport === "sse" || typeof Impl !== "function" ? "sse" : "websocket";
+    this._fetch = fetchImpl;
+    this._failedOpens = 0; // WebSocket attempts in a row that never opened
+    this._everOpened = false; // a WebSocket opened once: the network allows them
     this.deltas = Boolean(deltas);
     this.tokens = tokens;
     this._token = token;
@@ -165,10 +177,13 @@ export class AgentwireClient {
   }
 
   get state() { return this._state; }
+  /** "websocket", or "sse" (GET /events down, POST /events up) where WebSockets fail. */
+  get transport() { return this._transport; }
   /** The newest access token: the store's (another tab may have refreshed it), or the given. */
   get token() { return this.tokens ? this.tokens.get()?.accessToken ?? this._token : this._token; }
   get lastSeq() { return this._lastSeq; }
-  /** The current WebSocket (or null): tests may close it to simulate a network drop. */
+  /** The current WebSocket, or HttpEventSocket over HTTP (or null): tests may close it (or
+   * `drop()` an HttpEventSocket's stream) to simulate a network drop. */
   get socket() { return this._ws; }
 
   /** Listen to an event type, "event" (any agent event), "frame" (any frame), "state",
@@ -274,6 +289,8 @@ export class AgentwireClient {
     const token = this.token;
     if (!token) return this._unauthorized(4401, "no token");
     this._setState("connecting", { attempt: this._attempt });
+    this._openedNow = false;
+    if (this._transport === "sse") return this._attach(this._httpSocket());
     let url = this.url;
     if (this._lastSeq !== null || this.deltas) {
       const u = new URL(url);
@@ -285,17 +302,40 @@ export class AgentwireClient {
     try {
       ws = new this._Impl(url, [SUBPROTOCOL, "bearer." + token]);
     } catch (err) {
+      if (this._auto && !this._everOpened) return this._fallBack(); // no WebSocket here
       this._retry(1006, String(err));
       return;
     }
+    this._attach(ws);
+  }
+
+  _attach(ws) {
     this._ws = ws;
     ws.onopen = () => ws === this._ws && this._opened();
     ws.onmessage = (msg) => ws === this._ws && this._received(msg.data);
     ws.onclose = (ev) => ws === this._ws && this._closed(ev.code, ev.reason);
     ws.onerror = () => {}; // a close event always follows, with the code
+    ws.onactivity = () => ws === this._ws && this._touch(); // a keep-alive on the HTTP stream
+  }
+
+  _httpSocket() {
+    return new HttpEventSocket(this.eventsUrl, { token: () => this.token,
+      position: () => this._lastSeq, deltas: this.deltas, fetch: this._fetch });
+  }
+
+  /** WebSockets cannot be opened here (none in this browser, or a proxy that breaks them):
+   * the same protocol over HTTP from now on, at once. */
+  _fallBack() {
+    this._transport = "sse";
+    this._attempt = 0;
+    this._emit("transport", { transport: "sse" });
+    this._connect();
   }
 
   _opened() {
+    this._openedNow = true;
+    if (this._transport === "websocket") this._everOpened = true;
+    this._failedOpens = 0;
     this._setState("open");
     this._touch();
     this._scheduleRenew();
@@ -306,6 +346,10 @@ export class AgentwireClient {
     this._detach();
     this._clearTimers();
     if (this._stopped) return;
+    if (this._transport === "websocket" && this._auto && !this._everOpened && !this._openedNow
+        && code === 1006 && ++this._failedOpens >= this.options.fallbackAfter) {
+      return this._fallBack(); // it never opened, again and again: something in between
+    }
     const action = closeAction(code);
     if (action === "unauthorized" && this.tokens && !this._authRetried) {
       // Most likely the token ran out (a sleeping laptop misses token_expiring): one refresh.
@@ -399,7 +443,7 @@ export class AgentwireClient {
   _detach() {
     const ws = this._ws;
     this._ws = null;
-    if (ws) ws.onopen = ws.onmessage = ws.onclose = null;
+    if (ws) ws.onopen = ws.onmessage = ws.onclose = ws.onactivity = null;
     return ws;
   }
 
@@ -418,7 +462,7 @@ export class AgentwireClient {
 
   _setState(state, detail = {}) {
     this._state = state;
-    this._emit("state", { state, ...detail });
+    this._emit("state", { state, transport: this._transport, ...detail });
   }
 
   _finish(state, error) {

@@ -7,14 +7,20 @@ const CONNECTION_LABELS = { connecting: "Connecting…", open: "Live", closed: "
   unauthorized: "Signed out", revoked: "Signed out" };
 let countdown = null;
 
-/** The client's state in the top bar; "reconnecting" counts down to the next try. */
-export function showConnectionState({ state, delayMs = 0 }) {
+const TRANSPORT_LABELS = { websocket: "WebSocket", sse: "HTTP fallback" };
+
+/** The client's state in the top bar, with the transport once live ("Live · WebSocket", or
+ * "Live · HTTP fallback" where WebSockets fail); "reconnecting" counts down to the next try. */
+export function showConnectionState({ state, delayMs = 0, transport = "websocket" }) {
   const box = $("connection");
   const text = box.querySelector(".connection-text");
   clearInterval(countdown);
   box.dataset.state = state;
+  box.dataset.transport = transport;
+  const how = TRANSPORT_LABELS[transport] || transport;
+  box.title = `Connected over ${how === "WebSocket" ? "a WebSocket" : "HTTP (server-sent events)"}`;
   if (state !== "reconnecting") {
-    text.textContent = CONNECTION_LABELS[state] || state;
+    text.textContent = state === "open" ? `Live · ${how}` : CONNECTION_LABELS[state] || state;
     return;
   }
   const at = Date.now() + delayMs;
