@@ -36,6 +36,17 @@
 //   run.applySnapshot(await client.runEvents(run_id, first_seq - 1, last_seq));
 //
 // Without `deltas` the socket behaves as it always did: the seven events, each text whole.
+//
+// Approvals (docs/protocol.md, "Approvals: ask before acting"): a run that wants a gated tool
+// emits `approval_requested`; `approve(id)` / `deny(id, reason)` answer it (resolved with
+// `approval_decided`), and every tab then gets the run's `approval_resolved`. RunState keeps
+// them (`run.approvals`, `run.pending`). `listAgents()` names the deployment's agents; `send(...,
+// {agent})` picks one.
+//
+// Without WebSockets (docs/protocol.md, "Without WebSockets"): where none can be opened (no
+// WebSocket, a constructor that throws, `fallbackAfter` failed opens in a row before one ever
+// opened) the client goes on over HTTP by itself — httpstream.js: GET /events read as SSE with
+// fetch, resumed with Last-Event-ID, frames POSTed — and `transport` says "sse".
 
 import { HttpEventSocket, eventsUrl } from "./httpstream.js";
 
