@@ -6,8 +6,8 @@ keeps the run's. To hear of new ones without polling hard, the reader subscribes
 live subject (``live.user.<id>.events``, which the stream republishes every stored event to) as
 a doorbell only: a ring wakes :meth:`RunLog.wait`, and the events are still read from the log,
 in order, after the position reached. A lost ring costs at most ``poll_s`` (the reader looks
-anyway), never an event. The subscription is in place before the first read, so nothing stored
-between the two is missed.
+anyway), never an event, and so does a ring before the subscription: reads go on from the
+position reached, whenever the bell was hung.
 
 A read that fails (NATS away, the stream electing a leader) is retried at the next wait: the
 position only moves over what was read.
@@ -65,7 +65,7 @@ class RunLog:
         self._sub: Subscription | None = None
 
     async def open(self) -> None:
-        """Subscribe to the doorbell (before the first read: see the module docstring)."""
+        """Subscribe to the doorbell; read once after it, whatever it rang before."""
         subject = subjects.live_user_events(self._user_id)
         self._sub = await self._nc.subscribe_raw(subject, self._ring)
         with contextlib.suppress(nats.errors.Error, TimeoutError):

@@ -119,21 +119,28 @@ class AguiRuns:
 
     async def follow(self, opened: Opened, keepalive_s: float) -> AsyncIterator[bytes]:
         """The SSE bytes of an opened stream, until its AG-UI run ends (or the client leaves:
-        then this is cancelled, and the agentwire run goes on)."""
+        then this is cancelled, and the agentwire run goes on).
+
+        The doorbell is subscribed here, not when the stream is opened: a response the client
+        left before it began holds nothing. Nothing is missed meanwhile, because reads go on
+        from the position the opening read reached, whenever the bell rang."""
         loop = asyncio.get_running_loop()
         try:
+            await opened.run_log.open()
             for frame in opened.first:
                 yield _sse(frame)
             written = loop.time()
             while not opened.delivery.finished:
-                await opened.run_log.wait(max(0.0, written + keepalive_s - loop.time()))
                 for seq, event in await opened.run_log.read():
                     for frame in opened.delivery.feed(seq, event):
                         yield _sse(frame)
                         written = loop.time()
-                if loop.time() - written >= keepalive_s and not opened.delivery.finished:
+                if opened.delivery.finished:
+                    return
+                if loop.time() - written >= keepalive_s:
                     yield sse.comment("keep-alive")
                     written = loop.time()
+                await opened.run_log.wait(max(0.0, written + keepalive_s - loop.time()))
         finally:
             await opened.run_log.close()
 
@@ -189,7 +196,6 @@ class AguiRuns:
         run_log, history = await self._read(user_id, run_id, after=0)
         at = next((seq for seq, ev in history if _asks(ev, approval_id)), None)
         if at is None:
-            await run_log.close()
             raise AguiRefused(404, ErrorCode.APPROVAL_NOT_FOUND, "no such interrupt in this run")
         projection = Projection(run_input.thread_id, run_id, run_input.run_id)
         start = Cursor(at) if cursor is None else max(cursor, Cursor(at), key=_order)
@@ -201,10 +207,9 @@ class AguiRuns:
     async def _read(
         self, user_id: str, run_id: str, *, after: int
     ) -> tuple[RunLog, list[tuple[int, e.AnyEvent]]]:
-        """The run's reader, open, and what the log holds of the run after ``after``."""
+        """The run's reader and what the log holds of the run after ``after``."""
         event_log = (await self._parts())[0]
         run_log = RunLog(self._node.nc, event_log, user_id, run_id, after=after)
-        await run_log.open()
         return run_log, await run_log.read()
 
     # The agents

@@ -20,7 +20,10 @@ class QuietLog:
 
     def __init__(self) -> None:
         self.stored: list[tuple[int, Any]] = []
-        self.closed = False
+        self.opened = self.closed = False
+
+    async def open(self) -> None:
+        self.opened = True
 
     async def read(self) -> list[tuple[int, Any]]:
         found, self.stored = self.stored, []
@@ -64,7 +67,14 @@ async def test_a_quiet_stream_gets_keep_alives_and_ends_with_its_run() -> None:
     log.stored.append(cancelled(7))
     chunks += [chunk async for chunk in stream]
     assert chunks[-1].startswith(b"id: 7\ndata: {") and b'"cancelled"' in chunks[-1]
-    assert log.closed
+    assert log.opened and log.closed
+
+
+async def test_a_stream_never_begun_holds_no_subscription() -> None:
+    log = QuietLog()
+    stream = AguiRuns.follow(None, opened(log), keepalive_s=10)  # type: ignore[arg-type]
+    await stream.aclose()
+    assert not log.opened
 
 
 async def test_a_client_that_leaves_only_closes_its_reader() -> None:
