@@ -275,6 +275,19 @@ async def test_stop_while_an_approval_waits_ends_the_run_cancelled(stack: Stack)
     assert after[-1]["outcome"] == {"type": "cancelled"}
 
 
+async def test_another_users_thread_is_not_found_and_nothing_of_it_shows(stack: Stack) -> None:
+    owner, intruder = a_user(stack), a_user(stack)
+    message = {"id": "m1", "role": "user", "content": ASK}
+    body = {"threadId": owner["threadId"], "runId": owner["runId"], "messages": [message]}
+    async with httpx.AsyncClient(base_url=stack.http_url) as http:
+        owned = await sse_events(http, owner["token"], body)
+        foreign = {**body, "runId": intruder["runId"]}
+        refused = await sse_events(http, intruder["token"], foreign)
+    assert owned[-1]["type"] == "RUN_FINISHED"
+    assert types(refused) == ["RUN_STARTED", "RUN_ERROR"]
+    assert refused[-1]["code"] == "thread_not_found"
+
+
 async def test_requests_without_the_users_token_or_from_a_foreign_origin_are_refused(
     stack: Stack,
 ) -> None:
@@ -289,7 +302,9 @@ async def test_requests_without_the_users_token_or_from_a_foreign_origin_are_ref
             headers={"Authorization": f"Bearer {user['token']}", "Origin": "http://evil.example"},
         )
         no_message = await http.post(
-            "/agui", json=body, headers={"Authorization": f"Bearer {user['token']}"}
+            "/agui",
+            json=body,
+            headers={"Authorization": f"Bearer {user['token']}", "Origin": APP_ORIGIN},
         )
         preflight = await http.options(
             "/agui",
@@ -303,6 +318,7 @@ async def test_requests_without_the_users_token_or_from_a_foreign_origin_are_ref
     assert in_url.status_code == 401 and "URL" in in_url.json()["error"]["message"]
     assert foreign.status_code == 403
     assert no_message.status_code == 422
+    assert no_message.headers["access-control-allow-origin"] == APP_ORIGIN
     assert preflight.status_code in (200, 204)
     assert preflight.headers["access-control-allow-origin"] == APP_ORIGIN
     assert "last-event-id" in preflight.headers["access-control-allow-headers"].lower()
