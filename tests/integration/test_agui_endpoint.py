@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import uuid
@@ -89,13 +90,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 async def client(node_modules: Path, **config: Any) -> dict[str, Any]:
     """Run one scenario of tests/agui_client/agui.cjs; its JSON answer."""
+    node = shutil.which("node")
+    assert node is not None, "node is not on PATH"
     process = await asyncio.create_subprocess_exec(
-        "node",
+        node,
         str(CLIENT_DIR / "agui.cjs"),
         json.dumps(config),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={"NODE_PATH": str(node_modules), "PATH": "/usr/bin:/bin:/usr/local/bin"},
+        env={**os.environ, "NODE_PATH": str(node_modules)},
     )
     out, err = await asyncio.wait_for(process.communicate(), 90)
     assert process.returncode == 0, err.decode()

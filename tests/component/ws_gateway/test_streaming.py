@@ -4,7 +4,9 @@ snapshot on join, one run's history, and the old stream for sockets that did not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 from typing import Any
 
 from nats.aio.client import Client as NATS
@@ -294,3 +296,32 @@ async def test_sockets_joining_while_a_run_is_stored_miss_none_of_its_events(
         seen = {e["seq"] for s in snapshots for e in s["events"]}
         seen |= {f["seq"] for f in live if f.get("run_id") == run.run_id}
         assert seen == set(run.seqs)  # each event once: in the snapshot, or live after it
+
+
+async def test_a_run_that_starts_as_a_socket_joins_is_not_lost_between_snapshot_and_live(
+    start_gateway, nc: NATS, sign: Sign
+) -> None:
+    """The race the streaming bench found: events stored right after the handshake, while the
+    snapshot is being read, must come either in the snapshot or live."""
+    from websockets.asyncio.client import connect
+
+    gateway = await start_gateway()
+    missed = 0
+    for trial in range(30):
+        user = f"join-{trial}-{time.monotonic_ns()}"
+        ws = await connect(
+            f"{gateway.url}?deltas=1", additional_headers={"Authorization": f"Bearer {sign(user)}"}
+        )
+        run = Run(nc, user, run_id=f"run-{trial}")
+        await run.start()
+        await run.writer("ans", "answer").start()
+        seen: set[int] = set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2):
+                while seen != set(run.seqs):
+                    frame = json.loads(await ws.recv())
+                    events = frame["events"] if frame["type"] == "run_snapshot" else [frame]
+                    seen |= {e["seq"] for e in events if e.get("run_id") == run.run_id}
+        missed += seen != set(run.seqs)
+        await ws.close()
+    assert missed == 0
