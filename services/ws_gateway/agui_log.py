@@ -78,8 +78,9 @@ class RunLog:
                 await self._sub.unsubscribe()
             self._sub = None
 
-    async def read(self) -> list[tuple[int, e.AnyEvent]]:
-        """The run's events stored since the last read, oldest first ([] if the log is away)."""
+    async def read(self, *, strict: bool = False) -> list[tuple[int, e.AnyEvent]]:
+        """The run's events stored since the last read, oldest first. A failed read returns what
+        it got (the next one goes on from there), or with ``strict`` raises EventLogError."""
         found: list[tuple[int, e.AnyEvent]] = []
         try:
             while True:
@@ -90,6 +91,8 @@ class RunLog:
                 if not page.events or not page.pending:
                     return found
         except _FAILURES as exc:
+            if strict:
+                raise EventLogError(f"the log of user {self._user_id} is unreadable") from exc
             log.warning("reading the log of user %s failed: %r; again soon", self._user_id, exc)
             return found
 

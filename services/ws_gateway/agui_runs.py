@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -29,7 +29,7 @@ from services.ws_gateway.agui_log import RunLog
 from services.ws_gateway.agui_projection import Cursor, Delivery, Frame, Projection
 from services.ws_gateway.agui_projection import parse_interrupt_id as parse_interrupt
 from services.ws_gateway.agui_wire import ResumeEntry, RunInput, encode_event, last_user_text
-from services.ws_gateway.eventlog import EventLog
+from services.ws_gateway.eventlog import EventLog, EventLogError
 from services.ws_gateway.intake import Intake
 from services.ws_gateway.node import Node
 from shared import bus, subjects
@@ -207,10 +207,14 @@ class AguiRuns:
     async def _read(
         self, user_id: str, run_id: str, *, after: int
     ) -> tuple[RunLog, list[tuple[int, e.AnyEvent]]]:
-        """The run's reader and what the log holds of the run after ``after``."""
+        """The run's reader and what the log holds of the run after ``after``, all of it."""
         event_log = (await self._parts())[0]
         run_log = RunLog(self._node.nc, event_log, user_id, run_id, after=after)
-        return run_log, await run_log.read()
+        try:
+            return run_log, await run_log.read(strict=True)
+        except EventLogError:
+            message = "the event log is unreachable; try again"
+            raise AguiRefused(503, ErrorCode.EVENT_LOG_UNAVAILABLE, message) from None
 
     # The agents
 
@@ -253,10 +257,11 @@ class AguiRuns:
                 502, ErrorCode.AGENT_ERROR, "the agent's reply was unreadable"
             ) from None
 
-    async def _guarded(self, reading: Any) -> int:
+    async def _guarded(self, reading: Awaitable[int]) -> int:
+        """A read of the log; its failure refuses the request (nothing was stored yet)."""
         try:
-            return int(await reading)
-        except Exception:
+            return await reading
+        except (EventLogError, nats.errors.Error, OSError):
             raise AguiRefused(
                 503, ErrorCode.EVENT_LOG_UNAVAILABLE, "the event log is away; try again"
             ) from None
