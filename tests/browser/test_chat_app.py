@@ -47,6 +47,7 @@ SCRIPTED_SERVER = """
         if (frame.type === "list_runs") this.deliver({type: "runs", thread_id: frame.thread_id,
                                                       runs: []});
         if (frame.type === "message") server.onMessage?.(frame, this);
+        server.onFrame?.(frame, this);
       }, 5);
     }
     close(code = 1000, reason = "") { this.drop(code, reason); }
@@ -212,3 +213,90 @@ def test_long_unbroken_text_never_widens_the_page_on_a_phone(page: Page, tmp_pat
           .map((n) => n.tagName + '.' + n.className)"""
     )
     assert sticking_out == []
+
+
+ASK_APPROVAL = """() => {
+  const ws = server.sockets[server.sockets.length - 1];
+  const e = server.event;
+  ws.deliver(e(1, "agent_started", {message: "On it"}));
+  ws.deliver(e(2, "approval_requested", {approval_id: "ap1", tool_call_id: "c1",
+    tool_name: "apply_recommendation", parameters: {service: "db", change: "add_read_replica"},
+    reason: "To add a read replica to the db service", expires_at: Date.now() / 1000 + 600}));
+}"""
+RESOLVE = """([decision, by, reason]) => server.sockets[server.sockets.length - 1].deliver(
+  server.event(3, "approval_resolved", {approval_id: "ap1", decision, decided_by: by, reason,
+                                        timestamp: 1700000000}))"""
+
+
+@pytest.mark.parametrize(
+    ("decision", "by", "reason", "said"),
+    [
+        ("approved", "user", None, "Approved by you · "),
+        ("denied", "user", "not now", "Denied by you · "),
+        ("expired", "timeout", None, "Expired (nobody decided in time) · "),
+        ("cancelled", "stop", None, "Cancelled (the run was stopped) · "),
+    ],
+)
+def test_an_approval_decided_anywhere_records_who_decided_and_when(
+    page: Page, decision: str, by: str, reason: str | None, said: str
+) -> None:
+    page.evaluate(ASK_APPROVAL)
+    card = page.locator(".approval.pending")
+    card.wait_for()
+    assert page.locator(".run .badge").inner_text() == "Needs your approval"
+    assert card.locator(".tool-name").inner_text() == "apply_recommendation"
+    assert card.locator(".tool-params").inner_text() == "service=db · change=add_read_replica"
+    assert card.locator(".approval-reason").inner_text() == (
+        "To add a read replica to the db service"
+    )
+    assert card.locator(".approval-left").inner_text() in ("10:00 left to decide",
+                                                          "9:59 left to decide")  # fmt: skip
+    assert page.evaluate("document.activeElement.dataset.approvalId") == "ap1", "focus on it"
+
+    page.evaluate(RESOLVE, [decision, by, reason])
+    done = page.locator(f'.approval[data-decision="{decision}"]')
+    done.wait_for()
+    text = done.locator(".approval-decision").inner_text()
+    assert text.startswith(said), text
+    assert text.endswith(": not now") == bool(reason), text
+    assert not done.locator(".approval-actions").is_visible(), "the buttons went"
+    assert done.locator(".approval-left").inner_text() == ""
+    assert page.locator(".run .badge").inner_text() == "Working"
+
+
+def test_the_approval_card_works_from_the_keyboard(page: Page) -> None:
+    page.evaluate(
+        """() => { server.onFrame = (frame, ws) => {
+             if (frame.type === "deny") ws.deliver({type: "error",
+               data: {code: "approval_not_found", message: "no such approval"}}); }; }"""
+    )
+    page.evaluate(ASK_APPROVAL)
+    page.locator(".approval.pending").wait_for()
+    page.keyboard.press("Escape")  # on the card: back to the message box
+    assert page.evaluate("document.activeElement.id") == "message"
+    page.locator(".approval").focus()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Deny"
+    page.keyboard.press("Enter")  # asks why, inline
+    assert page.evaluate("document.activeElement.classList.contains('deny-reason')")
+    page.keyboard.type("wrong service")
+    page.keyboard.press("Escape")  # changed my mind: back to Deny
+    assert page.evaluate("document.activeElement.textContent") == "Deny"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # deny, with the reason still there
+    problem = page.locator(".approval-problem")
+    problem.wait_for()
+    assert "no longer waiting" in problem.inner_text()
+    assert page.locator("#notice").is_hidden(), "said once, on the card"
+    denies = page.evaluate("server.sent.filter((f) => f.type === 'deny')")
+    assert denies == [{"type": "deny", "approval_id": "ap1", "reason": "wrong service"}]
+    assert page.locator(".approval.pending .approve").is_enabled()
+
+
+def test_an_approval_does_not_take_the_focus_from_someone_typing(page: Page) -> None:
+    page.get_by_label("Message").fill("half a thought")
+    page.evaluate(ASK_APPROVAL)
+    page.locator(".approval.pending").wait_for()
+    assert page.evaluate("document.activeElement.id") == "message"
+    assert page.get_by_label("Message").input_value() == "half a thought"
