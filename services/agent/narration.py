@@ -77,7 +77,7 @@ _CAN_DO = (
 _EXAMPLES = (
     "Why is the api slow this week?",
     "Any error spikes in the worker over the last 24 hours?",
-    "Where could we save money on the fleet?",
+    "Where could we save money on the db?",
 )
 _INTENT_NOTE = {
     "savings": "You asked about cost, so I will also estimate what right-sizing would save.",
