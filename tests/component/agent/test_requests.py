@@ -43,6 +43,12 @@ class Gate:
     async def cancel(self, request: object) -> runs.RunRejected:
         raise NotImplementedError
 
+    async def list_agents(self, request: object) -> runs.AgentList:
+        return runs.AgentList(agents=[])
+
+    async def decide(self, request: object) -> runs.RunRejected:
+        raise NotImplementedError
+
     def stop_local(self, run_id: str) -> None:
         pass
 

