@@ -20,7 +20,13 @@ export function showConnectionState({ state, delayMs = 0, transport = "websocket
   const how = TRANSPORT_LABELS[transport] || transport;
   box.title = `Connected over ${how === "WebSocket" ? "a WebSocket" : "HTTP (server-sent events)"}`;
   if (state !== "reconnecting") {
-    text.textContent = state === "open" ? `Live · ${how}` : CONNECTION_LABELS[state] || state;
+    text.textContent = CONNECTION_LABELS[state] || state;
+    if (state === "open") {
+      const transport = document.createElement("span");
+      transport.className = "transport";
+      transport.textContent = ` · ${how}`;
+      text.append(transport);
+    }
     return;
   }
   const at = Date.now() + delayMs;
