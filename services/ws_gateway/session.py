@@ -22,6 +22,7 @@ import re
 import time
 from collections.abc import Callable
 
+from services.ws_gateway.asks import request_for
 from services.ws_gateway.commands import (
     Authenticate,
     Close,
@@ -73,11 +74,6 @@ from shared.wire.frames import (
 )
 from shared.wire.revocation import Revocation
 from shared.wire.runs import (
-    CancelRequest,
-    DecideRequest,
-    ListAgentsRequest,
-    ListRunsRequest,
-    ListThreadsRequest,
     RunRejected,
     RunRequest,
     RunStarted,
@@ -204,7 +200,6 @@ class Session:
             message = f"frame of {len(raw)} bytes is over the limit of {limit}"
             return self._out.send(error_frame(ErrorCode.FRAME_TOO_LARGE, message))
         frame = parse_client_frame(raw)
-        user_id = self._user_id
         match frame:
             case bytes():
                 return self._out.send(frame)
@@ -214,34 +209,13 @@ class Session:
                 return self._submit(frame)
             case Resume(after_seq=after_seq):
                 return self.resume(after_seq)
-            case Cancel(run_id=run_id):
-                query = CancelRequest(user_id=user_id, run_id=run_id)
-                return [Request(RequestKind.CANCEL, query)]
-            case ListThreads(limit=limit, cursor=cursor):
-                threads = ListThreadsRequest(user_id=user_id, limit=limit, cursor=cursor)
-                return [Request(RequestKind.LIST_THREADS, threads)]
-            case ListRuns(thread_id=thread_id, limit=limit, cursor=cursor):
-                query = ListRunsRequest(
-                    user_id=user_id, thread_id=thread_id, limit=limit, cursor=cursor
-                )
-                return [Request(RequestKind.LIST_RUNS, query)]
+            case Cancel() | ListThreads() | ListRuns() | ListAgents() | Approve() | Deny():
+                return [request_for(frame, self._user_id)]
             case RunEvents(run_id=run_id, after_seq=after_seq, upto_seq=upto_seq):
                 if after_seq > MAX_SEQ or upto_seq > MAX_SEQ:
                     message = "after_seq and upto_seq must be below 2**63"
                     return self._out.send(error_frame(ErrorCode.INVALID_FRAME, message))
                 return [LoadRun(run_id, after_seq, upto_seq)]
-            case Approve(approval_id=approval_id):
-                decision = DecideRequest(
-                    user_id=user_id, approval_id=approval_id, decision="approved"
-                )
-                return [Request(RequestKind.DECIDE, decision)]
-            case Deny(approval_id=approval_id, reason=reason):
-                decision = DecideRequest(
-                    user_id=user_id, approval_id=approval_id, decision="denied", reason=reason
-                )
-                return [Request(RequestKind.DECIDE, decision)]
-            case ListAgents():
-                return [Request(RequestKind.LIST_AGENTS, ListAgentsRequest(user_id=user_id))]
             case Auth(token=token):
                 return [Authenticate(token)]
         raise AssertionError(f"unhandled client frame {frame!r}")  # pragma: no cover
