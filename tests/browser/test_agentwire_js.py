@@ -633,3 +633,40 @@ def test_over_http_a_refused_token_is_unauthorized(page: Page) -> None:
         """,
     )
     assert result == ["unauthorized", [4401]]
+
+
+def test_over_http_a_renewed_token_reopens_the_stream_where_it_was(page: Page) -> None:
+    page.evaluate(FAKE_HTTP)
+    result = run(
+        page,
+        """
+        const client = await startRenewing({fetch: fakeFetch, transport: "sse"});
+        await sleep(20);
+        streams[0].write(frameText(ev(5)) + frameText({type: "token_expiring", expires_in: 60}));
+        await sleep(250);
+        streams[1].write(frameText(ev(6)));
+        await sleep(20);
+        return {auth: streams.map((s) => s.headers.authorization), from: streams[1].headers[
+                "last-event-id"], aborted: Boolean(streams[0].aborted), posted: posts.length,
+                refreshes, state: client.state, last: client.lastSeq};
+        """,
+    )
+    assert result == {"auth": ["Bearer A0", "Bearer A1"], "from": "5", "aborted": True,
+                      "posted": 0, "refreshes": ["R0"], "state": "open", "last": 6}  # fmt: skip
+
+
+def test_over_http_keep_alives_keep_a_quiet_stream_and_silence_replaces_it(page: Page) -> None:
+    page.evaluate(FAKE_HTTP)
+    result = run(
+        page,
+        """
+        const client = await start({fetch: fakeFetch, transport: "sse", idleMs: 60,
+                                    deadMs: 60});
+        await sleep(20);
+        for (let i = 0; i < 6; i++) { streams[0].write(": keep-alive\\n\\n"); await sleep(30); }
+        const kept = streams.length;
+        await sleep(600);  // silence: pinged (not posted: the stream is the proof), then replaced
+        return [kept, streams.length > 1, Boolean(streams[0].aborted), posts.length];
+        """,
+    )
+    assert result == [1, True, True, 0]
