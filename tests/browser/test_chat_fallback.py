@@ -26,10 +26,14 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 STACK_ENV = {"STREAM_TOKENS_PER_S": "40"}
+NOWHERE = "ws://127.0.0.1:9/ws"
 NO_WEBSOCKET = {
     "undefined": "window.WebSocket = undefined;",
     "throws": """window.WebSocket = class { constructor() {
       throw new DOMException("blocked by policy", "SecurityError"); } };""",
+    # A proxy that breaks them: every socket fails before it opens (nothing listens there).
+    "never_opens": f"""window.WebSocket = class extends WebSocket {{
+      constructor(url, protocols) {{ super("{NOWHERE}", protocols); }} }};""",
 }
 
 
@@ -47,7 +51,7 @@ def record_events_requests(page: Page) -> list[dict[str, Any]]:
     return seen
 
 
-@pytest.mark.parametrize("blocked", ["undefined", "throws"])
+@pytest.mark.parametrize("blocked", ["undefined", "throws", "never_opens"])
 def test_without_websockets_the_chat_streams_resumes_and_stops_over_http(
     context: BrowserContext, app_url: str, blocked: str
 ) -> None:
@@ -84,7 +88,9 @@ def test_without_websockets_the_chat_streams_resumes_and_stops_over_http(
     token = page.evaluate("JSON.parse(localStorage.getItem('agentwire.session')).accessToken")
     assert all(r["auth"] == f"Bearer {token}" or r["auth"].startswith("Bearer ") for r in requests)
     assert not any(token in r["url"] for r in requests), "a token never goes in a URL"
-    assert sockets == [], "no WebSocket was opened"
+    tried = len(sockets) if blocked == "never_opens" else 0
+    assert sockets == [NOWHERE] * tried, "no WebSocket reached the gateway"
+    assert tried in (0, 3), "three failed opens in a row, then HTTP"
 
     ask(page, "Where could we save money on the db?")
     page.wait_for_selector('.run:nth-of-type(2) [data-kind="agent_thinking"]',
