@@ -19,10 +19,12 @@ import sys
 
 from services.agent import migrate
 from services.agent.node import AgentNode
+from services.agent.ops import DEFAULT_PORT, PORT_VARIABLE, AgentOps
 from services.agent.repository import open_engine
 from services.agent.settings import AgentSettings, database_url_from_env
+from shared import tracing
 from shared.logging import configure
-from shared.settings import Env, SettingsError
+from shared.settings import Env, ObservabilitySettings, SettingsError
 
 __all__ = ["READY_LINE", "main", "migrate_main"]
 
@@ -31,17 +33,21 @@ _EXIT_BAD_CONFIG = 2
 _EXIT_STARTUP_FAILED = 3  # as the auth service's
 
 
-async def _serve(settings: AgentSettings) -> None:
+async def _serve(settings: AgentSettings, observability: ObservabilitySettings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     node = AgentNode(settings)
+    ops = AgentOps(node, observability, settings.agent_name)
+    await ops.start()  # /readyz answers (not ready) while NATS is still away
     try:
         if await _started_unless_stopped(node, stop):
+            await ops.announce()
             print(f"{READY_LINE} ({settings.agent_name})", flush=True)
             await stop.wait()
     finally:
+        await ops.stop()
         await node.stop()
 
 
@@ -74,18 +80,24 @@ def main(argv: list[str] | None = None) -> int:
         return _EXIT_BAD_CONFIG
     try:
         settings = AgentSettings.from_env(Env())
+        observability = ObservabilitySettings.from_env(
+            Env(), port_variable=PORT_VARIABLE, default_port=DEFAULT_PORT
+        )
     except SettingsError as exc:
         print(f"agent: {exc}", file=sys.stderr)
         return _EXIT_BAD_CONFIG
-    configure("agent", settings.log_level)
+    configure("agent", settings.log_level, observability.log_format)
+    tracing.configure("agent", observability.otlp_endpoint)
     try:
-        asyncio.run(_serve(settings))
+        asyncio.run(_serve(settings, observability))
     except SettingsError as exc:  # found only when used, such as a DATABASE_URL no driver takes
         print(f"agent: {exc}", file=sys.stderr)
         return _EXIT_BAD_CONFIG
     except migrate.SchemaOutOfDate as exc:
         print(f"agent: {exc}", file=sys.stderr)
         return _EXIT_STARTUP_FAILED
+    finally:
+        tracing.shutdown()
     return 0
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+from services.agent import observe
 from services.agent.approval_store import ApprovalStore
 from services.agent.approvals import resolved_event
 from services.agent.ledger import Queued, StoredCall
@@ -147,6 +148,7 @@ class Closer:
         await self._publish(run, AgentStarted(**_ids(run), data=started), started_msg_id(run.id))
         failed = AgentFailedData(agent_id=self._agent_id(run), code=code, message=message)
         await self._publish(run, AgentFailed(**_ids(run), data=failed), terminal_msg_id(run.id))
+        observe.run_refused(run.id, code)
 
     async def recover(self, run_id: str) -> StoredRun | None:
         """End a run this process has just taken over from a holder that stopped renewing."""
@@ -198,6 +200,7 @@ class Closer:
             last_seq = await self._publish(
                 run, AgentFailed(**_ids(run), data=failed), terminal_msg_id(run.id)
             )
+        observe.run_ended(run)  # counted once its end is stored
         if then_next:
             return await self._ledger.announce_and_next(run.id, run.thread_id, last_seq=last_seq)
         await self._ledger.mark_announced(run.id, last_seq=last_seq)

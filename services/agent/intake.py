@@ -32,6 +32,7 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
+from services.agent import observe
 from services.agent.closing import Closer
 from services.agent.ledger import Intaken, Recorded, RunLedger
 from services.agent.models import RunStatus
@@ -127,7 +128,8 @@ class IntakeConsumer:
     async def _take(self, msg: Msg, slot: bool) -> None:
         recorded: Recorded | None = None
         try:
-            recorded = await self._handle(msg, slot)
+            with observe.taking(msg.subject, msg.headers):  # its ids in logs, its trace
+                recorded = await self._handle(msg, slot)
         except Exception:
             log.exception("could not take in %s", msg.subject)
         started = recorded is not None and recorded.outcome is Intaken.STARTED

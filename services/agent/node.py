@@ -18,6 +18,7 @@ import uuid
 
 from nats.aio.client import Client as NATS
 from nats.aio.subscription import Subscription
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.agent import migrate
@@ -166,6 +167,32 @@ class AgentNode:
             lease_s=settings.run_lease_s,
             stop_grace_s=settings.run_stop_grace_s,
         )
+
+    # What the operator surface reads (services/agent/ops.py)
+
+    @property
+    def nc(self) -> NATS | None:
+        return self._nc
+
+    def run_slots(self) -> tuple[int, int]:
+        """(slots, free) of this process; (0, 0) before it starts."""
+        slots = self._tasks.slots if self._tasks is not None else None
+        return (slots.size, slots.free) if slots is not None else (0, 0)
+
+    async def ready(self) -> str | None:
+        """Why this process cannot take runs now (None: it can): NATS, the database."""
+        if self._intake is None or self._nc is None:
+            return "not taking runs yet (starting, or stopping)"
+        if not self._nc.is_connected:
+            return "NATS is away (reconnecting)"
+        if self._engine is None:
+            return "no database"
+        try:
+            async with self._engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            return f"the database does not answer: {type(exc).__name__}"
+        return None
 
     async def stop(self) -> None:
         """Stop taking runs, finish or fail the ones in flight, then close. Safe to call twice."""

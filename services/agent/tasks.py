@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from agentwire_sdk import Turn
+from services.agent import observe
 from services.agent.closing import Closer
 from services.agent.control import RunHandle, StopReason
 from services.agent.ledger import Queued
@@ -186,7 +187,11 @@ class RunTasks:
         handle = RunHandle(run_id, self._lease_s, slot=slot)
         handle.give_slot = lambda: self._give_slot(handle)
         handle.regain_slot = lambda: self._regain_slot(handle)
-        handle.task = asyncio.create_task(self._guarded(run_id, work(handle)), name=f"run-{run_id}")
+        handle.task = asyncio.create_task(
+            self._guarded(run_id, work(handle)),
+            name=f"run-{run_id}",
+            context=observe.run_context(run_id),  # its ids in every log line, its trace
+        )
         self._held[run_id] = handle
         handle.task.add_done_callback(lambda _: self._release(run_id, handle))
         return handle

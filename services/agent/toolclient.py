@@ -38,7 +38,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
 from services.agent.models import CallStage
-from shared import bus, subjects
+from shared import bus, subjects, tracing
 from shared.errors import AgentwireError, ErrorCode, InvalidId
 from shared.wire.tools import (
     ToolCallFailed,
@@ -129,15 +129,19 @@ class ToolClient:
                 subjects.tool_heartbeat_wildcard(), cb=self._on_beat
             )
         beats = self._watching[request.tool_call_id] = _Heartbeats()
-        reply = asyncio.ensure_future(
-            bus.request(self._nc, subject, encode(request), timeout_s=_REPLY_LIMIT_S)
-        )
-        try:
-            await self._watch(name, reply, beats, on_stage)
-        finally:
-            reply.cancel()
-            del self._watching[request.tool_call_id]
-        return _unwrap(name, _received(name, reply))
+        with tracing.span(f"execute_tool {name}", kind="client", attributes=_span(request)):
+            headers = tracing.inject({})  # the runner's span joins this message's trace
+            reply = asyncio.ensure_future(
+                bus.request(
+                    self._nc, subject, encode(request), timeout_s=_REPLY_LIMIT_S, headers=headers
+                )
+            )
+            try:
+                await self._watch(name, reply, beats, on_stage)
+            finally:
+                reply.cancel()
+                del self._watching[request.tool_call_id]
+            return _unwrap(name, _received(name, reply))
 
     async def _on_beat(self, msg: Msg) -> None:
         beats = self._watching.get(msg.subject.rsplit(".", 1)[-1])
@@ -203,6 +207,16 @@ class ToolClient:
             ErrorCode.TOOL_TIMEOUT,
             answered=False,
         )
+
+
+def _span(request: ToolCallRequest) -> dict[str, str]:
+    return {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": request.tool_name,
+        "gen_ai.tool.call.id": request.tool_call_id,
+        "messaging.system": "nats",
+        "messaging.destination.name": subjects.tool_call_wildcard(),
+    }
 
 
 def _received(name: str, reply: asyncio.Future[Msg]) -> bytes:

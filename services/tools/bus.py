@@ -28,6 +28,7 @@ from nats.aio.subscription import Subscription
 
 from services.tools.infra import DeferredInfra, KvInfra
 from services.tools.mcp_servers import McpServers, is_mcp_tool
+from services.tools.observe import observed_call
 from services.tools.registry import Registry, UnknownTool
 from services.tools.runner import Heartbeat, ToolRunner
 from services.tools.settings import ToolsSettings
@@ -57,7 +58,7 @@ async def handle_tool_call(runner: ToolRunner, msg: Msg) -> None:
             code=ErrorCode.INVALID_REQUEST, message=f"malformed tool call: {exc}"
         )
     else:
-        reply = await runner.call(request)
+        reply = await observed_call(runner, request, msg.headers)  # counted, traced
     if msg.reply:  # a bare publish asked for no answer
         await msg.respond(encode(reply))
 
@@ -233,6 +234,11 @@ class ToolRunnerNode:
             await mcp.stop()
             raise
         return mcp
+
+    @property
+    def nc(self) -> NATS | None:
+        """The connection, once started (the operator surface reads it)."""
+        return self._nc
 
     def _apply_limits(self) -> None:
         settings = self._settings
