@@ -119,7 +119,8 @@ async def test_someone_elses_cancel_is_refused_and_cancelling_twice_is_harmless(
 
     refused = await cancel(nc, intruder, run.run_id)
     assert refused == RunRejected(code="run_not_found", message="no such run")
-    assert await feed.quiet_for(1.5) == []  # untouched: still in its tool call
+    quiet = await feed.quiet_for(1.5)
+    assert quiet == [], [r.frame for r in quiet]  # untouched: still in its tool call
     first, second = await asyncio.gather(
         cancel(nc, owner, run.run_id), cancel(nc, owner, run.run_id)
     )

@@ -23,6 +23,7 @@ from devstack.processes import ServiceProcess
 from devstack.stack import Stack
 from services.tools.builtin.slow_task import progress_path
 from shared import subjects
+from shared.wire.events import STREAM_TYPES
 from shared.wire.runs import RunStarted
 from tests.component.agent.support import EventFeed, submit
 from tests.integration.conftest import LogSink
@@ -110,7 +111,8 @@ async def watch(nc: NATS) -> AsyncIterator[Watch]:
     async def watch_user(user_id: str) -> EventFeed:
         subscriptions.append(await nc.subscribe(subjects.live_user_events(user_id)))
         await nc.flush()
-        return EventFeed(subscriptions[-1])
+        # These tests are about runs: the streamed text's events are passed over.
+        return EventFeed(subscriptions[-1], hide=STREAM_TYPES)
 
     yield watch_user
     for subscription in subscriptions:  # unread events would hold up the client's drain

@@ -146,10 +146,22 @@ class Received:
 
 
 class EventFeed:
-    """A user's live events, as the gateway receives them from the stream's republish."""
+    """A user's live events, as the gateway receives them from the stream's republish;
+    ``hide``: event types to pass over (a socket without ``deltas=1`` never sees STREAM_TYPES)."""
 
-    def __init__(self, sub: Subscription) -> None:
+    def __init__(self, sub: Subscription, hide: frozenset[str] = frozenset()) -> None:
         self._sub = sub
+        self._hide = hide
+
+    async def _next(self, left_s: float) -> Received:
+        """The next event not hidden, within ``left_s`` (hidden ones spend the time too)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + left_s
+        while True:
+            left = max(deadline - loop.time(), 0.001)
+            received = _received(await self._sub.next_msg(timeout=left))
+            if received.type not in self._hide:
+                return received
 
     async def until(
         self, found: Callable[[Received], bool], timeout_s: float = 10.0
@@ -160,7 +172,7 @@ class EventFeed:
         while not received or not found(received[-1]):
             left = deadline - asyncio.get_running_loop().time()
             assert left > 0, f"not found; got {[r.type for r in received]}"
-            received.append(_received(await self._sub.next_msg(timeout=left)))
+            received.append(await self._next(left))
         return received
 
     async def until_terminal(self, timeout_s: float = 10.0) -> list[Received]:
@@ -169,7 +181,7 @@ class EventFeed:
         while not received or received[-1].type not in TERMINAL_TYPES:
             left = deadline - asyncio.get_running_loop().time()
             assert left > 0, f"no terminal event; got {[r.type for r in received]}"
-            received.append(_received(await self._sub.next_msg(timeout=left)))
+            received.append(await self._next(left))
         return received
 
     async def quiet_for(self, seconds: float) -> list[Received]:
@@ -178,7 +190,7 @@ class EventFeed:
         deadline = asyncio.get_running_loop().time() + seconds
         while (left := deadline - asyncio.get_running_loop().time()) > 0:
             try:
-                received.append(_received(await self._sub.next_msg(timeout=left)))
+                received.append(await self._next(left))
             except nats.errors.TimeoutError:
                 break
         return received
