@@ -35,6 +35,7 @@ class OpsServer:
         self._registry = registry
         self._ready = ready
         self._server: asyncio.Server | None = None
+        self.taken: int | None = None  # the default port, when it was taken
 
     @property
     def port(self) -> int:
@@ -49,9 +50,14 @@ class OpsServer:
         except OSError as exc:
             if settings.http_port_explicit or port == 0:
                 raise SettingsError(f"environment variable {variable}: {exc}") from None
-            log.warning("port %d is taken (%s); serving /metrics on a free port instead", port, exc)
+            self.taken = port  # said by where_line(), once the service is up
             self._server = await asyncio.start_server(self._serve, host, 0)
-        log.info("metrics and health on http://%s:%d", host, self.port)
+
+    def where_line(self, host: str) -> str:
+        """Where it listens, for the service's log once it is up (nothing is logged before: a
+        service still waiting for NATS logs its connect attempts first)."""
+        taken = f" (port {self.taken} was taken)" if self.taken else ""
+        return f"metrics and health on http://{host}:{self.port}{taken}"
 
     async def stop(self) -> None:
         if self._server is not None:

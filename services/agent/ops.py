@@ -7,6 +7,7 @@ nothing) while NATS is away, at start-up as later; discovery answers once the no
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 from nats.aio.client import Client as NATS
@@ -18,6 +19,8 @@ from shared.opshttp import OpsServer
 from shared.settings import ObservabilitySettings
 
 __all__ = ["DEFAULT_PORT", "PORT_VARIABLE", "AgentOps", "Observed"]
+
+log = logging.getLogger(__name__)
 
 PORT_VARIABLE = "AGENT_HTTP_PORT"
 DEFAULT_PORT = 8091
@@ -53,6 +56,7 @@ class AgentOps:
 
     async def announce(self) -> None:
         """Answer $SRV.PING/INFO/STATS as ``agentwire-agent`` (once the node is connected)."""
+        log.info(self._http.where_line(self._settings.http_host))
         nc = self._node.nc
         if nc is not None:
             url = f"http://{self._settings.http_host}:{self.port}/metrics"

@@ -7,6 +7,7 @@ the runner connects, so a probe hears "not ready" while NATS is away.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Container
 from typing import Protocol
 
@@ -19,6 +20,8 @@ from shared.opshttp import OpsServer
 from shared.settings import ObservabilitySettings
 
 __all__ = ["DEFAULT_PORT", "PORT_VARIABLE", "ToolsOps", "nats_ready"]
+
+log = logging.getLogger(__name__)
 
 PORT_VARIABLE = "TOOLS_HTTP_PORT"
 DEFAULT_PORT = 8092
@@ -60,6 +63,7 @@ class ToolsOps:
 
     async def announce(self) -> None:
         """Answer $SRV.PING/INFO/STATS as ``agentwire-tools`` (once the runner is connected)."""
+        log.info(self._http.where_line(self._settings.http_host))
         nc = self._node.nc
         if nc is not None:
             url = f"http://{self._settings.http_host}:{self.port}/metrics"
