@@ -11,10 +11,14 @@ same contract in memory for unit tests.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, get_args
+from typing import Any, Literal, Protocol, TypeVar, get_args
 
 import msgspec
+import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
@@ -33,7 +37,19 @@ __all__ = [
     "ServiceChanges",
 ]
 
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 BUCKET = "INFRA"
+# What a retry may get past: NATS reconnecting, a cluster electing a leader.
+_PASSING = (
+    nats.errors.TimeoutError,
+    nats.errors.NoRespondersError,
+    nats.errors.ConnectionClosedError,
+    nats.js.errors.ServiceUnavailableError,
+    TimeoutError,
+    ConnectionError,
+)
 
 Change = Literal["scale_workers", "enable_cache", "add_read_replica"]
 CHANGES: tuple[Change, ...] = get_args(Change)
@@ -71,8 +87,13 @@ class MemoryInfra:
 
 
 class KvInfra:
-    def __init__(self, kv: KeyValue) -> None:
+    """The bucket, read and written through NATS outages: a cluster electing a new leader
+    answers "unavailable" or nothing for a few seconds, and an analysis must not fail for it
+    (retried with backoff for ``give_up_after_s``, as events are published)."""
+
+    def __init__(self, kv: KeyValue, *, give_up_after_s: float = 30.0) -> None:
         self._kv = kv
+        self._give_up_after_s = give_up_after_s
 
     @classmethod
     async def open(cls, js: JetStreamContext, *, replicas: int = 1) -> KvInfra:
@@ -85,17 +106,34 @@ class KvInfra:
         return cls(kv)
 
     async def changes(self, user_id: str, service: str) -> ServiceChanges:
-        try:
-            entry = await self._kv.get(_key(user_id, service))
-        except nats.js.errors.KeyNotFoundError:
-            return ServiceChanges()
-        return msgspec.json.decode(entry.value or b"{}", type=ServiceChanges)
+        return await self._retried(self._read, _key(user_id, service))
 
     async def apply(self, user_id: str, service: str, change: Change) -> ServiceChanges:
         current = await self.changes(user_id, service)
         updated = ServiceChanges(applied=[*current.applied, change])
-        await self._kv.put(_key(user_id, service), msgspec.json.encode(updated))
+        await self._retried(self._kv.put, _key(user_id, service), msgspec.json.encode(updated))
         return updated
+
+    async def _read(self, key: str) -> ServiceChanges:
+        try:
+            entry = await self._kv.get(key)
+        except nats.js.errors.KeyNotFoundError:
+            return ServiceChanges()
+        return msgspec.json.decode(entry.value or b"{}", type=ServiceChanges)
+
+    async def _retried(self, operation: Callable[..., Awaitable[T]], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self._give_up_after_s
+        delay = 0.1
+        while True:
+            try:
+                return await operation(*args)
+            except _PASSING as exc:
+                if loop.time() + delay > give_up_at:
+                    raise
+                log.warning("infrastructure state not reachable (%r); retrying", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
 
 class DeferredInfra:
