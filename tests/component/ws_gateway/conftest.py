@@ -262,7 +262,7 @@ class QueueReader:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await self._task
         with contextlib.suppress(Exception):
             await self._sub.unsubscribe()
@@ -274,7 +274,7 @@ class QueueReader:
                 continue
             try:
                 msgs = await self._sub.fetch(8, timeout=0.5)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either
                 continue
             except nats.errors.Error:  # the queue was deleted under it (a test's doing)
                 await asyncio.sleep(0.1)
