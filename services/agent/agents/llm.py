@@ -33,6 +33,8 @@ from services.agent.llm import (
     function_tool,
     tool_message,
 )
+from services.agent.observe import record_usage
+from shared import tracing
 
 __all__ = ["DEFAULT_SYSTEM_PROMPT", "LlmSettings", "llm_agent"]
 
@@ -54,9 +56,12 @@ class LlmSettings:
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
 
 
-def llm_agent(settings: LlmSettings, *, name: str = "llm") -> Agent:
-    """The agent named ``name``; its HTTP client is made on first use and shared by its runs."""
-    clients: list[ChatClient] = []
+def llm_agent(
+    settings: LlmSettings, *, name: str = "llm", client: ChatClient | None = None
+) -> Agent:
+    """The agent named ``name``; its HTTP client (``client``, or one made on first use) is
+    shared by its runs."""
+    clients: list[ChatClient] = [client] if client is not None else []
 
     def client() -> ChatClient:
         if not clients:
@@ -84,13 +89,22 @@ def llm_agent(settings: LlmSettings, *, name: str = "llm") -> Agent:
         ]
         for _ in range(settings.max_steps):
             step = _Step(run)
-            try:
-                async with aclosing(client().stream(messages, tools or None)) as events:
-                    async for event in events:
-                        await step.take(event)
-            except BaseException:
-                await step.close()
-                raise
+            # One GenAI "chat" span per completion (nothing when tracing is off): the model, the
+            # tokens it spent, under the run's invoke_agent span.
+            with tracing.span(f"chat {settings.model}", kind="client", attributes=_chat(settings)):
+                try:
+                    async with aclosing(client().stream(messages, tools or None)) as events:
+                        async for event in events:
+                            await step.take(event)
+                except BaseException:
+                    await step.close()
+                    raise
+                if step.usage is not None:
+                    record_usage(
+                        model=settings.model,
+                        input_tokens=step.usage.input_tokens,
+                        output_tokens=step.usage.output_tokens,
+                    )
             if not step.calls:
                 await step.answer()
                 return
@@ -120,6 +134,7 @@ class _Step:
         self._text: TextStream | None = None
         self.calls: list[ToolCall] = []
         self.text = ""
+        self.usage: Any = None  # the completion's token usage, when the server sent it
 
     async def take(self, event: Any) -> None:
         match event:
@@ -136,6 +151,7 @@ class _Step:
             case ToolCall():
                 self.calls.append(event)
             case Finished(usage=usage) if usage is not None:
+                self.usage = usage
                 self._run.usage.input_tokens += usage.input_tokens
                 self._run.usage.output_tokens += usage.output_tokens
 
@@ -164,6 +180,14 @@ class _Step:
         if self._thought is not None:
             stream, self._thought = self._thought, None
             await stream.__aexit__(None, None, None)
+
+
+def _chat(settings: LlmSettings) -> dict[str, Any]:
+    return {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": settings.model,
+        "server.address": settings.base_url.split("://", 1)[-1].split("/", 1)[0].split("@")[-1],
+    }
 
 
 async def _call(run: RunContext, call: ToolCall) -> Any:
