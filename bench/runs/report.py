@@ -226,4 +226,3 @@ def targets(results: dict[str, Any]) -> list[str]:
     if results.get("stopped_early"):
         lines.append(f"(the run stopped early: {results['stopped_early']})")
     return lines
-
