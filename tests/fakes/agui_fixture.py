@@ -12,21 +12,16 @@ One process serves the session; each test starts with an empty record. Hand a se
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.fakes.openai_fixture import _port_of
+from tests.fakes.process import serve
 
 __all__ = ["AguiServer", "agui_server", "agui_server_url"]
-
-_ROOT = Path(__file__).resolve().parents[2]
 
 
 class AguiServer:
@@ -66,23 +61,8 @@ class AguiServer:
 @pytest.fixture(scope="session")
 def agui_server_url() -> Iterator[str]:
     """The server's URL (no path); one process for the whole session."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.agui_server"],
-        cwd=_ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield f"http://127.0.0.1:{_port_of(process)}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+    with serve("tests.fakes.agui_server") as url:
+        yield url
 
 
 @pytest.fixture

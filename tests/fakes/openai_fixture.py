@@ -17,12 +17,8 @@ service process under test, hand it ``fake_openai.base_url`` as ``LLM_BASE_URL``
 from __future__ import annotations
 
 import asyncio
-import selectors
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,11 +26,9 @@ import msgspec
 import pytest
 
 from tests.fakes.openai_script import Response, Script
+from tests.fakes.process import serve
 
 __all__ = ["FakeOpenAI", "fake_openai", "fake_openai_url"]
-
-_ROOT = Path(__file__).resolve().parents[2]
-_START_TIMEOUT_S = 15.0
 
 
 class FakeOpenAI:
@@ -82,23 +76,8 @@ class FakeOpenAI:
 @pytest.fixture(scope="session")
 def fake_openai_url() -> Iterator[str]:
     """The fake server's URL (no path); one process for the whole session."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai_server"],
-        cwd=_ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield f"http://127.0.0.1:{_port_of(process)}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+    with serve("tests.fakes.openai_server") as url:
+        yield url
 
 
 @pytest.fixture
@@ -110,17 +89,3 @@ async def fake_openai(fake_openai_url: str) -> AsyncIterator[FakeOpenAI]:
         yield fake
     finally:
         await fake.aclose()
-
-
-def _port_of(process: subprocess.Popen[str]) -> int:
-    """The port the server prints once it listens ("port N"), waiting for it at most so long."""
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout=_START_TIMEOUT_S):
-            process.kill()
-            raise RuntimeError(f"the fake OpenAI server did not start in {_START_TIMEOUT_S} s")
-    line = process.stdout.readline()
-    if not line.startswith("port "):
-        raise RuntimeError(f"the fake OpenAI server failed to start (exit {process.poll()})")
-    return int(line.split()[1])
