@@ -16,10 +16,14 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 
+from nats.aio.client import Client as NATS
+from nats.micro.service import Service
+
+from shared import discovery
 from shared.metrics import CONTENT_TYPE, Registry
 from shared.settings import ObservabilitySettings, SettingsError
 
-__all__ = ["OpsServer", "Ready"]
+__all__ = ["OpsServer", "OpsSurface", "Ready"]
 
 log = logging.getLogger(__name__)
 
@@ -109,3 +113,47 @@ class OpsServer:
             return "200 OK", "application/json", b'{"status":"ready"}'
         body = json.dumps({"status": "not ready", "reason": problem}).encode()
         return "503 Service Unavailable", "application/json", body
+
+
+class OpsSurface:
+    """A service's operator surface: this listener, and its NATS Services API entry.
+
+    Subclasses set ``_http``, ``_settings`` and ``_node`` (anything with an ``nc``) and name
+    themselves (``PORT_VARIABLE``, ``SERVICE``, ``DESCRIPTION``)."""
+
+    PORT_VARIABLE: str
+    SERVICE: str
+    DESCRIPTION: str
+    _http: OpsServer
+    _settings: ObservabilitySettings
+    _discovery: Service | None = None
+
+    @property
+    def _nc(self) -> NATS | None:
+        return self._node.nc  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def port(self) -> int:
+        return self._http.port
+
+    async def start(self) -> None:
+        await self._http.start(self._settings, self.PORT_VARIABLE)
+
+    async def announce(self) -> None:
+        """Answer $SRV.PING/INFO/STATS as ``agentwire-<SERVICE>`` (once connected)."""
+        log.info(self._http.where_line(self._settings.http_host))
+        nc = self._nc
+        if nc is not None:
+            url = f"http://{self._settings.http_host}:{self.port}/metrics"
+            self._discovery = await discovery.announce(
+                nc, self.SERVICE, description=self.DESCRIPTION, metrics_url=url
+            )
+
+    async def withdraw(self) -> None:
+        """Stop answering discovery (before the NATS connection drains)."""
+        await discovery.withdraw(self._discovery)
+        self._discovery = None
+
+    async def stop(self) -> None:
+        await self.withdraw()
+        await self._http.stop()

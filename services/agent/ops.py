@@ -14,8 +14,8 @@ from nats.aio.client import Client as NATS
 from nats.micro.service import Service
 
 from services.agent.observe import AGENT, name_agent
-from shared import discovery, subjects
-from shared.opshttp import OpsServer
+from shared import subjects
+from shared.opshttp import OpsServer, OpsSurface
 from shared.settings import ObservabilitySettings
 
 __all__ = ["DEFAULT_PORT", "PORT_VARIABLE", "AgentOps", "Observed"]
@@ -35,7 +35,11 @@ class Observed(Protocol):
     def run_slots(self) -> tuple[int, int]: ...  # (slots, free)
 
 
-class AgentOps:
+class AgentOps(OpsSurface):
+    PORT_VARIABLE = PORT_VARIABLE
+    SERVICE = "agent"
+    DESCRIPTION = "agentwire agent: takes runs from RUNS"
+
     def __init__(self, node: Observed, settings: ObservabilitySettings, agent_name: str) -> None:
         name_agent(agent_name)
         self._node = node
@@ -46,32 +50,6 @@ class AgentOps:
         AGENT.slots.read = lambda: node.run_slots()[0]
         AGENT.running.read = lambda: node.run_slots()[0] - node.run_slots()[1]
         AGENT.registry.before_scrape(self._look_at_queue)
-
-    @property
-    def port(self) -> int:
-        return self._http.port
-
-    async def start(self) -> None:
-        await self._http.start(self._settings, PORT_VARIABLE)
-
-    async def announce(self) -> None:
-        """Answer $SRV.PING/INFO/STATS as ``agentwire-agent`` (once the node is connected)."""
-        log.info(self._http.where_line(self._settings.http_host))
-        nc = self._node.nc
-        if nc is not None:
-            url = f"http://{self._settings.http_host}:{self.port}/metrics"
-            self._discovery = await discovery.announce(
-                nc, "agent", description="agentwire agent: takes runs from RUNS", metrics_url=url
-            )
-
-    async def withdraw(self) -> None:
-        """Stop answering discovery (before the NATS connection drains)."""
-        await discovery.withdraw(self._discovery)
-        self._discovery = None
-
-    async def stop(self) -> None:
-        await self.withdraw()
-        await self._http.stop()
 
     async def _look_at_queue(self) -> None:
         nc = self._node.nc

@@ -15,8 +15,7 @@ from nats.aio.client import Client as NATS
 from nats.micro.service import Service
 
 from services.tools.observe import TOOLS
-from shared import discovery
-from shared.opshttp import OpsServer
+from shared.opshttp import OpsServer, OpsSurface
 from shared.settings import ObservabilitySettings
 
 __all__ = ["DEFAULT_PORT", "PORT_VARIABLE", "ToolsOps", "nats_ready"]
@@ -40,7 +39,11 @@ async def nats_ready(nc: NATS | None) -> str | None:
     return None
 
 
-class ToolsOps:
+class ToolsOps(OpsSurface):
+    PORT_VARIABLE = PORT_VARIABLE
+    SERVICE = "tools"
+    DESCRIPTION = "agentwire tool runner: tools.call.*"
+
     def __init__(
         self, node: Observed, settings: ObservabilitySettings, tools: Container[str]
     ) -> None:
@@ -51,31 +54,5 @@ class ToolsOps:
         self._http = OpsServer(TOOLS.registry if settings.metrics else None, self._ready)
         self._discovery: Service | None = None
 
-    @property
-    def port(self) -> int:
-        return self._http.port
-
     async def _ready(self) -> str | None:
         return await nats_ready(self._node.nc)
-
-    async def start(self) -> None:
-        await self._http.start(self._settings, PORT_VARIABLE)
-
-    async def announce(self) -> None:
-        """Answer $SRV.PING/INFO/STATS as ``agentwire-tools`` (once the runner is connected)."""
-        log.info(self._http.where_line(self._settings.http_host))
-        nc = self._node.nc
-        if nc is not None:
-            url = f"http://{self._settings.http_host}:{self.port}/metrics"
-            self._discovery = await discovery.announce(
-                nc, "tools", description="agentwire tool runner: tools.call.*", metrics_url=url
-            )
-
-    async def withdraw(self) -> None:
-        """Stop answering discovery (before the NATS connection drains)."""
-        await discovery.withdraw(self._discovery)
-        self._discovery = None
-
-    async def stop(self) -> None:
-        await self.withdraw()
-        await self._http.stop()
